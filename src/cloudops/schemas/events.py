@@ -1,0 +1,164 @@
+"""Value schemas of the topics (schema_version 1).
+
+Money travels as decimal strings (JSON numbers would lose cents); times are UTC.
+Records are immutable and carry their ``schema_version`` so consumers can branch.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+__all__ = [
+    "BillingFile",
+    "BillingLoaded",
+    "DeadLetter",
+    "FocusBatchEnvelope",
+    "Provider",
+    "RejectedRow",
+    "Trigger",
+    "file_id_for",
+]
+
+Provider = Literal["aws", "azure", "gcp", "oci", "alibaba", "focus"]
+Trigger = Literal["s3-event", "schedule", "manual"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def file_id_for(tenant: str, url: str, etag: str | None, version_id: str | None) -> str:
+    """Deterministic identity of one version of one billing object (hex, 32 chars).
+
+    The same object version always gets the same id, whichever trigger saw it, so
+    every downstream write keyed by it is idempotent.
+    """
+    raw = "\x1f".join([tenant, url, etag or "", version_id or ""]).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BillingFile(_Record):
+    """`billing-files`: a billing object was created or changed and should be ingested."""
+
+    schema_version: Literal[1] = 1
+    tenant: str = Field(description="Tenant that owns the object.")
+    provider_hint: Provider | None = Field(
+        None, description="Provider if known; the format is always detected from the file's header."
+    )
+    url: str = Field(description="`s3://bucket/key` or `file:///abs/path`.")
+    bucket: str | None = Field(None, description="Bucket name for object-store URLs.")
+    key: str = Field(description="Object key (decoded) or local path.")
+    etag: str | None = Field(None, description="Object ETag without quotes, if known.")
+    version_id: str | None = Field(None, description="Object version id, if the bucket is versioned.")
+    size: int | None = Field(None, ge=0, description="Object size in bytes, if known.")
+    event_time: datetime = Field(default_factory=_now, description="When the object was created (UTC).")
+    trigger: Trigger = Field(description="What announced the object.")
+
+    @property
+    def file_id(self) -> str:
+        """Identity of this object version (see :func:`file_id_for`)."""
+        return file_id_for(self.tenant, self.url, self.etag, self.version_id)
+
+
+class FocusBatchEnvelope(_Record):
+    """`focus-batches` envelope (Kafka header ``cloudops-envelope``; value = Arrow IPC stream).
+
+    A file produces ``kind="rows"`` batches numbered from 0, then exactly one
+    ``kind="end"`` record (empty value) with the file's totals. All records of a file
+    share its key (the file id), so they stay in order on one partition.
+    """
+
+    schema_version: Literal[1] = 1
+    kind: Literal["rows", "end"]
+    tenant: str
+    file_id: str
+    file_url: str
+    format: str = Field(description="Detected format id, e.g. `aws-cur`.")
+    seq: int = Field(ge=0, description="Batch sequence within the file (the end record's seq = batches).")
+    batch_id: str = Field(description="Deterministic id: the ClickHouse insert deduplication token.")
+    row_start: int = Field(ge=0, description="First source data row (0-based) covered by this record.")
+    row_end: int = Field(ge=0, description="One past the last source data row covered.")
+    row_count: int = Field(ge=0, description="FOCUS rows in this batch (0 for the end record).")
+    cost_totals: dict[str, Decimal] = Field(
+        default_factory=dict, description="BilledCost per BillingCurrency in this batch (end: whole file)."
+    )
+    rows_in: int | None = Field(None, description="end only: data rows read from the file.")
+    rows_rejected: int | None = Field(None, description="end only: rows rejected (sent to the DLQ).")
+    source_totals: dict[str, Decimal] | None = Field(
+        None, description="end only: the source cost column summed per currency, all rows."
+    )
+    rejected_totals: dict[str, Decimal] | None = Field(
+        None, description="end only: source cost of rejected rows whose cost was readable."
+    )
+
+    @field_serializer("cost_totals", "source_totals", "rejected_totals")
+    def _money(self, v: dict[str, Decimal] | None) -> dict[str, str] | None:
+        return None if v is None else {k: str(x) for k, x in v.items()}
+
+
+class BillingLoaded(_Record):
+    """`billing-loaded`: receipt for one file, measured from ClickHouse after the load."""
+
+    schema_version: Literal[1] = 1
+    tenant: str
+    file_id: str
+    file_url: str
+    format: str
+    rows_in: int = Field(description="Data rows read from the file.")
+    rows_rejected: int = Field(description="Rows rejected by the parser (in the DLQ with reasons).")
+    rows_landed: int = Field(description="Rows of this file in ClickHouse, counted there.")
+    batches: int = Field(description="FOCUS batches the file was split into.")
+    source_totals: dict[str, Decimal] = Field(description="Source cost column per currency, all rows.")
+    rejected_totals: dict[str, Decimal] = Field(description="Source cost of rejected rows per currency.")
+    landed_totals: dict[str, Decimal] = Field(description="sum(BilledCost) in ClickHouse per currency.")
+    reconciled: bool = Field(
+        description="rows_in == rows_landed + rows_rejected and source == landed + rejected, exactly."
+    )
+    loaded_at: datetime = Field(default_factory=_now)
+
+    @field_serializer("source_totals", "rejected_totals", "landed_totals")
+    def _money(self, v: dict[str, Decimal]) -> dict[str, str]:
+        return {k: str(x) for k, x in v.items()}
+
+
+class RejectedRow(_Record):
+    """A source row the converter could not turn into FOCUS, with the reason."""
+
+    row_number: int = Field(description="0-based data row number in the file (-1 if unknown).")
+    reason: str
+    raw: str = Field(description="The row as read (CSV text or JSON of its fields).")
+
+
+class DeadLetter(_Record):
+    """`<topic>.dlq`: a record that could not be processed, with everything needed to replay it."""
+
+    schema_version: Literal[1] = 1
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key_b64: str | None = Field(None, description="Original key bytes, base64.")
+    value_b64: str | None = Field(None, description="Original value bytes, base64.")
+    error_kind: Literal["bad_data", "transient", "bug"]
+    reason: str
+    attempts: int = 1
+    app_version: str
+    failed_at: datetime = Field(default_factory=_now)
+    tenant: str | None = None
+    file_id: str | None = None
+    file_url: str | None = None
+    rejected_row: RejectedRow | None = Field(None, description="For a rejected row: the row and reason.")
+
+    @staticmethod
+    def b64(data: bytes | None) -> str | None:
+        """Encode original bytes for the record."""
+        return None if data is None else base64.b64encode(data).decode()

@@ -1,0 +1,201 @@
+"""One frozen settings tree for the whole process.
+
+Every field is typed, defaulted and documented; the environment is read here and
+nowhere else. Nested fields are set as ``CLOUDOPS_<SECTION>__<KEY>``, e.g.
+``CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
+``CLOUDOPS_CLICKHOUSE__DSN=https://user:pass@ch.example.com:8443``.
+
+`cloudops settings` prints the table that the README embeds.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "AppSettings",
+    "AwsSettings",
+    "ClickHouseSettings",
+    "IngestSettings",
+    "KafkaSettings",
+    "LoadSettings",
+    "PostgresSettings",
+    "RedisSettings",
+    "Settings",
+    "get_settings",
+    "settings_table",
+    "validate_tenant",
+]
+
+_TENANT_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return ``tenant`` if it is a safe tenant id (``[a-z][a-z0-9_]{0,47}``), else raise ValueError.
+
+    Tenant ids become database and schema names (``tenant_<id>``), so they are
+    restricted to identifiers that need no quoting anywhere.
+    """
+    if not _TENANT_RE.match(tenant):
+        raise ValueError(f"invalid tenant id {tenant!r}: must match {_TENANT_RE.pattern}")
+    return tenant
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AppSettings(_Section):
+    """Process-wide settings."""
+
+    id: str = Field("cloudops", description="Faust application id; prefix of consumer group ids.")
+    tenant: str = Field("default", description="Tenant used when a command or event names none.")
+    work_dir: Path = Field(
+        Path(".cloudops"), description="Local state: embedded ClickHouse data, Faust tables, spool files."
+    )
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, v: str) -> str:
+        return validate_tenant(v)
+
+
+class KafkaSettings(_Section):
+    """The event log (any Kafka-wire broker)."""
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions for topics cloudops creates.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor for topics cloudops creates.")
+    max_message_bytes: int = Field(
+        900_000, ge=10_000, description="Largest value cloudops produces; bigger FOCUS batches are split."
+    )
+    session_timeout_s: float = Field(
+        30.0, gt=0, description="Consumer session timeout: how fast a dead worker's partitions move."
+    )
+    heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer heartbeat interval.")
+
+
+class ClickHouseSettings(_Section):
+    """The analytics store."""
+
+    dsn: str | None = Field(
+        None,
+        description=(
+            "clickhouse-connect DSN: `http(s)://user:pass@host:port` for a server, "
+            "`chdb:///abs/path` for the in-process engine. Default: chdb under `app.work_dir`/chdb."
+        ),
+    )
+    dedup_window: int = Field(
+        10_000, ge=100, description="Insert blocks remembered for deduplication (non-replicated tables)."
+    )
+
+
+class PostgresSettings(_Section):
+    """The control plane (tenants, sources, ledger, audit)."""
+
+    dsn: str | None = Field(
+        None, description="libpq DSN, e.g. `postgresql://cloudops@db:5432/cloudops`. Unset: control plane off."
+    )
+
+
+class RedisSettings(_Section):
+    """Cache and pub/sub."""
+
+    url: str | None = Field(
+        None, description="Redis URL, e.g. `redis://127.0.0.1:6379/0`. Unset: no cache, no live events."
+    )
+
+
+class AwsSettings(_Section):
+    """Object store and event queue (S3 + SQS, or anything speaking their APIs)."""
+
+    endpoint_url: str | None = Field(
+        None, description="S3/SQS endpoint override (moto, MinIO, LocalStack). Unset: AWS itself."
+    )
+    region: str = Field("us-east-1", description="AWS region.")
+    access_key_id: SecretStr | None = Field(None, description="Access key; unset uses the default chain.")
+    secret_access_key: SecretStr | None = Field(None, description="Secret key; unset uses the default chain.")
+    sqs_queue_url: str | None = Field(
+        None, description="Queue receiving S3 ObjectCreated notifications; unset disables the bridge."
+    )
+    sqs_wait_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait per receive call.")
+    sqs_visibility_timeout: int = Field(
+        60, ge=1, description="Seconds a received notification stays hidden before SQS redelivers it."
+    )
+
+
+class IngestSettings(_Section):
+    """Reading and converting billing files."""
+
+    block_bytes: int = Field(
+        4 << 20, ge=64 << 10, description="CSV read block size: bounds memory per file being parsed."
+    )
+    download_chunk_bytes: int = Field(1 << 20, ge=64 << 10, description="Object download chunk size.")
+    max_attempts: int = Field(5, ge=1, description="Attempts for a transient failure before the DLQ.")
+    backoff_base_s: float = Field(0.5, gt=0, description="First retry delay; doubles per attempt.")
+    backoff_max_s: float = Field(30.0, gt=0, description="Upper bound of one retry delay.")
+
+
+class LoadSettings(_Section):
+    """Landing FOCUS batches in ClickHouse."""
+
+    max_attempts: int = Field(5, ge=1, description="Attempts for a failed insert before the DLQ.")
+
+
+class Settings(BaseSettings):
+    """The whole settings tree. Build with :func:`get_settings` or ``Settings(**overrides)``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLOUDOPS_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    app: AppSettings = AppSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    aws: AwsSettings = AwsSettings()
+    ingest: IngestSettings = IngestSettings()
+    load: LoadSettings = LoadSettings()
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        """The effective ClickHouse DSN (the chdb default resolved to an absolute path)."""
+        if self.clickhouse.dsn:
+            return self.clickhouse.dsn
+        return f"chdb://{(self.app.work_dir / 'chdb').resolve()}"
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Settings:
+        """Return a copy with some section fields replaced, e.g. ``kafka={"bootstrap_servers": "x:1"}``."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            data[section] = {**data[section], **values}
+        return Settings.model_validate(data)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process settings, read once from the environment."""
+    return Settings()
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every field, in declaration order."""
+    rows: list[tuple[str, str, str]] = []
+    for section_name, section_field in Settings.model_fields.items():
+        section_type = section_field.annotation
+        assert isinstance(section_type, type) and issubclass(section_type, BaseModel)
+        for key, field in section_type.model_fields.items():
+            default = field.default
+            shown = "" if default is None else str(default)
+            rows.append(
+                (f"CLOUDOPS_{section_name.upper()}__{key.upper()}", shown, field.description or "")
+            )
+    return rows

@@ -1,0 +1,1 @@
+"""Adapters in: object stores, SQS notifications, local folders, file readers."""
