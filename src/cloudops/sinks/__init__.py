@@ -1,0 +1,1 @@
+"""Adapters out: ClickHouse, PostgreSQL, GitHub."""
