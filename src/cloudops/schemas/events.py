@@ -100,6 +100,10 @@ class FocusBatchEnvelope(_Record):
     rejected_totals: dict[str, Decimal] | None = Field(
         None, description="end only: source cost of rejected rows whose cost was readable."
     )
+    status: Literal["complete", "aborted"] = Field(
+        "complete", description="end only: `aborted` when the file failed part-way; its rows are removed."
+    )
+    reason: str | None = Field(None, description="end only: why the file was aborted.")
 
     @field_serializer("cost_totals", "source_totals", "rejected_totals")
     def _money(self, v: dict[str, Decimal] | None) -> dict[str, str] | None:
@@ -121,6 +125,7 @@ class BillingLoaded(_Record):
     source_totals: dict[str, Decimal] = Field(description="Source cost column per currency, all rows.")
     rejected_totals: dict[str, Decimal] = Field(description="Source cost of rejected rows per currency.")
     landed_totals: dict[str, Decimal] = Field(description="sum(BilledCost) in ClickHouse per currency.")
+    status: Literal["complete", "aborted"] = Field("complete", description="`aborted`: nothing of the file landed.")
     reconciled: bool = Field(
         description="rows_in == rows_landed + rows_rejected and source == landed + rejected, exactly."
     )

@@ -1,0 +1,8 @@
+"""Faust agents: wiring only. Each decodes, calls the domain, sends or sinks, and classifies errors.
+
+Agents never import each other; they talk through topics.
+"""
+
+ROLES = ("bridge", "parse", "load")
+
+__all__ = ["ROLES"]

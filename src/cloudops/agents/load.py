@@ -1,0 +1,139 @@
+"""``load``: ``focus-batches`` -> ClickHouse ``tenant_<t>.focus``, then ``billing-loaded`` receipts.
+
+Inserts are idempotent (the batch id is the insert deduplication token), so a
+redelivered batch never doubles a row. When a file's end record arrives, every batch
+before it on the partition has been inserted; the loader then counts the file's rows
+and cost in ClickHouse and publishes the receipt, reconciled against the parser's totals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+from cloudops.errors import BadDataError, classify
+from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope
+from cloudops.sinks.clickhouse import ClickHouse, connect, database_for, file_landed, insert_focus_batch, migrate
+from cloudops.topics.codec import decode_batch, decode_envelope, encode_record
+from cloudops.topics.retry import RetriesExhausted, with_retries
+from cloudops.topics.runtime import Runtime
+from cloudops.topics.specs import BILLING_LOADED, FOCUS_BATCHES
+
+__all__ = ["Loader", "reconcile", "register"]
+
+log = logging.getLogger(__name__)
+
+
+def reconcile(env: FocusBatchEnvelope, rows_landed: int, landed: dict[str, Decimal]) -> bool:
+    """rows in == landed + rejected, and per currency source == landed + rejected, exactly."""
+    if env.rows_in is None or env.rows_rejected is None:
+        return False
+    if env.rows_in != rows_landed + env.rows_rejected:
+        return False
+    source = env.source_totals or {}
+    rejected = env.rejected_totals or {}
+    for cur in set(source) | set(landed) | set(rejected):
+        if source.get(cur, Decimal(0)) != landed.get(cur, Decimal(0)) + rejected.get(cur, Decimal(0)):
+            return False
+    return True
+
+
+class Loader:
+    """Loads focus batches for any tenant; provisions a tenant's database on first sight."""
+
+    def __init__(self, rt: Runtime, ch: ClickHouse) -> None:
+        self.rt = rt
+        self.ch = ch
+        self._ready: set[str] = set()
+
+    async def _retry(self, fn: Any, what: str) -> Any:
+        ing = self.rt.settings.ingest
+        return await with_retries(
+            fn, what=what, attempts=self.rt.settings.load.max_attempts, base_s=ing.backoff_base_s,
+            max_s=ing.backoff_max_s,
+        )
+
+    async def ensure_tenant(self, tenant: str) -> None:
+        if tenant not in self._ready:
+            window = self.rt.settings.clickhouse.dedup_window
+            await self._retry(
+                lambda: asyncio.to_thread(migrate, self.ch, tenant, dedup_window=window),
+                f"migrate {database_for(tenant)}",
+            )
+            self._ready.add(tenant)
+
+    async def handle(
+        self, key: bytes | None, value: bytes | None, headers: dict[str, bytes], partition: int | None,
+        offset: int | None,
+    ) -> None:
+        """Process one ``focus-batches`` message. Never raises for bad data or dependency failures."""
+        env: FocusBatchEnvelope | None = None
+        attempts = 1
+        try:
+            env = decode_envelope(headers)
+            await self.ensure_tenant(env.tenant)
+            if env.kind == "rows":
+                batch = decode_batch(value or b"")
+                if batch.num_rows != env.row_count:
+                    raise BadDataError(f"batch has {batch.num_rows} rows, envelope says {env.row_count}")
+                await self._retry(
+                    lambda: insert_focus_batch(self.ch, env.tenant, batch, token=env.batch_id),  # type: ignore[union-attr]
+                    f"insert {env.batch_id}",
+                )
+                self.rt.count("load.rows", batch.num_rows)
+            else:
+                await self._finish_file(env)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            kind = classify(exc)
+            if kind == "bug":
+                log.exception("load: unexpected error")
+            if isinstance(exc, RetriesExhausted):
+                attempts = exc.attempts
+            reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+            await self.rt.dead_letter(
+                FOCUS_BATCHES, error_kind=kind, reason=reason, key=key, value=value, partition=partition,
+                offset=offset, attempts=attempts, tenant=env.tenant if env else None,
+                file_id=env.file_id if env else None, file_url=env.file_url if env else None,
+            )
+
+    async def _finish_file(self, env: FocusBatchEnvelope) -> None:
+        if env.status == "aborted":
+            db = database_for(env.tenant)
+            await self._retry(
+                lambda: self.ch.run(
+                    lambda c: c.command(
+                        f"DELETE FROM {db}.focus WHERE x_FileId = {{fid:String}}", parameters={"fid": env.file_id}
+                    )
+                ),
+                f"remove aborted file {env.file_id}",
+            )
+        landed = await self._retry(lambda: file_landed(self.ch, env.tenant, env.file_id), "count landed rows")
+        receipt = BillingLoaded(
+            tenant=env.tenant, file_id=env.file_id, file_url=env.file_url, format=env.format,
+            rows_in=env.rows_in or 0, rows_rejected=env.rows_rejected or 0, rows_landed=landed.rows,
+            batches=env.seq, source_totals=env.source_totals or {}, rejected_totals=env.rejected_totals or {},
+            landed_totals=landed.totals, status=env.status,
+            reconciled=env.status == "complete" and reconcile(env, landed.rows, landed.totals),
+        )
+        await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
+        self.rt.count("load.files")
+        log.info(
+            "loaded %s: %d in, %d landed, %d rejected, reconciled=%s",
+            env.file_url, receipt.rows_in, receipt.rows_landed, receipt.rows_rejected, receipt.reconciled,
+        )
+
+
+def register(app: Any, rt: Runtime) -> None:
+    """Add the load agent to the app."""
+    loader = Loader(rt, connect(rt.settings.clickhouse_dsn))
+
+    @app.agent(rt.topic(FOCUS_BATCHES), name="cloudops.load")  # type: ignore[untyped-decorator]
+    async def load(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            headers = {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
+            await loader.handle(msg.key, msg.value, headers, msg.partition, msg.offset)

@@ -1,0 +1,146 @@
+"""``parse``: ``billing-files`` -> ``focus-batches`` (+ rejected rows to ``focus-batches.dlq``).
+
+For each announced file: fetch it to a spool file (bounded memory), detect its format
+from the header, convert chunk by chunk, publish each chunk as an Arrow batch keyed by
+the file id, then one end record with the file's totals. A file that cannot be read
+goes to ``billing-files.dlq``; if it fails after some batches were published, the end
+record says ``aborted`` so the loader removes what landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from cloudops.errors import BadDataError, classify
+from cloudops.focus.convert import sum_by_currency
+from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
+from cloudops.sources.converter import FileConversion, open_conversion
+from cloudops.sources.objects import fetch_to_spool
+from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
+from cloudops.topics.retry import RetriesExhausted, with_retries
+from cloudops.topics.runtime import Runtime
+from cloudops.topics.specs import BILLING_FILES, FOCUS_BATCHES
+
+__all__ = ["handle_billing_file", "register"]
+
+log = logging.getLogger(__name__)
+_ARROW = b"application/vnd.apache.arrow.stream"
+
+
+async def handle_billing_file(
+    rt: Runtime, key: bytes | None, value: bytes | None, partition: int | None, offset: int | None
+) -> None:
+    """Process one ``billing-files`` message. Never raises for bad data or dependency failures."""
+    try:
+        event = decode_record(BillingFile, value)
+    except BadDataError as exc:
+        await rt.dead_letter(
+            BILLING_FILES, error_kind="bad_data", reason=exc.reason, key=key, value=value,
+            partition=partition, offset=offset,
+        )
+        return
+    ing = rt.settings.ingest
+    attempts = 1
+    conv: FileConversion | None = None
+    published = 0
+    try:
+        spool = rt.settings.app.work_dir / "spool"
+        try:
+            path = await with_retries(
+                lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
+                what=f"fetch {event.url}", attempts=ing.max_attempts,
+                base_s=ing.backoff_base_s, max_s=ing.backoff_max_s,
+            )
+        except RetriesExhausted as exc:
+            attempts = exc.attempts
+            raise
+        try:
+            conv = await asyncio.to_thread(
+                open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
+            )
+            published = await _publish_file(rt, event, conv, partition, offset)
+        finally:
+            path.unlink(missing_ok=True)
+        rt.count("parse.files")
+        log.info(
+            "parsed %s (%s): %d rows in, %d rejected, %d batches",
+            event.url, conv.rules.id, conv.rows_in, conv.rows_rejected, published,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        kind = classify(exc)
+        if kind == "bug":
+            log.exception("parse: unexpected error on %s", event.url)
+        reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+        if conv is not None and published:
+            await _publish_end(rt, event, conv, published, status="aborted", reason=reason)
+        await rt.dead_letter(
+            BILLING_FILES, error_kind=kind, reason=reason, key=key, value=value, partition=partition,
+            offset=offset, attempts=attempts, tenant=event.tenant, file_id=event.file_id, file_url=event.url,
+        )
+
+
+async def _publish_file(
+    rt: Runtime, event: BillingFile, conv: FileConversion, partition: int | None, offset: int | None
+) -> int:
+    chunks = conv.chunks()
+    seq = 0
+    max_bytes = rt.settings.kafka.max_message_bytes
+    while True:
+        item = await asyncio.to_thread(next, chunks, None)
+        if item is None:
+            break
+        result, malformed = item
+        for row in [*(result.rejected if result else []), *malformed]:
+            await rt.dead_letter(
+                FOCUS_BATCHES, error_kind="bad_data", reason=row.reason, key=event.file_id.encode(),
+                partition=partition, offset=offset, source_topic=BILLING_FILES.name,
+                tenant=event.tenant, file_id=event.file_id, file_url=event.url, rejected_row=row,
+            )
+            rt.count("parse.rows_rejected")
+        if result is None or result.batch.num_rows == 0:
+            continue
+        chunk_id = result.batch.column("x_BatchId")[0].as_py()
+        row_numbers = result.batch.column("x_RowNumber")
+        row_start, row_end = row_numbers[0].as_py(), row_numbers[-1].as_py() + 1
+        pieces = await asyncio.to_thread(lambda b=result.batch: list(split_to_fit(b, max_bytes)))
+        for i, (piece, data) in enumerate(pieces):
+            env = FocusBatchEnvelope(
+                kind="rows", tenant=event.tenant, file_id=event.file_id, file_url=event.url,
+                format=conv.rules.id, seq=seq, batch_id=f"{chunk_id}:{i}", row_start=row_start,
+                row_end=row_end, row_count=piece.num_rows,
+                cost_totals=sum_by_currency(piece.column("BilledCost"), piece.column("BillingCurrency")),
+            )
+            await rt.publish(
+                FOCUS_BATCHES, key=event.file_id, value=data,
+                headers={ENVELOPE_HEADER: encode_record(env), "content-type": _ARROW},
+            )
+            seq += 1
+            rt.count("parse.batches")
+    await _publish_end(rt, event, conv, seq, status="complete", reason=None)
+    return seq
+
+
+async def _publish_end(
+    rt: Runtime, event: BillingFile, conv: FileConversion, batches: int, *, status: Any, reason: str | None
+) -> None:
+    env = FocusBatchEnvelope(
+        kind="end", tenant=event.tenant, file_id=event.file_id, file_url=event.url, format=conv.rules.id,
+        seq=batches, batch_id=f"{event.file_id}:end", row_start=0, row_end=conv.rows_in, row_count=0,
+        cost_totals={}, rows_in=conv.rows_in, rows_rejected=conv.rows_rejected,
+        source_totals=conv.source_totals, rejected_totals=conv.rejected_totals, status=status, reason=reason,
+    )
+    await rt.publish(FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)})
+
+
+def register(app: Any, rt: Runtime) -> None:
+    """Add the parse agent to the app."""
+
+    @app.agent(rt.topic(BILLING_FILES), name="cloudops.parse")  # type: ignore[untyped-decorator]
+    async def parse(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            await handle_billing_file(rt, msg.key, msg.value, msg.partition, msg.offset)

@@ -1,0 +1,51 @@
+"""The Faust application: one app, every agent; each role can run alone (``--role``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import faust
+
+from cloudops.agents import ROLES, bridge, load, parse
+from cloudops.errors import ConfigError
+from cloudops.settings import Settings
+from cloudops.topics.runtime import Runtime
+
+__all__ = ["ROLES", "create_app"]
+
+_REGISTER = {"bridge": bridge.register, "parse": parse.register, "load": load.register}
+
+
+def _broker_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.App, Runtime]:
+    """Build the Faust app with the agents of ``roles`` registered. Does not start it."""
+    chosen = list(dict.fromkeys(roles))
+    unknown = [r for r in chosen if r not in _REGISTER]
+    if unknown:
+        raise ConfigError(f"unknown role(s) {unknown}: choose from {', '.join(ROLES)}")
+    kafka = settings.kafka
+    app = faust.App(
+        settings.app.id,
+        broker=_broker_url(kafka.bootstrap_servers),
+        autodiscover=False,
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.app.work_dir / "faust"),
+        topic_partitions=kafka.topic_partitions,
+        topic_replication_factor=kafka.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
+        producer_max_request_size=max(kafka.max_message_bytes + 100_000, 1_048_576),
+        producer_acks=-1,
+        stream_wait_empty=False,
+        loghandlers=[],
+    )
+    rt = Runtime.bind(app, settings)
+    for role in chosen:
+        _REGISTER[role](app, rt)
+    return app, rt

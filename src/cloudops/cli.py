@@ -1,0 +1,270 @@
+"""The ``cloudops`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import logging
+import sys
+import urllib.parse
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from cloudops import __version__
+from cloudops.errors import CloudopsError
+from cloudops.settings import get_settings, settings_table
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="cloudops: multi-cloud billing -> FOCUS -> ClickHouse.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+topics_app = typer.Typer(help="Topic declarations and schemas.", no_args_is_help=True)
+query_app = typer.Typer(help="Ask ClickHouse.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(query_app, name="query")
+console = Console()
+err = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(name)s: %(message)s", datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False)], force=True,
+    )
+    for noisy in ("aiokafka", "faust", "mode", "werkzeug", "botocore", "aiobotocore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def demo(
+    work_dir: Annotated[Path | None, typer.Option(help="Keep state here instead of a temp dir.")] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the temp work dir.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for all receipts.")] = 300.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show agent logs.")] = False,
+) -> None:
+    """Run the whole pipeline on embedded services (broker, S3+SQS, chdb) and print the answer."""
+    from cloudops import demo as demo_mod
+
+    _logging("INFO" if verbose else "WARNING")
+    result = demo_mod.run(work_dir, keep=keep, timeout=timeout, console=console)
+    if not result.ok:
+        err.print("[red]some files did not reconcile[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    role: Annotated[list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")] = None,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the Faust worker with all agents, or only the given roles."""
+    import faust
+
+    from cloudops.agents import ROLES
+    from cloudops.app import create_app
+
+    settings = get_settings()
+    _logging(loglevel)
+    faust_app, _rt = create_app(settings, role or list(ROLES))
+    asyncio.run(_ensure_topics())
+    w = faust.Worker(faust_app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    w.execute_from_commandline()
+
+
+async def _ensure_topics() -> list[str]:
+    from cloudops.topics.admin import ensure_topics
+
+    return await ensure_topics(get_settings().kafka)
+
+
+@app.command()
+def migrate(
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+    to: Annotated[int | None, typer.Option("--to", help="Target version (lower reverts).")] = None,
+) -> None:
+    """Apply (or revert to --to) the ClickHouse migrations of a tenant database."""
+    from cloudops.sinks.clickhouse import connect, database_for
+    from cloudops.sinks.clickhouse import migrate as run_migrate
+    from cloudops.sinks.clickhouse.client import close_all
+
+    settings = get_settings()
+    t = tenant or settings.app.tenant
+    try:
+        steps = run_migrate(connect(settings.clickhouse_dsn), t, target=to, dedup_window=settings.clickhouse.dedup_window)
+    finally:
+        close_all()
+    for direction, m in steps:
+        console.print(f"{direction:>4} {m.version:04d} {m.name}  ({database_for(t)})")
+    if not steps:
+        console.print(f"{database_for(t)} is up to date")
+
+
+@app.command()
+def ingest(
+    targets: Annotated[list[str], typer.Argument(help="Local files/folders or s3://bucket/prefix.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Announce billing files on `billing-files` (the parse agent picks them up)."""
+    n = asyncio.run(_ingest(targets, tenant or get_settings().app.tenant))
+    console.print(f"announced {n} file(s) on billing-files")
+
+
+async def _ingest(targets: list[str], tenant: str) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from cloudops.schemas.events import BillingFile
+    from cloudops.sources.objects import list_objects, split_s3_url, stat_local
+    from cloudops.topics.admin import ensure_topics
+    from cloudops.topics.codec import encode_record
+    from cloudops.topics.specs import BILLING_FILES
+
+    settings = get_settings()
+    events: list[BillingFile] = []
+    for target in targets:
+        if target.startswith("s3://"):
+            bucket, prefix = split_s3_url(target)
+            for obj in await list_objects(settings.aws, bucket, prefix):
+                events.append(BillingFile(
+                    tenant=tenant, url=f"s3://{obj.bucket}/{obj.key}", bucket=obj.bucket, key=obj.key,
+                    etag=obj.etag, size=obj.size, trigger="manual",
+                ))
+        else:
+            root = Path(target).resolve()
+            if not root.exists():
+                raise CloudopsError(f"{target}: no such file or folder")
+            paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+            for p in paths:
+                etag, size = stat_local(p)
+                events.append(BillingFile(
+                    tenant=tenant, url="file://" + urllib.parse.quote(str(p)), key=str(p), etag=etag, size=size,
+                    trigger="manual",
+                ))
+    await ensure_topics(settings.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for ev in events:
+            await producer.send_and_wait(BILLING_FILES.name, key=ev.file_id.encode(), value=encode_record(ev))
+    finally:
+        await producer.stop()
+    return len(events)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    dt = datetime.fromisoformat(value)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@query_app.command("cost")
+def query_cost(
+    by: Annotated[list[str], typer.Option("--by", help="Group-by column (repeat).")],
+    from_: Annotated[str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="ChargePeriodStart < (ISO date/time, UTC).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Cost grouped by one or more FOCUS columns."""
+    from cloudops.sinks.clickhouse import connect, cost_by
+    from cloudops.sinks.clickhouse.client import close_all
+
+    settings = get_settings()
+    t = tenant or settings.app.tenant
+    try:
+        rows = cost_by(connect(settings.clickhouse_dsn), t, by, start=_parse_time(from_), end=_parse_time(to), limit=limit)
+    finally:
+        close_all()
+    if fmt is OutputFormat.json:
+        console.print_json(json.dumps([
+            {**dict(zip(by, r.group, strict=True)), "BilledCost": str(r.billed_cost),
+             "EffectiveCost": str(r.effective_cost), "rows": r.rows} for r in rows
+        ]))
+        return
+    if fmt is OutputFormat.csv:
+        w = csv.writer(sys.stdout)
+        w.writerow([*by, "BilledCost", "EffectiveCost", "rows"])
+        for r in rows:
+            w.writerow([*r.group, r.billed_cost, r.effective_cost, r.rows])
+        return
+    table = Table(title=f"Cost by {', '.join(by)} ({t})")
+    for b in by:
+        table.add_column(b)
+    table.add_column("BilledCost", justify="right")
+    table.add_column("EffectiveCost", justify="right")
+    table.add_column("Rows", justify="right")
+    for r in rows:
+        table.add_row(*[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows))
+    console.print(table)
+
+
+@topics_app.command("schema")
+def topics_schema(
+    out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schema of every topic value (and DLQ twin)."""
+    from cloudops.topics.specs import json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (out / name).write_text(json.dumps(schema, indent=2) + "\n")
+        console.print(f"wrote {out / name}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The topics, their keys and schemas."""
+    from cloudops.topics.specs import ALL_TOPICS
+
+    table = Table("topic", "schema", "key", "DLQ", "content")
+    for s in ALL_TOPICS:
+        table.add_row(s.name, f"{s.model.__name__} v{s.version}", s.key, s.dlq, s.description)
+    console.print(table)
+
+
+@app.command("settings")
+def show_settings(
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table (for the README).")] = False,
+) -> None:
+    """Every setting: environment variable, default, meaning."""
+    rows = settings_table()
+    if markdown:
+        print("| variable | default | meaning |\n|---|---|---|")
+        for var, default, desc in rows:
+            print(f"| `{var}` | `{default}` | {desc} |" if default else f"| `{var}` | | {desc} |")
+        return
+    table = Table("variable", "default", "meaning")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point: clear one-line errors instead of tracebacks for known failures."""
+    try:
+        app()
+    except CloudopsError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

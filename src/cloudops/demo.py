@@ -1,0 +1,211 @@
+"""`cloudops demo`: the whole pipeline on embedded defaults, in one process.
+
+Starts noida-db (Kafka wire) and moto (S3 + SQS) on loopback and chdb in-process,
+uploads the sample billing files to a bucket whose ObjectCreated events go to SQS,
+runs the bridge, parse and load agents, waits for each file's receipt, prints the
+answer and the reconciliation, and shuts everything down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cloudops.app import create_app
+from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.embedded.objectstore import EmbeddedObjectStore, provision_bucket_queue
+from cloudops.schemas.events import BillingLoaded, file_id_for
+from cloudops.settings import Settings
+from cloudops.sinks.clickhouse import CostRow, connect, cost_by
+from cloudops.sinks.clickhouse.client import close_all
+from cloudops.sources.objects import s3_client
+from cloudops.topics.admin import ensure_topics
+from cloudops.topics.codec import decode_record
+from cloudops.topics.specs import BILLING_LOADED
+
+__all__ = ["DemoResult", "sample_files", "run_demo", "wait_for_receipts", "print_report"]
+
+log = logging.getLogger(__name__)
+BUCKET = "billing-exports"
+QUEUE = "billing-object-created"
+
+
+@dataclass
+class DemoResult:
+    receipts: list[BillingLoaded]
+    costs: list[CostRow]
+    seconds: float
+    uploads: dict[str, str] = field(default_factory=dict)  # file id -> key
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.receipts) and all(r.reconciled for r in self.receipts)
+
+
+def sample_files() -> list[Path]:
+    """The billing files shipped for the demo."""
+    folder = Path(str(resources.files("cloudops.embedded") / "samples"))
+    return sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".gz", ".parquet", ".json"))
+
+
+async def wait_for_receipts(
+    bootstrap: str, expected: set[str], *, timeout: float, on_receipt: object = None
+) -> dict[str, BillingLoaded]:
+    """Read ``billing-loaded`` from the beginning until a receipt for each expected file id arrived."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    got: dict[str, BillingLoaded] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] | None = None
+        while parts is None:
+            parts = consumer.partitions_for_topic(BILLING_LOADED.name)
+            if not parts:
+                parts = None
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created moments ago
+                if time.monotonic() > deadline:
+                    raise TimeoutError("billing-loaded topic never appeared")
+                await asyncio.sleep(0.2)
+        tps = [TopicPartition(BILLING_LOADED.name, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while expected - set(got):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no receipt for {len(expected - set(got))} file(s) after {timeout:.0f}s")
+            batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+            for records in batches.values():
+                for rec in records:
+                    receipt = decode_record(BillingLoaded, rec.value)
+                    if receipt.file_id in expected and receipt.file_id not in got:
+                        got[receipt.file_id] = receipt
+                        if callable(on_receipt):
+                            on_receipt(receipt)
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def run_demo(
+    work_dir: Path,
+    *,
+    files: Iterable[Path] | None = None,
+    tenant: str = "demo",
+    timeout: float = 300.0,
+    console: Console | None = None,
+) -> DemoResult:
+    """Run the embedded pipeline end to end over ``files`` (default: the shipped samples)."""
+    console = console or Console()
+    files = list(files) if files is not None else sample_files()
+    started = time.monotonic()
+    broker = EmbeddedBroker(work_dir / "broker")
+    store = EmbeddedObjectStore()
+    app = None
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+    try:
+        with progress:
+            step = progress.add_task("starting Kafka-wire broker (noida-db)", total=4)
+            await asyncio.to_thread(broker.start)
+            progress.update(step, advance=1, description="starting S3 + SQS (moto)")
+            store.start()
+            settings = Settings(
+                app={"id": "cloudops-demo", "tenant": tenant, "work_dir": work_dir},
+                kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
+                clickhouse={"dsn": f"chdb://{(work_dir / 'chdb').resolve()}"},
+                aws=store.settings(sqs_wait_seconds=1),
+            )
+            queue_url = await provision_bucket_queue(settings.aws, BUCKET, QUEUE)
+            settings = settings.with_overrides(aws={"sqs_queue_url": queue_url})
+            progress.update(step, advance=1, description="creating topics")
+            await ensure_topics(settings.kafka)
+            progress.update(step, advance=1, description="starting agents: bridge, parse, load")
+            app, _rt = create_app(settings, ["bridge", "parse", "load"])
+            await app.start()
+            progress.update(step, advance=1, description="services up")
+
+            up = progress.add_task("uploading billing files to s3://" + BUCKET, total=len(files))
+            uploads: dict[str, str] = {}
+            async with s3_client(settings.aws) as s3:
+                for path in files:
+                    key = f"exports/{path.name}"
+                    resp = await s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+                    etag = resp["ETag"].strip('"')
+                    uploads[file_id_for(tenant, f"s3://{BUCKET}/{key}", etag, resp.get("VersionId"))] = key
+                    progress.advance(up)
+
+            wait = progress.add_task("waiting for billing-loaded receipts", total=len(uploads))
+            receipts = await wait_for_receipts(
+                settings.kafka.bootstrap_servers, set(uploads), timeout=timeout,
+                on_receipt=lambda _r: progress.advance(wait),
+            )
+        ch = connect(settings.clickhouse_dsn)
+        costs = await asyncio.to_thread(cost_by, ch, tenant, ["ProviderName", "ServiceName"], limit=25)
+        ordered = [receipts[fid] for fid in uploads if fid in receipts]
+        return DemoResult(ordered, costs, time.monotonic() - started, uploads)
+    finally:
+        if app is not None:
+            with contextlib.suppress(Exception):
+                await app.stop()
+        close_all()
+        store.stop()
+        await asyncio.to_thread(broker.stop)
+
+
+def _money(totals: dict[str, object]) -> str:
+    return ", ".join(f"{cur} {amount}" for cur, amount in sorted(totals.items())) or "-"
+
+
+def print_report(result: DemoResult, console: Console) -> None:
+    """Cost by provider and service, then one reconciliation line per file."""
+    table = Table(title="Cost by provider and service (BilledCost, from ClickHouse)")
+    table.add_column("Provider")
+    table.add_column("Service")
+    table.add_column("BilledCost", justify="right")
+    table.add_column("EffectiveCost", justify="right")
+    table.add_column("Rows", justify="right")
+    for row in result.costs:
+        table.add_row(str(row.group[0]), str(row.group[1]), f"{row.billed_cost:.10f}", f"{row.effective_cost:.10f}",
+                      str(row.rows))
+    console.print(table)
+    console.print("[bold]Reconciliation per file[/bold]")
+    for r in result.receipts:
+        mark = "[green]OK[/green]" if r.reconciled else "[red]MISMATCH[/red]"
+        console.print(
+            f"  {mark} {r.file_url} ({r.format}): rows in {r.rows_in} = landed {r.rows_landed} + rejected "
+            f"{r.rows_rejected}; source {_money(dict(r.source_totals))} = landed {_money(dict(r.landed_totals))}"
+            f" + rejected {_money(dict(r.rejected_totals))}"
+        )
+    console.print(f"Done in {result.seconds:.1f}s.")
+
+
+def run(work_dir: Path | None, *, keep: bool, timeout: float, console: Console) -> DemoResult:
+    """Blocking entry point used by the CLI: temp work dir unless one is given."""
+    temp = work_dir is None
+    wd = Path(tempfile.mkdtemp(prefix="cloudops-demo-")) if temp else work_dir
+    assert wd is not None
+    wd.mkdir(parents=True, exist_ok=True)
+    try:
+        result = asyncio.run(run_demo(wd, timeout=timeout, console=console))
+        print_report(result, console)
+        return result
+    finally:
+        if temp and not keep:
+            shutil.rmtree(wd, ignore_errors=True)
+        elif keep or not temp:
+            console.print(f"State kept in {wd}")

@@ -1,0 +1,139 @@
+"""Fetch billing objects (S3 or local) to a local spool file, streaming and bounded in memory.
+
+S3 reads pin the exact object version announced by the event (``IfMatch`` on the ETag,
+or ``VersionId``), so a file overwritten between announcement and read is never
+parsed under the wrong identity: the read fails as bad data and the newer version
+arrives with its own event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import urllib.parse
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cloudops.errors import BadDataError, TransientError
+from cloudops.schemas.events import BillingFile
+from cloudops.settings import AwsSettings
+
+__all__ = ["ObjectInfo", "fetch_to_spool", "list_objects", "s3_client", "split_s3_url", "stat_local"]
+
+_TRANSIENT_CODES = {"500", "502", "503", "504", "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A listed object."""
+
+    bucket: str
+    key: str
+    etag: str | None
+    size: int
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` -> ``("bucket", "some/key")``."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an s3:// URL: {url}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _client_kwargs(aws: AwsSettings) -> dict[str, Any]:
+    kw: dict[str, Any] = {"region_name": aws.region}
+    if aws.endpoint_url:
+        kw["endpoint_url"] = aws.endpoint_url
+    if aws.access_key_id and aws.secret_access_key:
+        kw["aws_access_key_id"] = aws.access_key_id.get_secret_value()
+        kw["aws_secret_access_key"] = aws.secret_access_key.get_secret_value()
+    return kw
+
+
+@contextlib.asynccontextmanager
+async def s3_client(aws: AwsSettings, service: str = "s3") -> AsyncIterator[Any]:
+    """An aiobotocore client for ``service`` configured from settings."""
+    async with get_session().create_client(service, **_client_kwargs(aws)) as client:
+        yield client
+
+
+def _classify_client_error(exc: ClientError, what: str) -> Exception:
+    err = exc.response.get("Error", {})
+    code = str(err.get("Code", ""))
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    if code in _TRANSIENT_CODES or status.startswith("5"):
+        return TransientError(f"{what}: object store error {code or status}")
+    if code in ("PreconditionFailed", "412"):
+        return BadDataError(f"{what}: object changed since it was announced (ETag mismatch)")
+    if code in ("NoSuchKey", "404", "NoSuchBucket", "NoSuchVersion"):
+        return BadDataError(f"{what}: object not found ({code})")
+    return BadDataError(f"{what}: object store refused the read ({code or status})")
+
+
+async def fetch_to_spool(event: BillingFile, aws: AwsSettings, spool_dir: Path, *, chunk: int) -> Path:
+    """Copy the announced object to a new file under ``spool_dir`` and return its path.
+
+    Reads ``chunk`` bytes at a time. The caller deletes the file. Raises BadDataError
+    (missing object, changed ETag) or TransientError (5xx, timeouts, connection).
+    """
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="billing-", suffix=".part", dir=spool_dir)
+    target = Path(name)
+    try:
+        with open(fd, "wb") as out:
+            if event.url.startswith("file://"):
+                src = Path(urllib.parse.unquote(urllib.parse.urlparse(event.url).path))
+                if not src.is_file():
+                    raise BadDataError("file not found", source=event.url)
+                with src.open("rb") as fh:
+                    shutil.copyfileobj(fh, out, chunk)
+            else:
+                bucket, key = split_s3_url(event.url)
+                args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+                if event.version_id:
+                    args["VersionId"] = event.version_id
+                elif event.etag:
+                    args["IfMatch"] = f'"{event.etag}"'
+                try:
+                    async with s3_client(aws) as s3:
+                        resp = await s3.get_object(**args)
+                        async with resp["Body"] as body:
+                            while data := await body.read(chunk):
+                                out.write(data)
+                except ClientError as exc:
+                    raise _classify_client_error(exc, event.url) from exc
+                except (BotoCoreError, OSError, TimeoutError) as exc:
+                    raise TransientError(f"{event.url}: {type(exc).__name__}: {exc}") from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+async def list_objects(aws: AwsSettings, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+    """Every object under ``prefix`` (paginated listing)."""
+    out: list[ObjectInfo] = []
+    try:
+        async with s3_client(aws) as s3:
+            paginator = s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    out.append(ObjectInfo(bucket, obj["Key"], obj.get("ETag", "").strip('"') or None, obj["Size"]))
+    except ClientError as exc:
+        raise _classify_client_error(exc, f"s3://{bucket}/{prefix}") from exc
+    except (BotoCoreError, OSError) as exc:
+        raise TransientError(f"s3://{bucket}/{prefix}: {exc}") from exc
+    return out
+
+
+def stat_local(path: Path) -> tuple[str, int]:
+    """A local file's pseudo-ETag (size and mtime in ns) and size, for file identity."""
+    st = path.stat()
+    return f"{st.st_size:x}-{st.st_mtime_ns:x}", st.st_size
