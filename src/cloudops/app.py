@@ -27,6 +27,7 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
     if unknown:
         raise ConfigError(f"unknown role(s) {unknown}: choose from {', '.join(ROLES)}")
     kafka = settings.kafka
+    settings.app.work_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app.id,
         broker=_broker_url(kafka.bootstrap_servers),

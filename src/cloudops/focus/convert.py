@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 _WIDE = pa.decimal128(38, 18)
+_WIDE_LIMIT = 1e20  # Decimal(38, 18) holds magnitudes below 10**20
+_TEN_PLACES = Decimal("1e-10")
 _NUMBER_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _ISO_RE = (
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -123,21 +125,30 @@ def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     ok = pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True)
     bad = pc.invert(ok)
     clean = pc.if_else(ok, pc.utf8_trim_whitespace(arr), pa.scalar(None, pa.string()))
+    # Arrow's string -> decimal cast wraps around silently for some large exponents
+    # ("1e30" casts to a wrong 20-digit value), so screen out what the wide type cannot hold.
+    too_big = pc.fill_null(pc.greater_equal(pc.abs(pc.cast(clean, pa.float64())), _WIDE_LIMIT), False)
+    if pc.any(too_big).as_py():
+        bad = pc.or_(bad, too_big)
+        clean = pc.if_else(too_big, pa.scalar(None, pa.string()), clean)
     try:
         wide = pc.cast(clean, _WIDE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # Rare slow path: some value overflows Decimal(38, 18). Find which, one by one.
+        # Rare slow path: some value has more than 18 decimals or does not fit Decimal(38, 18).
+        # Round each once, straight to 10 places (no double rounding), with enough precision.
         items: list[Decimal | None] = []
         flags: list[bool] = []
-        for v in clean.to_pylist():
-            try:
-                d = None if v is None else Decimal(v).quantize(Decimal("1e-18"))
-                pa.array([d], _WIDE)
-                items.append(d)
-                flags.append(False)
-            except (ArithmeticError, pa.ArrowInvalid, ValueError):
-                items.append(None)
-                flags.append(True)
+        with localcontext() as ctx:
+            ctx.prec = 100
+            for v in clean.to_pylist():
+                try:
+                    d = None if v is None else Decimal(v).quantize(_TEN_PLACES, rounding=ROUND_HALF_EVEN)
+                    pa.array([d], _WIDE)
+                    items.append(d)
+                    flags.append(False)
+                except (ArithmeticError, pa.ArrowInvalid, ValueError):
+                    items.append(None)
+                    flags.append(True)
         wide = pa.array(items, _WIDE)
         bad = pc.or_(bad, pa.array(flags))
     values = pc.cast(pc.round(wide, 10, round_mode="half_to_even"), DECIMAL)

@@ -51,7 +51,7 @@ def read_csv_header(path: Path) -> list[str]:
         with open_decompressed(path) as fh:
             head = fh.read(1 << 20)
     except (OSError, pa.ArrowInvalid, EOFError) as exc:
-        raise BadDataError(f"cannot read file: {exc}", source=source) from exc
+        raise _read_error(exc, path, source) from exc
     if head.startswith(_BOM):
         head = head[len(_BOM) :]
     if not head.strip():
@@ -111,9 +111,20 @@ def iter_csv_batches(
                 if batch.num_rows:
                     yield batch
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
-        msg = str(exc).splitlines()[0]
-        if "gzip" in msg.lower() or "zlib" in msg.lower() or "truncated" in msg.lower():
-            raise BadDataError(f"corrupt or truncated gzip stream: {msg}", source=source) from exc
-        if "utf8" in msg.lower() or "utf-8" in msg.lower():
-            raise BadDataError(f"not valid UTF-8 text: {msg}", source=source) from exc
-        raise BadDataError(f"unreadable CSV: {msg}", source=source) from exc
+        raise _read_error(exc, path, source) from exc
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
+
+
+def _read_error(exc: BaseException, path: Path, source: str) -> BadDataError:
+    """One clear error for a file that cannot be read to its end."""
+    msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+    low = msg.lower()
+    if _is_gzip(path) or "gzip" in low or "zlib" in low or "compressed" in low:
+        return BadDataError(f"corrupt or truncated gzip stream: {msg}", source=source)
+    if "utf8" in low or "utf-8" in low:
+        return BadDataError(f"not valid UTF-8 text: {msg}", source=source)
+    return BadDataError(f"unreadable CSV: {msg}", source=source)

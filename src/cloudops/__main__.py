@@ -1,0 +1,5 @@
+"""``python -m cloudops`` runs the CLI."""
+
+from cloudops.cli import main
+
+main()
