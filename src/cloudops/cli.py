@@ -9,7 +9,7 @@ import logging
 import sys
 import urllib.parse
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,12 +20,15 @@ from rich.table import Table
 
 from cloudops import __version__
 from cloudops.errors import CloudopsError
+from cloudops.schemas.events import BillingFile
 from cloudops.settings import get_settings, settings_table
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    help="cloudops: multi-cloud billing -> FOCUS -> ClickHouse.", no_args_is_help=True, pretty_exceptions_enable=False
+    help="cloudops: multi-cloud billing -> FOCUS -> ClickHouse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="Topic declarations and schemas.", no_args_is_help=True)
 query_app = typer.Typer(help="Ask ClickHouse.", no_args_is_help=True)
@@ -35,7 +38,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -43,8 +46,11 @@ class OutputFormat(str, Enum):
 
 def _logging(level: str) -> None:
     logging.basicConfig(
-        level=level.upper(), format="%(name)s: %(message)s", datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False)], force=True,
+        level=level.upper(),
+        format="%(name)s: %(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=err, show_path=False)],
+        force=True,
     )
     for noisy in ("aiokafka", "faust", "mode", "werkzeug", "botocore", "aiobotocore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -75,7 +81,9 @@ def demo(
 
 @app.command()
 def worker(
-    role: Annotated[list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the Faust worker with all agents, or only the given roles."""
@@ -111,7 +119,9 @@ def migrate(
     settings = get_settings()
     t = tenant or settings.app.tenant
     try:
-        steps = run_migrate(connect(settings.clickhouse_dsn), t, target=to, dedup_window=settings.clickhouse.dedup_window)
+        steps = run_migrate(
+            connect(settings.clickhouse_dsn), t, target=to, dedup_window=settings.clickhouse.dedup_window
+        )
     finally:
         close_all()
     for direction, m in steps:
@@ -133,8 +143,7 @@ def ingest(
 async def _ingest(targets: list[str], tenant: str) -> int:
     from aiokafka import AIOKafkaProducer
 
-    from cloudops.schemas.events import BillingFile
-    from cloudops.sources.objects import list_objects, split_s3_url, stat_local
+    from cloudops.sources.objects import list_objects, split_s3_url
     from cloudops.topics.admin import ensure_topics
     from cloudops.topics.codec import encode_record
     from cloudops.topics.specs import BILLING_FILES
@@ -145,21 +154,19 @@ async def _ingest(targets: list[str], tenant: str) -> int:
         if target.startswith("s3://"):
             bucket, prefix = split_s3_url(target)
             for obj in await list_objects(settings.aws, bucket, prefix):
-                events.append(BillingFile(
-                    tenant=tenant, url=f"s3://{obj.bucket}/{obj.key}", bucket=obj.bucket, key=obj.key,
-                    etag=obj.etag, size=obj.size, trigger="manual",
-                ))
+                events.append(
+                    BillingFile(
+                        tenant=tenant,
+                        url=f"s3://{obj.bucket}/{obj.key}",
+                        bucket=obj.bucket,
+                        key=obj.key,
+                        etag=obj.etag,
+                        size=obj.size,
+                        trigger="manual",
+                    )
+                )
         else:
-            root = Path(target).resolve()
-            if not root.exists():
-                raise CloudopsError(f"{target}: no such file or folder")
-            paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-            for p in paths:
-                etag, size = stat_local(p)
-                events.append(BillingFile(
-                    tenant=tenant, url="file://" + urllib.parse.quote(str(p)), key=str(p), etag=etag, size=size,
-                    trigger="manual",
-                ))
+            events.extend(await asyncio.to_thread(_local_events, target, tenant))
     await ensure_topics(settings.kafka)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     await producer.start()
@@ -169,6 +176,21 @@ async def _ingest(targets: list[str], tenant: str) -> int:
     finally:
         await producer.stop()
     return len(events)
+
+
+def _local_events(target: str, tenant: str) -> list[BillingFile]:
+    from cloudops.sources.objects import stat_local
+
+    root = Path(target).resolve()
+    if not root.exists():
+        raise CloudopsError(f"{target}: no such file or folder")
+    paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    events = []
+    for p in paths:
+        etag, size = stat_local(p)
+        url = "file://" + urllib.parse.quote(str(p))
+        events.append(BillingFile(tenant=tenant, url=url, key=str(p), etag=etag, size=size, trigger="manual"))
+    return events
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -181,7 +203,9 @@ def _parse_time(value: str | None) -> datetime | None:
 @query_app.command("cost")
 def query_cost(
     by: Annotated[list[str], typer.Option("--by", help="Group-by column (repeat).")],
-    from_: Annotated[str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")
+    ] = None,
     to: Annotated[str | None, typer.Option("--to", help="ChargePeriodStart < (ISO date/time, UTC).")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
@@ -194,14 +218,30 @@ def query_cost(
     settings = get_settings()
     t = tenant or settings.app.tenant
     try:
-        rows = cost_by(connect(settings.clickhouse_dsn), t, by, start=_parse_time(from_), end=_parse_time(to), limit=limit)
+        rows = cost_by(
+            connect(settings.clickhouse_dsn),
+            t,
+            by,
+            start=_parse_time(from_),
+            end=_parse_time(to),
+            limit=limit,
+        )
     finally:
         close_all()
     if fmt is OutputFormat.json:
-        console.print_json(json.dumps([
-            {**dict(zip(by, r.group, strict=True)), "BilledCost": str(r.billed_cost),
-             "EffectiveCost": str(r.effective_cost), "rows": r.rows} for r in rows
-        ]))
+        console.print_json(
+            json.dumps(
+                [
+                    {
+                        **dict(zip(by, r.group, strict=True)),
+                        "BilledCost": str(r.billed_cost),
+                        "EffectiveCost": str(r.effective_cost),
+                        "rows": r.rows,
+                    }
+                    for r in rows
+                ]
+            )
+        )
         return
     if fmt is OutputFormat.csv:
         w = csv.writer(sys.stdout)
@@ -216,7 +256,9 @@ def query_cost(
     table.add_column("EffectiveCost", justify="right")
     table.add_column("Rows", justify="right")
     for r in rows:
-        table.add_row(*[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows))
+        table.add_row(
+            *[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows)
+        )
     console.print(table)
 
 

@@ -36,7 +36,7 @@ from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import decode_record
 from cloudops.topics.specs import BILLING_LOADED
 
-__all__ = ["DemoResult", "sample_files", "run_demo", "wait_for_receipts", "print_report"]
+__all__ = ["DemoResult", "print_report", "run_demo", "sample_files", "wait_for_receipts"]
 
 log = logging.getLogger(__name__)
 BUCKET = "billing-exports"
@@ -75,7 +75,7 @@ async def wait_for_receipts(
             parts = consumer.partitions_for_topic(BILLING_LOADED.name)
             if not parts:
                 parts = None
-                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic created moments ago
+                await consumer._client.force_metadata_update()
                 if time.monotonic() > deadline:
                     raise TimeoutError("billing-loaded topic never appeared")
                 await asyncio.sleep(0.2)
@@ -115,8 +115,13 @@ async def run_demo(
     store = EmbeddedObjectStore()
     app = None
     progress = Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
     try:
         with progress:
@@ -151,7 +156,9 @@ async def run_demo(
 
             wait = progress.add_task("waiting for billing-loaded receipts", total=len(uploads))
             receipts = await wait_for_receipts(
-                settings.kafka.bootstrap_servers, set(uploads), timeout=timeout,
+                settings.kafka.bootstrap_servers,
+                set(uploads),
+                timeout=timeout,
                 on_receipt=lambda _r: progress.advance(wait),
             )
         ch = connect(settings.clickhouse_dsn)
@@ -180,16 +187,21 @@ def print_report(result: DemoResult, console: Console) -> None:
     table.add_column("EffectiveCost", justify="right")
     table.add_column("Rows", justify="right")
     for row in result.costs:
-        table.add_row(str(row.group[0]), str(row.group[1]), f"{row.billed_cost:.10f}", f"{row.effective_cost:.10f}",
-                      str(row.rows))
+        table.add_row(
+            str(row.group[0]),
+            str(row.group[1]),
+            f"{row.billed_cost:.10f}",
+            f"{row.effective_cost:.10f}",
+            str(row.rows),
+        )
     console.print(table)
     console.print("[bold]Reconciliation per file[/bold]")
     for r in result.receipts:
         mark = "[green]OK[/green]" if r.reconciled else "[red]MISMATCH[/red]"
         console.print(
             f"  {mark} {r.file_url} ({r.format}): rows in {r.rows_in} = landed {r.rows_landed} + rejected "
-            f"{r.rows_rejected}; source {_money(dict(r.source_totals))} = landed {_money(dict(r.landed_totals))}"
-            f" + rejected {_money(dict(r.rejected_totals))}"
+            f"{r.rows_rejected}; source {_money(dict(r.source_totals))} = "
+            f"landed {_money(dict(r.landed_totals))} + rejected {_money(dict(r.rejected_totals))}"
         )
     console.print(f"Done in {result.seconds:.1f}s.")
 

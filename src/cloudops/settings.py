@@ -101,7 +101,8 @@ class PostgresSettings(_Section):
     """The control plane (tenants, sources, ledger, audit)."""
 
     dsn: str | None = Field(
-        None, description="libpq DSN, e.g. `postgresql://cloudops@db:5432/cloudops`. Unset: control plane off."
+        None,
+        description="libpq DSN, e.g. `postgresql://cloudops@db:5432/cloudops`. Unset: control plane off.",
     )
 
 
@@ -191,11 +192,10 @@ def settings_table() -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for section_name, section_field in Settings.model_fields.items():
         section_type = section_field.annotation
-        assert isinstance(section_type, type) and issubclass(section_type, BaseModel)
+        assert isinstance(section_type, type)
+        assert issubclass(section_type, BaseModel)
         for key, field in section_type.model_fields.items():
             default = field.default
             shown = "" if default is None else str(default)
-            rows.append(
-                (f"CLOUDOPS_{section_name.upper()}__{key.upper()}", shown, field.description or "")
-            )
+            rows.append((f"CLOUDOPS_{section_name.upper()}__{key.upper()}", shown, field.description or ""))
     return rows

@@ -14,8 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 from cloudops.errors import BadDataError, classify
+from cloudops.metrics import FILES, ROWS
 from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope
-from cloudops.sinks.clickhouse import ClickHouse, connect, database_for, file_landed, insert_focus_batch, migrate
+from cloudops.sinks.clickhouse import (
+    ClickHouse,
+    connect,
+    database_for,
+    file_landed,
+    insert_focus_batch,
+    migrate,
+)
 from cloudops.topics.codec import decode_batch, decode_envelope, encode_record
 from cloudops.topics.retry import RetriesExhausted, with_retries
 from cloudops.topics.runtime import Runtime
@@ -51,7 +59,10 @@ class Loader:
     async def _retry(self, fn: Any, what: str) -> Any:
         ing = self.rt.settings.ingest
         return await with_retries(
-            fn, what=what, attempts=self.rt.settings.load.max_attempts, base_s=ing.backoff_base_s,
+            fn,
+            what=what,
+            attempts=self.rt.settings.load.max_attempts,
+            base_s=ing.backoff_base_s,
             max_s=ing.backoff_max_s,
         )
 
@@ -65,7 +76,11 @@ class Loader:
             self._ready.add(tenant)
 
     async def handle(
-        self, key: bytes | None, value: bytes | None, headers: dict[str, bytes], partition: int | None,
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: dict[str, bytes],
+        partition: int | None,
         offset: int | None,
     ) -> None:
         """Process one ``focus-batches`` message. Never raises for bad data or dependency failures."""
@@ -83,6 +98,7 @@ class Loader:
                     f"insert {env.batch_id}",
                 )
                 self.rt.count("load.rows", batch.num_rows)
+                ROWS.labels("landed").inc(batch.num_rows)
             else:
                 await self._finish_file(env)
         except asyncio.CancelledError:
@@ -95,9 +111,17 @@ class Loader:
                 attempts = exc.attempts
             reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
             await self.rt.dead_letter(
-                FOCUS_BATCHES, error_kind=kind, reason=reason, key=key, value=value, partition=partition,
-                offset=offset, attempts=attempts, tenant=env.tenant if env else None,
-                file_id=env.file_id if env else None, file_url=env.file_url if env else None,
+                FOCUS_BATCHES,
+                error_kind=kind,
+                reason=reason,
+                key=key,
+                value=value,
+                partition=partition,
+                offset=offset,
+                attempts=attempts,
+                tenant=env.tenant if env else None,
+                file_id=env.file_id if env else None,
+                file_url=env.file_url if env else None,
             )
 
     async def _finish_file(self, env: FocusBatchEnvelope) -> None:
@@ -106,24 +130,38 @@ class Loader:
             await self._retry(
                 lambda: self.ch.run(
                     lambda c: c.command(
-                        f"DELETE FROM {db}.focus WHERE x_FileId = {{fid:String}}", parameters={"fid": env.file_id}
+                        f"DELETE FROM {db}.focus WHERE x_FileId = {{fid:String}}",
+                        parameters={"fid": env.file_id},
                     )
                 ),
                 f"remove aborted file {env.file_id}",
             )
         landed = await self._retry(lambda: file_landed(self.ch, env.tenant, env.file_id), "count landed rows")
         receipt = BillingLoaded(
-            tenant=env.tenant, file_id=env.file_id, file_url=env.file_url, format=env.format,
-            rows_in=env.rows_in or 0, rows_rejected=env.rows_rejected or 0, rows_landed=landed.rows,
-            batches=env.seq, source_totals=env.source_totals or {}, rejected_totals=env.rejected_totals or {},
-            landed_totals=landed.totals, status=env.status,
+            tenant=env.tenant,
+            file_id=env.file_id,
+            file_url=env.file_url,
+            format=env.format,
+            rows_in=env.rows_in or 0,
+            rows_rejected=env.rows_rejected or 0,
+            rows_landed=landed.rows,
+            batches=env.seq,
+            source_totals=env.source_totals or {},
+            rejected_totals=env.rejected_totals or {},
+            landed_totals=landed.totals,
+            status=env.status,
             reconciled=env.status == "complete" and reconcile(env, landed.rows, landed.totals),
         )
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
         self.rt.count("load.files")
+        FILES.labels("load", "reconciled" if receipt.reconciled else "unreconciled").inc()
         log.info(
             "loaded %s: %d in, %d landed, %d rejected, reconciled=%s",
-            env.file_url, receipt.rows_in, receipt.rows_landed, receipt.rows_rejected, receipt.reconciled,
+            env.file_url,
+            receipt.rows_in,
+            receipt.rows_landed,
+            receipt.rows_rejected,
+            receipt.reconciled,
         )
 
 
@@ -135,5 +173,7 @@ def register(app: Any, rt: Runtime) -> None:
     async def load(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
-            headers = {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
+            headers = (
+                {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
+            )
             await loader.handle(msg.key, msg.value, headers, msg.partition, msg.offset)

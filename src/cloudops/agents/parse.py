@@ -13,8 +13,11 @@ import asyncio
 import logging
 from typing import Any
 
+import pyarrow as pa
+
 from cloudops.errors import BadDataError, classify
 from cloudops.focus.convert import sum_by_currency
+from cloudops.metrics import FILES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
 from cloudops.sources.converter import FileConversion, open_conversion
 from cloudops.sources.objects import fetch_to_spool
@@ -37,8 +40,13 @@ async def handle_billing_file(
         event = decode_record(BillingFile, value)
     except BadDataError as exc:
         await rt.dead_letter(
-            BILLING_FILES, error_kind="bad_data", reason=exc.reason, key=key, value=value,
-            partition=partition, offset=offset,
+            BILLING_FILES,
+            error_kind="bad_data",
+            reason=exc.reason,
+            key=key,
+            value=value,
+            partition=partition,
+            offset=offset,
         )
         return
     ing = rt.settings.ingest
@@ -50,8 +58,10 @@ async def handle_billing_file(
         try:
             path = await with_retries(
                 lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
-                what=f"fetch {event.url}", attempts=ing.max_attempts,
-                base_s=ing.backoff_base_s, max_s=ing.backoff_max_s,
+                what=f"fetch {event.url}",
+                attempts=ing.max_attempts,
+                base_s=ing.backoff_base_s,
+                max_s=ing.backoff_max_s,
             )
         except RetriesExhausted as exc:
             attempts = exc.attempts
@@ -64,22 +74,40 @@ async def handle_billing_file(
         finally:
             path.unlink(missing_ok=True)
         rt.count("parse.files")
+        FILES.labels("parse", "ok").inc()
+        ROWS.labels("read").inc(conv.rows_in)
+        ROWS.labels("converted").inc(conv.rows_converted)
+        ROWS.labels("rejected").inc(conv.rows_rejected)
         log.info(
             "parsed %s (%s): %d rows in, %d rejected, %d batches",
-            event.url, conv.rules.id, conv.rows_in, conv.rows_rejected, published,
+            event.url,
+            conv.rules.id,
+            conv.rows_in,
+            conv.rows_rejected,
+            published,
         )
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         kind = classify(exc)
+        FILES.labels("parse", kind).inc()
         if kind == "bug":
             log.exception("parse: unexpected error on %s", event.url)
         reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
         if conv is not None and published:
             await _publish_end(rt, event, conv, published, status="aborted", reason=reason)
         await rt.dead_letter(
-            BILLING_FILES, error_kind=kind, reason=reason, key=key, value=value, partition=partition,
-            offset=offset, attempts=attempts, tenant=event.tenant, file_id=event.file_id, file_url=event.url,
+            BILLING_FILES,
+            error_kind=kind,
+            reason=reason,
+            key=key,
+            value=value,
+            partition=partition,
+            offset=offset,
+            attempts=attempts,
+            tenant=event.tenant,
+            file_id=event.file_id,
+            file_url=event.url,
         )
 
 
@@ -96,9 +124,17 @@ async def _publish_file(
         result, malformed = item
         for row in [*(result.rejected if result else []), *malformed]:
             await rt.dead_letter(
-                FOCUS_BATCHES, error_kind="bad_data", reason=row.reason, key=event.file_id.encode(),
-                partition=partition, offset=offset, source_topic=BILLING_FILES.name,
-                tenant=event.tenant, file_id=event.file_id, file_url=event.url, rejected_row=row,
+                FOCUS_BATCHES,
+                error_kind="bad_data",
+                reason=row.reason,
+                key=event.file_id.encode(),
+                partition=partition,
+                offset=offset,
+                source_topic=BILLING_FILES.name,
+                tenant=event.tenant,
+                file_id=event.file_id,
+                file_url=event.url,
+                rejected_row=row,
             )
             rt.count("parse.rows_rejected")
         if result is None or result.batch.num_rows == 0:
@@ -106,16 +142,25 @@ async def _publish_file(
         chunk_id = result.batch.column("x_BatchId")[0].as_py()
         row_numbers = result.batch.column("x_RowNumber")
         row_start, row_end = row_numbers[0].as_py(), row_numbers[-1].as_py() + 1
-        pieces = await asyncio.to_thread(lambda b=result.batch: list(split_to_fit(b, max_bytes)))
+        pieces = await asyncio.to_thread(_split, result.batch, max_bytes)
         for i, (piece, data) in enumerate(pieces):
             env = FocusBatchEnvelope(
-                kind="rows", tenant=event.tenant, file_id=event.file_id, file_url=event.url,
-                format=conv.rules.id, seq=seq, batch_id=f"{chunk_id}:{i}", row_start=row_start,
-                row_end=row_end, row_count=piece.num_rows,
+                kind="rows",
+                tenant=event.tenant,
+                file_id=event.file_id,
+                file_url=event.url,
+                format=conv.rules.id,
+                seq=seq,
+                batch_id=f"{chunk_id}:{i}",
+                row_start=row_start,
+                row_end=row_end,
+                row_count=piece.num_rows,
                 cost_totals=sum_by_currency(piece.column("BilledCost"), piece.column("BillingCurrency")),
             )
             await rt.publish(
-                FOCUS_BATCHES, key=event.file_id, value=data,
+                FOCUS_BATCHES,
+                key=event.file_id,
+                value=data,
                 headers={ENVELOPE_HEADER: encode_record(env), "content-type": _ARROW},
             )
             seq += 1
@@ -124,16 +169,35 @@ async def _publish_file(
     return seq
 
 
+def _split(batch: pa.RecordBatch, max_bytes: int) -> list[tuple[pa.RecordBatch, bytes]]:
+    return list(split_to_fit(batch, max_bytes))
+
+
 async def _publish_end(
     rt: Runtime, event: BillingFile, conv: FileConversion, batches: int, *, status: Any, reason: str | None
 ) -> None:
     env = FocusBatchEnvelope(
-        kind="end", tenant=event.tenant, file_id=event.file_id, file_url=event.url, format=conv.rules.id,
-        seq=batches, batch_id=f"{event.file_id}:end", row_start=0, row_end=conv.rows_in, row_count=0,
-        cost_totals={}, rows_in=conv.rows_in, rows_rejected=conv.rows_rejected,
-        source_totals=conv.source_totals, rejected_totals=conv.rejected_totals, status=status, reason=reason,
+        kind="end",
+        tenant=event.tenant,
+        file_id=event.file_id,
+        file_url=event.url,
+        format=conv.rules.id,
+        seq=batches,
+        batch_id=f"{event.file_id}:end",
+        row_start=0,
+        row_end=conv.rows_in,
+        row_count=0,
+        cost_totals={},
+        rows_in=conv.rows_in,
+        rows_rejected=conv.rows_rejected,
+        source_totals=conv.source_totals,
+        rejected_totals=conv.rejected_totals,
+        status=status,
+        reason=reason,
     )
-    await rt.publish(FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)})
+    await rt.publish(
+        FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)}
+    )
 
 
 def register(app: Any, rt: Runtime) -> None:

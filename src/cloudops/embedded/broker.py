@@ -46,8 +46,16 @@ class EmbeddedBroker:
         log = (self.data_dir / "broker.log").open("ab")
         self.proc = subprocess.Popen(
             [
-                noida_binary(), "start", "--host", self.host, "--only", "kafka",
-                "--kafka-port", str(self.port), "--data-dir", str(self.data_dir),
+                noida_binary(),
+                "start",
+                "--host",
+                self.host,
+                "--only",
+                "kafka",
+                "--kafka-port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

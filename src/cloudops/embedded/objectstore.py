@@ -55,7 +55,7 @@ class EmbeddedObjectStore:
 
 
 async def provision_bucket_queue(aws: AwsSettings, bucket: str, queue: str) -> str:
-    """Create ``bucket`` and ``queue`` and route the bucket's ObjectCreated events to it. Returns the queue URL."""
+    """Create ``bucket`` and ``queue``; route the bucket's ObjectCreated events to the queue (its URL)."""
     async with s3_client(aws, "sqs") as sqs, s3_client(aws, "s3") as s3:
         queue_url: str = (await sqs.create_queue(QueueName=queue))["QueueUrl"]
         attrs = await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
@@ -63,6 +63,8 @@ async def provision_bucket_queue(aws: AwsSettings, bucket: str, queue: str) -> s
         await s3.create_bucket(Bucket=bucket)
         await s3.put_bucket_notification_configuration(
             Bucket=bucket,
-            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+            NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+            },
         )
         return queue_url

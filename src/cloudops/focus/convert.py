@@ -31,9 +31,7 @@ _WIDE = pa.decimal128(38, 18)
 _WIDE_LIMIT = 1e20  # Decimal(38, 18) holds magnitudes below 10**20
 _TEN_PLACES = Decimal("1e-10")
 _NUMBER_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-_ISO_RE = (
-    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-)
+_ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 
 
 @dataclass(slots=True)
@@ -54,7 +52,7 @@ class ConversionResult:
 
     @property
     def rows_in(self) -> int:
-        return self.batch.num_rows + len(self.rejected)
+        return int(self.batch.num_rows) + len(self.rejected)
 
 
 def _nulls(n: int) -> pa.Array:
@@ -103,7 +101,8 @@ def evaluate(expr: Expr, table: pa.RecordBatch) -> pa.Array:
     elif expr.coalesce is not None:
         out = pc.coalesce(*[_col(table, c, n) for c in expr.coalesce])
     else:
-        assert expr.cases is not None and expr.else_ is not None
+        assert expr.cases is not None
+        assert expr.else_ is not None
         out = evaluate(expr.else_, table)
         for case in reversed(expr.cases):
             out = pc.if_else(_condition(case.when, table, n), evaluate(case.then, table), out)
@@ -274,7 +273,9 @@ def convert_batch(
         value, bad = _typed(col, evaluate(expr, raw), expr.format)
         if bad is not None:
             reasons.append(
-                pc.if_else(bad, pa.scalar(f"{col.name}: not a valid {col.kind} value", pa.string()), _nulls(n))
+                pc.if_else(
+                    bad, pa.scalar(f"{col.name}: not a valid {col.kind} value", pa.string()), _nulls(n)
+                )
             )
         if not col.nullable:
             reasons.append(

@@ -91,7 +91,9 @@ class Expr(_M):
             return {"from": data}
         if isinstance(data, dict):
             # YAML reads unquoted constants such as 0 or true as numbers/bools; rules mean text.
-            return {k: (str(v) if k in ("const", "default") and v is not None else v) for k, v in data.items()}
+            return {
+                k: (str(v) if k in ("const", "default") and v is not None else v) for k, v in data.items()
+            }
         return data
 
     @model_validator(mode="after")

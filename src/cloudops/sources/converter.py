@@ -63,7 +63,9 @@ class FileConversion:
                 self.path, self.header, block_size=self.block_size, on_invalid=invalid.append
             ):
                 batch_id = batch_id_for(self.file_id, offset, offset + raw.num_rows)
-                result = convert_batch(raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset)
+                result = convert_batch(
+                    raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset
+                )
                 offset += raw.num_rows
                 malformed = _malformed(invalid)
                 invalid.clear()

@@ -8,7 +8,9 @@ arrives with its own event.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 import urllib.parse
@@ -26,7 +28,16 @@ from cloudops.settings import AwsSettings
 
 __all__ = ["ObjectInfo", "fetch_to_spool", "list_objects", "s3_client", "split_s3_url", "stat_local"]
 
-_TRANSIENT_CODES = {"500", "502", "503", "504", "SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"}
+_TRANSIENT_CODES = {
+    "500",
+    "502",
+    "503",
+    "504",
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,41 +91,57 @@ def _classify_client_error(exc: ClientError, what: str) -> Exception:
 async def fetch_to_spool(event: BillingFile, aws: AwsSettings, spool_dir: Path, *, chunk: int) -> Path:
     """Copy the announced object to a new file under ``spool_dir`` and return its path.
 
-    Reads ``chunk`` bytes at a time. The caller deletes the file. Raises BadDataError
-    (missing object, changed ETag) or TransientError (5xx, timeouts, connection).
+    Reads ``chunk`` bytes at a time; disk writes run off the event loop. The caller
+    deletes the file. Raises BadDataError (missing object, changed ETag) or
+    TransientError (5xx, timeouts, connection).
     """
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="billing-", suffix=".part", dir=spool_dir)
-    target = Path(name)
+    target = await asyncio.to_thread(_new_spool_file, spool_dir)
     try:
-        with open(fd, "wb") as out:
-            if event.url.startswith("file://"):
-                src = Path(urllib.parse.unquote(urllib.parse.urlparse(event.url).path))
-                if not src.is_file():
-                    raise BadDataError("file not found", source=event.url)
-                with src.open("rb") as fh:
-                    shutil.copyfileobj(fh, out, chunk)
-            else:
-                bucket, key = split_s3_url(event.url)
-                args: dict[str, Any] = {"Bucket": bucket, "Key": key}
-                if event.version_id:
-                    args["VersionId"] = event.version_id
-                elif event.etag:
-                    args["IfMatch"] = f'"{event.etag}"'
-                try:
-                    async with s3_client(aws) as s3:
-                        resp = await s3.get_object(**args)
-                        async with resp["Body"] as body:
-                            while data := await body.read(chunk):
-                                out.write(data)
-                except ClientError as exc:
-                    raise _classify_client_error(exc, event.url) from exc
-                except (BotoCoreError, OSError, TimeoutError) as exc:
-                    raise TransientError(f"{event.url}: {type(exc).__name__}: {exc}") from exc
+        if event.url.startswith("file://"):
+            src = Path(urllib.parse.unquote(urllib.parse.urlparse(event.url).path))
+            await asyncio.to_thread(_copy_local, src, target, chunk, event.url)
+        else:
+            await _download(event, aws, target, chunk)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     return target
+
+
+def _new_spool_file(spool_dir: Path) -> Path:
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="billing-", suffix=".part", dir=spool_dir)
+    os.close(fd)
+    return Path(name)
+
+
+def _copy_local(src: Path, target: Path, chunk: int, url: str) -> None:
+    if not src.is_file():
+        raise BadDataError("file not found", source=url)
+    with src.open("rb") as fh, target.open("wb") as out:
+        shutil.copyfileobj(fh, out, chunk)
+
+
+async def _download(event: BillingFile, aws: AwsSettings, target: Path, chunk: int) -> None:
+    bucket, key = split_s3_url(event.url)
+    args: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if event.version_id:
+        args["VersionId"] = event.version_id
+    elif event.etag:
+        args["IfMatch"] = f'"{event.etag}"'
+    out = await asyncio.to_thread(target.open, "wb")
+    try:
+        async with s3_client(aws) as s3:
+            resp = await s3.get_object(**args)
+            async with resp["Body"] as body:
+                while data := await body.read(chunk):
+                    await asyncio.to_thread(out.write, data)
+    except ClientError as exc:
+        raise _classify_client_error(exc, event.url) from exc
+    except (BotoCoreError, OSError, TimeoutError) as exc:
+        raise TransientError(f"{event.url}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        await asyncio.to_thread(out.close)
 
 
 async def list_objects(aws: AwsSettings, bucket: str, prefix: str = "") -> list[ObjectInfo]:
@@ -125,7 +152,9 @@ async def list_objects(aws: AwsSettings, bucket: str, prefix: str = "") -> list[
             paginator = s3.get_paginator("list_objects_v2")
             async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    out.append(ObjectInfo(bucket, obj["Key"], obj.get("ETag", "").strip('"') or None, obj["Size"]))
+                    out.append(
+                        ObjectInfo(bucket, obj["Key"], obj.get("ETag", "").strip('"') or None, obj["Size"])
+                    )
     except ClientError as exc:
         raise _classify_client_error(exc, f"s3://{bucket}/{prefix}") from exc
     except (BotoCoreError, OSError) as exc:

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 
 from cloudops.errors import BadDataError
 
-__all__ = ["InvalidLine", "open_decompressed", "read_csv_header", "iter_csv_batches"]
+__all__ = ["InvalidLine", "iter_csv_batches", "open_decompressed", "read_csv_header"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -24,15 +26,14 @@ async def ensure_topics(kafka: KafkaSettings) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [n for n in all_topic_names() if n not in existing]
         if missing:
-            try:
-                await admin.create_topics(
-                    [
-                        NewTopic(name=n, num_partitions=kafka.topic_partitions, replication_factor=kafka.replication_factor)
-                        for n in missing
-                    ]
+            new = [
+                NewTopic(
+                    name=n, num_partitions=kafka.topic_partitions, replication_factor=kafka.replication_factor
                 )
-            except TopicAlreadyExistsError:
-                pass
+                for n in missing
+            ]
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent worker created it first
+                await admin.create_topics(new)
         return missing
     finally:
         await admin.close()

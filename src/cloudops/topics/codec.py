@@ -57,8 +57,10 @@ def decode_batch(data: bytes) -> pa.RecordBatch:
         table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadDataError(f"value is not an Arrow IPC stream: {exc}") from exc
-    return table.combine_chunks().to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist(
-        [], schema=table.schema
+    return (
+        table.combine_chunks().to_batches()[0]
+        if table.num_rows
+        else pa.RecordBatch.from_pylist([], schema=table.schema)
     )
 
 

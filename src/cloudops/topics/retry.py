@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from cloudops.errors import TransientError, classify
+from cloudops.metrics import RETRIES
 
 __all__ = ["RetriesExhausted", "with_retries"]
 
@@ -46,6 +47,9 @@ async def with_retries(
             if attempt == attempts:
                 raise RetriesExhausted(what, attempts, exc) from exc
             delay = min(max_s, base_s * 2 ** (attempt - 1))
-            log.warning("%s: attempt %d/%d failed (%s); retrying in %.1fs", what, attempt, attempts, exc, delay)
+            RETRIES.labels(what.split(" ", 1)[0]).inc()
+            log.warning(
+                "%s: attempt %d/%d failed (%s); retrying in %.1fs", what, attempt, attempts, exc, delay
+            )
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")

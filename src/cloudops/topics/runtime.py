@@ -12,6 +12,7 @@ from faust.types import TopicT
 
 from cloudops import __version__
 from cloudops.errors import ErrorKind
+from cloudops.metrics import DEAD_LETTERS
 from cloudops.schemas.events import DeadLetter, RejectedRow
 from cloudops.settings import Settings
 from cloudops.topics.codec import encode_record
@@ -96,5 +97,6 @@ class Runtime:
         dlq_key = file_id or (key.decode(errors="replace") if key else "")
         await self.publish(spec.dlq, key=dlq_key, value=encode_record(record))
         self.count(f"dlq.{spec.name}.{error_kind}")
+        DEAD_LETTERS.labels(spec.dlq, error_kind).inc()
         if rejected_row is None:
             log.warning("dead-lettered to %s (%s): %s", spec.dlq, error_kind, reason)

@@ -11,6 +11,8 @@ chdb lets only one process open a data path, and one session per process, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -52,8 +54,6 @@ class ClickHouse:
             if self.embedded:
                 path = self.dsn.removeprefix("chdb://")
                 if path and path != "/":
-                    import os
-
                     os.makedirs(path, exist_ok=True)
             try:
                 self._client = clickhouse_connect.get_client(dsn=self.dsn)
@@ -84,10 +84,8 @@ class ClickHouse:
         if self._client is not None:
             client = self._client
             self._client = None
-            try:
+            with contextlib.suppress(DatabaseError):
                 self._executor.submit(client.close).result()
-            except DatabaseError:
-                pass
         self._executor.shutdown(wait=True)
 
 

@@ -24,4 +24,4 @@ async def insert_focus_batch(ch: ClickHouse, tenant: str, batch: pa.RecordBatch,
     data = pa.Table.from_batches([batch])
     settings = {"insert_deduplication_token": token, "insert_deduplicate": 1}
     await ch.run(lambda c: c.insert_arrow(table, data, settings=settings))
-    return batch.num_rows
+    return int(batch.num_rows)

@@ -95,28 +95,28 @@ def migrate(
         if m.version <= goal and m.version not in done:
             for stmt in _statements(m.up, **params):
                 ch.command(stmt)
-            ch.call(
-                lambda c, m=m: c.insert(
-                    f"{db}.schema_migrations", [[m.version, m.name, 1]], column_names=["version", "name", "is_applied"]
-                )
-            )
+            _record(ch, db, m, applied=True)
             steps.append(("up", m))
     for m in reversed(migrations):
         if m.version > goal and m.version in done:
             for stmt in _statements(m.down, **params):
                 ch.command(stmt)
-            ch.call(
-                lambda c, m=m: c.insert(
-                    f"{db}.schema_migrations", [[m.version, m.name, 0]], column_names=["version", "name", "is_applied"]
-                )
-            )
+            _record(ch, db, m, applied=False)
             steps.append(("down", m))
     return steps
+
+
+def _record(ch: ClickHouse, db: str, m: Migration, *, applied: bool) -> None:
+    row = [[m.version, m.name, int(applied)]]
+    cols = ["version", "name", "is_applied"]
+    ch.call(lambda c: c.insert(f"{db}.schema_migrations", row, column_names=cols))
 
 
 def applied_versions_active(ch: ClickHouse, db: str) -> list[int]:
     """Versions whose latest record says applied."""
     rows = ch.call(
-        lambda c: c.query(f"SELECT version FROM {db}.schema_migrations FINAL WHERE is_applied = 1 ORDER BY version")
+        lambda c: c.query(
+            f"SELECT version FROM {db}.schema_migrations FINAL WHERE is_applied = 1 ORDER BY version"
+        )
     )
     return [int(r[0]) for r in rows.result_rows]
