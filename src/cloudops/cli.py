@@ -84,7 +84,7 @@ def worker(
     role: Annotated[
         list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")
     ] = None,
-    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+    loglevel: Annotated[str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")] = None,
 ) -> None:
     """Run the Faust worker with all agents, or only the given roles."""
     import faust
@@ -93,10 +93,11 @@ def worker(
     from cloudops.app import create_app
 
     settings = get_settings()
-    _logging(loglevel)
+    level = (loglevel or settings.app.log_level).lower()
+    _logging(level)
     faust_app, _rt = create_app(settings, role or list(ROLES))
     asyncio.run(_ensure_topics())
-    w = faust.Worker(faust_app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    w = faust.Worker(faust_app, loglevel=level, quiet=True, redirect_stdouts=False)
     w.execute_from_commandline()
 
 

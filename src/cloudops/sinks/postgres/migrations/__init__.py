@@ -105,7 +105,7 @@ def all_migrations() -> list[Migration]:
 
 def _render(text: str, schema: str) -> sql.Composed:
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return sql.SQL(body).format(schema=sql.Identifier(schema))  # type: ignore[arg-type]
+    return sql.SQL(body).format(schema=sql.Identifier(schema))
 
 
 def _goal(migrations: list[Migration], target: int | None) -> int:
@@ -162,7 +162,9 @@ def _ensure_ledger(conn: psycopg.Connection[Any], schema: str) -> None:
         )
 
 
-def _run(conn: psycopg.Connection[Any], schema: str, migrations: list[Migration], goal: int, *, revert: bool) -> Steps:
+def _run(
+    conn: psycopg.Connection[Any], schema: str, migrations: list[Migration], goal: int, *, revert: bool
+) -> Steps:
     """Apply ``migrations`` up to ``goal`` in ``schema``; with ``revert``, undo those above it."""
     _ensure_ledger(conn, schema)
     ledger = sql.Identifier(schema, "schema_migrations")
@@ -175,9 +177,8 @@ def _run(conn: psycopg.Connection[Any], schema: str, migrations: list[Migration]
             with conn.transaction():
                 if direction == "up":
                     conn.execute(_render(m.up, schema), prepare=False)
-                    conn.execute(
-                        sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(ledger), [m.version, m.name]
-                    )
+                    insert = sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(ledger)
+                    conn.execute(insert, [m.version, m.name])
                 else:
                     conn.execute(_render(m.down, schema), prepare=False)
                     conn.execute(sql.SQL("DELETE FROM {} WHERE version = %s").format(ledger), [m.version])
