@@ -42,7 +42,7 @@ def validate_tenant(tenant: str) -> str:
     Tenant ids become database and schema names (``tenant_<id>``), so they are
     restricted to identifiers that need no quoting anywhere.
     """
-    if not _TENANT_RE.match(tenant):
+    if not _TENANT_RE.fullmatch(tenant):  # fullmatch: `$` alone would accept a trailing newline
         raise ValueError(f"invalid tenant id {tenant!r}: must match {_TENANT_RE.pattern}")
     return tenant
 

@@ -1,0 +1,108 @@
+"""The `cloudops` command as an operator runs it: a worker process, `ingest`, `query`, `migrate`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.schemas.events import BillingLoaded
+from cloudops.topics.codec import decode_record
+from tests.support.kafka import read_topic
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = Path(__file__).parents[1] / "fixtures" / "aws" / "cur_sample.csv"
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cloudops", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def env(broker: EmbeddedBroker, tmp_path: Path, unique: str) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDOPS_")}
+    e.update(
+        CLOUDOPS_APP__ID=f"cli-{unique}",
+        CLOUDOPS_APP__TENANT="acme",
+        CLOUDOPS_APP__WORK_DIR=str(tmp_path / "work"),
+        CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        CLOUDOPS_KAFKA__SESSION_TIMEOUT_S="10",
+        CLOUDOPS_CLICKHOUSE__DSN=f"chdb://{tmp_path / 'chdb'}",
+    )
+    return e
+
+
+async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) -> None:
+    with SAMPLE.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    total = sum((Decimal(r["lineItem/UnblendedCost"]) for r in rows), Decimal(0))
+
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cloudops", "worker", "--role", "parse", "--role", "load", "--loglevel", "info"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        out = _cli(env, "ingest", str(SAMPLE))
+        assert out.returncode == 0, out.stderr
+        assert "announced 1 file(s)" in out.stdout
+        recs = await read_topic(env["CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS"], "billing-loaded", until=bool, timeout=120)
+        receipt = decode_record(BillingLoaded, recs[0].value)
+        assert receipt.reconciled
+        assert receipt.rows_landed == len(rows)
+        assert receipt.landed_totals == {"USD": total}
+        assert receipt.file_url.startswith("file://")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+
+    # The worker released the embedded engine; the query command reads the same data.
+    out = _cli(env, "query", "cost", "--by", "ServiceName", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert sum(Decimal(r["BilledCost"]) for r in result) == total
+    assert {r["ServiceName"] for r in result} >= {"Amazon Simple Storage Service", "AWS Key Management Service"}
+
+    out = _cli(env, "query", "cost", "--by", "ServiceName; DROP TABLE x", "--format", "json")
+    assert out.returncode == 2
+    assert "cannot group by" in out.stderr
+
+    out = _cli(env, "migrate")
+    assert "up to date" in out.stdout
+    out = _cli(env, "migrate", "--to", "0")
+    assert "down 0001 focus" in out.stdout
+    out = _cli(env, "migrate")
+    assert "  up 0001 focus" in out.stdout
+
+
+def test_topics_schema_writes_every_topic(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "cloudops", "topics", "schema", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        f"{t}.v1.schema.json" for t in (
+            "billing-files", "billing-files.dlq", "focus-batches", "focus-batches.dlq",
+            "billing-loaded", "billing-loaded.dlq",
+        )
+    )
+    schema = json.loads((tmp_path / "billing-files.v1.schema.json").read_text())
+    assert {"tenant", "url", "key", "trigger"} <= set(schema["required"])
