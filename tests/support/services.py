@@ -89,6 +89,7 @@ class PostgresServer:
     def __init__(self, *, bin_dir: Path | None = None, os_user: str = "postgres") -> None:
         self._bin_dir = bin_dir
         self._os_user = os_user
+        self._bin: Path | None = None
         self.root: Path | None = None
         self.port: int | None = None
         self._started = False
@@ -104,17 +105,18 @@ class PostgresServer:
     def _as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(self, *args: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
         cmd = [str(a) for a in args]
         if self._as_root:
             cmd = ["runuser", "-u", self._os_user, "--", *cmd]
-        return subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, check=check, timeout=120)
+        # cwd "/": the postgres user may not be allowed into the caller's working directory.
+        return subprocess.run(cmd, cwd="/", capture_output=True, text=True, check=check, timeout=120)
 
     def start(self) -> Self:
         """Create the cluster in a new temp dir and start it on a free port (blocking)."""
         if self._started:
             return self
-        bin_dir = self._bin_dir or find_postgres_bin()
+        self._bin = bin_dir = self._bin_dir or find_postgres_bin()
         if self._as_root and shutil.which("runuser") is None:
             raise ServiceUnavailable("running as root needs `runuser` to start PostgreSQL as another user")
         self.root = root = Path(tempfile.mkdtemp(prefix="cloudops-pg-"))
@@ -129,10 +131,8 @@ class PostgresServer:
             for p in (root, sock):
                 os.chown(p, pw.pw_uid, pw.pw_gid)
         atexit.register(self.stop)
-        init = self._run(
-            bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
-            check=False,
-        )
+        init_opts = ["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]
+        init = self._run(bin_dir / "initdb", "-D", data, *init_opts)
         if init.returncode != 0:
             self.stop()
             raise ServiceError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
@@ -143,14 +143,13 @@ class PostgresServer:
                 "-c synchronous_commit=off -c full_page_writes=off"
             )
             started = self._run(
-                bin_dir / "pg_ctl", "-D", data, "-l", logfile, "-o", opts, "-w", "-t", "60", "start", check=False
+                bin_dir / "pg_ctl", "-D", data, "-l", logfile, "-o", opts, "-w", "-t", "60", "start"
             )
             if started.returncode == 0:
                 self.port, self._started = port, True
-                self._bin = bin_dir
                 return self
             # Most likely the port was taken between probing and binding: try another.
-            self._run(bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", check=False)
+            self._run(bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
         log = _tail(logfile)
         self.stop()
         raise ServiceError(f"PostgreSQL did not start after {_START_ATTEMPTS} attempts:\n{log}")
@@ -160,9 +159,9 @@ class PostgresServer:
         root, self.root = self.root, None
         if root is None:
             return
-        if self._started:
+        if self._started and self._bin is not None:
             self._started = False
-            self._run(self._bin / "pg_ctl", "-D", root / "data", "-m", "immediate", "-w", "stop", check=False)
+            self._run(self._bin / "pg_ctl", "-D", root / "data", "-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
         atexit.unregister(self.stop)
 
@@ -220,11 +219,9 @@ class RedisServer:
         for _attempt in range(_START_ATTEMPTS):
             port = free_port(_HOST)
             with logfile.open("ab") as log:
-                proc = subprocess.Popen(
-                    [exe, "--port", str(port), "--bind", _HOST, "--save", "", "--appendonly", "no",
-                     "--daemonize", "no", "--dir", str(root)],
-                    stdout=log, stderr=subprocess.STDOUT, cwd=root,
-                )
+                args = [exe, "--port", str(port), "--bind", _HOST, "--dir", str(root)]
+                args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+                proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=root)
             if _wait_redis(proc, port, timeout):
                 self._proc, self.port = proc, port
                 return self
