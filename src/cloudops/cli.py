@@ -84,7 +84,9 @@ def worker(
     role: Annotated[
         list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")
     ] = None,
-    loglevel: Annotated[str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")] = None,
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")
+    ] = None,
 ) -> None:
     """Run the Faust worker with all agents, or only the given roles."""
     import faust
@@ -110,9 +112,13 @@ async def _ensure_topics() -> list[str]:
 @app.command()
 def migrate(
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
-    to: Annotated[int | None, typer.Option("--to", help="Target version (lower reverts).")] = None,
+    to: Annotated[int | None, typer.Option("--to", help="Target ClickHouse version (lower reverts).")] = None,
 ) -> None:
-    """Apply (or revert to --to) the ClickHouse migrations of a tenant database."""
+    """Apply (or revert to --to) the ClickHouse migrations of a tenant database.
+
+    With CLOUDOPS_POSTGRES__DSN set, also brings the control plane up to date (public
+    schema and the tenant's schema) and registers the tenant.
+    """
     from cloudops.sinks.clickhouse import connect, database_for
     from cloudops.sinks.clickhouse import migrate as run_migrate
     from cloudops.sinks.clickhouse.client import close_all
@@ -126,9 +132,20 @@ def migrate(
     finally:
         close_all()
     for direction, m in steps:
-        console.print(f"{direction:>4} {m.version:04d} {m.name}  ({database_for(t)})")
+        console.print(f"{direction:>4} {m.version:04d} {m.name}  (ClickHouse {database_for(t)})")
     if not steps:
-        console.print(f"{database_for(t)} is up to date")
+        console.print(f"ClickHouse {database_for(t)} is up to date")
+    if settings.postgres.dsn:
+        from cloudops.sinks import postgres as pg
+
+        pg_steps = pg.migrate(settings.postgres.dsn, t)
+        for direction, pm in pg_steps:
+            where = "public" if pm.scope == "public" else pg.schema_for(t)
+            console.print(f"{direction:>4} {pm.version:04d} {pm.name}  (PostgreSQL {where})")
+        if not pg_steps:
+            console.print(f"PostgreSQL {pg.schema_for(t)} is up to date")
+        if pg.register_tenant(settings.postgres.dsn, t):
+            console.print(f"registered tenant {t}")
 
 
 @app.command()

@@ -30,7 +30,9 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Co
 
 
 @pytest.fixture
-def env(broker: EmbeddedBroker, tmp_path: Path, unique: str) -> dict[str, str]:
+def env(
+    broker: EmbeddedBroker, tmp_path: Path, unique: str, postgres_db: str, redis_url: str
+) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDOPS_")}
     e.update(
         CLOUDOPS_APP__ID=f"cli-{unique}",
@@ -39,6 +41,8 @@ def env(broker: EmbeddedBroker, tmp_path: Path, unique: str) -> dict[str, str]:
         CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS=broker.bootstrap_servers,
         CLOUDOPS_KAFKA__SESSION_TIMEOUT_S="10",
         CLOUDOPS_CLICKHOUSE__DSN=f"chdb://{tmp_path / 'chdb'}",
+        CLOUDOPS_POSTGRES__DSN=postgres_db,
+        CLOUDOPS_REDIS__URL=redis_url,
     )
     return e
 
@@ -50,14 +54,29 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
 
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "cloudops", "worker", "--role", "parse", "--role", "load", "--loglevel", "info"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "cloudops",
+            "worker",
+            "--role",
+            "parse",
+            "--role",
+            "load",
+            "--loglevel",
+            "info",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         out = _cli(env, "ingest", str(SAMPLE))
         assert out.returncode == 0, out.stderr
         assert "announced 1 file(s)" in out.stdout
-        recs = await read_topic(env["CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS"], "billing-loaded", until=bool, timeout=120)
+        recs = await read_topic(
+            env["CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS"], "billing-loaded", until=bool, timeout=120
+        )
         receipt = decode_record(BillingLoaded, recs[0].value)
         assert receipt.reconciled
         assert receipt.rows_landed == len(rows)
@@ -77,14 +96,29 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert sum(Decimal(r["BilledCost"]) for r in result) == total
-    assert {r["ServiceName"] for r in result} >= {"Amazon Simple Storage Service", "AWS Key Management Service"}
+    assert {r["ServiceName"] for r in result} >= {
+        "Amazon Simple Storage Service",
+        "AWS Key Management Service",
+    }
 
     out = _cli(env, "query", "cost", "--by", "ServiceName; DROP TABLE x", "--format", "json")
     assert out.returncode == 2
     assert "cannot group by" in out.stderr
 
+    # The load was announced on Redis: the tenant's data version moved.
+    from cloudops.sinks.redis import current_version
+
+    assert await current_version(env["CLOUDOPS_REDIS__URL"], "acme") >= 1
+
     out = _cli(env, "migrate")
-    assert "up to date" in out.stdout
+    assert out.returncode == 0, out.stderr
+    assert "ClickHouse tenant_acme is up to date" in out.stdout
+    assert "(PostgreSQL public)" in out.stdout
+    assert "(PostgreSQL tenant_acme)" in out.stdout
+    assert "registered tenant acme" in out.stdout
+    from cloudops.sinks.postgres import list_tenants
+
+    assert [t.id for t in list_tenants(env["CLOUDOPS_POSTGRES__DSN"])] == ["acme"]
     out = _cli(env, "migrate", "--to", "0")
     assert "down 0001 focus" in out.stdout
     out = _cli(env, "migrate")
@@ -94,14 +128,21 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
 def test_topics_schema_writes_every_topic(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "cloudops", "topics", "schema", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == sorted(
-        f"{t}.v1.schema.json" for t in (
-            "billing-files", "billing-files.dlq", "focus-batches", "focus-batches.dlq",
-            "billing-loaded", "billing-loaded.dlq",
+        f"{t}.v1.schema.json"
+        for t in (
+            "billing-files",
+            "billing-files.dlq",
+            "focus-batches",
+            "focus-batches.dlq",
+            "billing-loaded",
+            "billing-loaded.dlq",
         )
     )
     schema = json.loads((tmp_path / "billing-files.v1.schema.json").read_text())

@@ -42,7 +42,9 @@ async def test_demo_lands_every_sample_to_the_cent(tmp_path: Path) -> None:
 def test_demo_command_exits_zero(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "cloudops", "demo", "--work-dir", str(tmp_path / "wd")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Reconciliation per file" in proc.stdout

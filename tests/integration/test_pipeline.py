@@ -54,24 +54,33 @@ class Pipeline:
             return [r for r in out if r.file_id == file_id]
 
         recs = await read_topic(
-            self.settings.kafka.bootstrap_servers, "billing-loaded", until=lambda rs: len(mine(rs)) >= count,
+            self.settings.kafka.bootstrap_servers,
+            "billing-loaded",
+            until=lambda rs: len(mine(rs)) >= count,
             timeout=timeout,
         )
         return mine(recs)
 
-    async def dead_letters(self, topic: str, predicate, count: int = 1, timeout: float = 60) -> list[DeadLetter]:
+    async def dead_letters(
+        self, topic: str, predicate, count: int = 1, timeout: float = 60
+    ) -> list[DeadLetter]:
         def mine(recs: list) -> list[DeadLetter]:
             return [d for d in (decode_record(DeadLetter, r.value) for r in recs) if predicate(d)]
 
         recs = await read_topic(
-            self.settings.kafka.bootstrap_servers, topic, until=lambda rs: len(mine(rs)) >= count, timeout=timeout
+            self.settings.kafka.bootstrap_servers,
+            topic,
+            until=lambda rs: len(mine(rs)) >= count,
+            timeout=timeout,
         )
         return mine(recs)
 
     def landed(self) -> tuple[int, Decimal]:
         ch = connect(self.settings.clickhouse_dsn)
         row = ch.call(
-            lambda c: c.query(f"SELECT count(), sum(BilledCost) FROM {database_for(self.tenant)}.focus").result_rows
+            lambda c: (
+                c.query(f"SELECT count(), sum(BilledCost) FROM {database_for(self.tenant)}.focus").result_rows
+            )
         )[0]
         return int(row[0]), Decimal(row[1])
 
@@ -115,12 +124,28 @@ async def test_sample_lands_exactly_and_redelivery_changes_nothing(pipeline: Pip
     # Deliver the very same S3 notification twice more (SQS is at-least-once).
     async with s3_client(pipeline.settings.aws) as s3:
         head = await s3.head_object(Bucket=pipeline.bucket, Key="cur/2023-11/cur.csv")
-    body = json.dumps({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-27T23:46:26.425Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": pipeline.bucket},
-               "object": {"key": "cur/2023-11/cur.csv", "size": len(data), "eTag": head["ETag"].strip('"')}},
-    }]})
+    body = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventTime": "2026-11-27T23:46:26.425Z",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "bucket": {"name": pipeline.bucket},
+                        "object": {
+                            "key": "cur/2023-11/cur.csv",
+                            "size": len(data),
+                            "eTag": head["ETag"].strip('"'),
+                        },
+                    },
+                }
+            ]
+        }
+    )
     async with s3_client(pipeline.settings.aws, "sqs") as sqs:
         for _ in range(2):
             await sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=body)
@@ -143,7 +168,11 @@ def _with_bad_rows(data: bytes) -> tuple[bytes, int, Decimal]:
     w.writerow(bad_cost)
     malformed = lines[1] + ",extra,fields"
     body = "\n".join([header, *lines[:600], malformed, buf.getvalue().rstrip("\n"), *lines[600:]]) + "\n"
-    return body.encode(), len(lines), sum((Decimal(next(csv.reader([ln]))[cost_idx]) for ln in lines), Decimal(0))
+    return (
+        body.encode(),
+        len(lines),
+        sum((Decimal(next(csv.reader([ln]))[cost_idx]) for ln in lines), Decimal(0)),
+    )
 
 
 async def test_bad_rows_go_to_dlq_and_the_rest_lands(pipeline: Pipeline) -> None:

@@ -22,8 +22,16 @@ def test_every_setting_is_documented_with_its_default() -> None:
 
 def test_every_cli_command_in_the_readme_exists() -> None:
     runner = CliRunner()
-    for cmd in (["demo"], ["worker"], ["migrate"], ["ingest"], ["query", "cost"], ["topics", "schema"],
-                ["topics", "list"], ["settings"]):
+    for cmd in (
+        ["demo"],
+        ["worker"],
+        ["migrate"],
+        ["ingest"],
+        ["query", "cost"],
+        ["topics", "schema"],
+        ["topics", "list"],
+        ["settings"],
+    ):
         assert f"cloudops {' '.join(cmd)}" in README
         result = runner.invoke(app, [*cmd, "--help"])
         assert result.exit_code == 0, result.output

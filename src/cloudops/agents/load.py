@@ -24,6 +24,7 @@ from cloudops.sinks.clickhouse import (
     insert_focus_batch,
     migrate,
 )
+from cloudops.sinks.redis import publish_loaded
 from cloudops.topics.codec import decode_batch, decode_envelope, encode_record
 from cloudops.topics.retry import RetriesExhausted, with_retries
 from cloudops.topics.runtime import Runtime
@@ -153,6 +154,7 @@ class Loader:
             reconciled=env.status == "complete" and reconcile(env, landed.rows, landed.totals),
         )
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
+        await self._announce(receipt)
         self.rt.count("load.files")
         FILES.labels("load", "reconciled" if receipt.reconciled else "unreconciled").inc()
         log.info(
@@ -163,6 +165,25 @@ class Loader:
             receipt.rows_rejected,
             receipt.reconciled,
         )
+
+    async def _announce(self, receipt: BillingLoaded) -> None:
+        """Bump the tenant's data version and tell live subscribers (when Redis is configured).
+
+        Best effort: the receipt is already durable on ``billing-loaded``; a Redis outage
+        is logged, not retried, and never blocks loading.
+        """
+        url = self.rt.settings.redis.url
+        if not url:
+            return
+        detail = {
+            "rows_landed": receipt.rows_landed,
+            "status": receipt.status,
+            "reconciled": receipt.reconciled,
+        }
+        try:
+            await publish_loaded(url, receipt.tenant, receipt.file_id, detail)
+        except Exception as exc:
+            log.warning("load: could not publish the data version to Redis: %s", exc)
 
 
 def register(app: Any, rt: Runtime) -> None:
