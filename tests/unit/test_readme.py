@@ -39,7 +39,9 @@ def test_every_cli_command_in_the_readme_exists() -> None:
 
 def test_quick_start_is_two_make_targets() -> None:
     makefile = (Path(__file__).parents[2] / "Makefile").read_text()
-    assert "make demo" in README and "make test" in README
-    assert "\ndemo:" in makefile and "\ntest:" in makefile
+    assert "make demo" in README
+    assert "make test" in README
+    assert "\ndemo:" in makefile
+    assert "\ntest:" in makefile
     ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
     assert "make test" in ci

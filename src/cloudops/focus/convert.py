@@ -206,8 +206,12 @@ def _json_object(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     pieces = []
     for key, arr in pairs:
         prefix = json.dumps(key) + ':"'
-        pieces.append(pc.binary_join_element_wise(prefix, _json_escape(arr), '"', ""))
-    body = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+        # Each member carries its own trailing comma (null when the value is null).
+        pieces.append(pc.binary_join_element_wise(prefix, _json_escape(arr), '",', ""))
+    # Not null_handling="skip": Arrow drops rows whose values are all null in that mode,
+    # which returns a shorter array (any untagged row). Join with nulls as "" instead.
+    body = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
+    body = pc.utf8_rtrim(body, characters=",")
     obj = pc.binary_join_element_wise("{", body, "}", "")
     return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), obj)
 

@@ -40,7 +40,7 @@ def open_decompressed(path: Path) -> IO[bytes]:
     if magic == _GZIP_MAGIC:
         stream = pa.input_stream(str(path), compression="gzip")
     else:
-        stream = pa.input_stream(str(path))
+        stream = pa.input_stream(str(path), compression=None)  # default "detect" goes by file name
     return stream  # type: ignore[no-any-return]
 
 

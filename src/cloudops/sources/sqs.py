@@ -73,6 +73,6 @@ def parse_s3_notification(body: str) -> list[S3ObjectCreated]:
                     event_name=name,
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise BadDataError(f"malformed S3 event record: {exc!r}") from exc
     return out

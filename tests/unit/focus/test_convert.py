@@ -75,7 +75,9 @@ def test_golden_billed_cost_equals_source_column_exactly(
     assert golden.rejected_totals == {}
 
 
-def test_golden_billed_cost_row_by_row(golden_rows: list[dict], cur_sample_rows: list[dict[str, str]]) -> None:
+def test_golden_billed_cost_row_by_row(
+    golden_rows: list[dict], cur_sample_rows: list[dict[str, str]]
+) -> None:
     for out, src in zip(golden_rows, cur_sample_rows, strict=True):
         expected = Decimal(src["lineItem/UnblendedCost"]).quantize(TEN_PLACES, rounding=ROUND_HALF_EVEN)
         assert out["BilledCost"] == expected
@@ -330,7 +332,8 @@ def test_parse_timestamp_iso(text: str, expected: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["nope", "2023-13-01T00:00:00Z", "2023-02-30", "01/11/2023", "2023-11-01T25:00:00Z", "20231101", ""]
+    "text",
+    ["nope", "2023-13-01T00:00:00Z", "2023-02-30", "01/11/2023", "2023-11-01T25:00:00Z", "20231101", ""],
 )
 def test_parse_timestamp_invalid_is_bad(text: str) -> None:
     values, bad = parse_timestamp(_strings(["2024-01-01T00:00:00Z", text, None]))
@@ -442,7 +445,8 @@ def test_service_name_missing_everywhere_names_all_sources(aws_rules: FormatRule
     raw = to_batch([cur_row({"product/ProductName": None, "lineItem/ProductCode": None})])
     res = convert_batch(raw, aws_rules, file_id="f", batch_id="b", row_offset=0)
     assert [r.reason for r in res.rejected] == [
-        "ServiceName: mandatory value missing (from product/ProductName / product/servicename / lineItem/ProductCode)"
+        "ServiceName: mandatory value missing "
+        "(from product/ProductName / product/servicename / lineItem/ProductCode)"
     ]
 
 
@@ -458,8 +462,12 @@ def test_totals_reconcile_exactly_per_currency(aws_rules: FormatRules, cur_row, 
         cur_row({"lineItem/UnblendedCost": "0.0000000001", "lineItem/CurrencyCode": "USD"}),
         cur_row({"lineItem/UnblendedCost": "1.81E-8", "lineItem/CurrencyCode": "USD"}),
         cur_row({"lineItem/UnblendedCost": "-3.3", "lineItem/CurrencyCode": "EUR"}),
-        cur_row({"lineItem/UnblendedCost": "10.01", "lineItem/CurrencyCode": "EUR", "bill/PayerAccountId": None}),
-        cur_row({"lineItem/UnblendedCost": "7", "lineItem/CurrencyCode": "USD", "lineItem/UsageEndDate": "?"}),
+        cur_row(
+            {"lineItem/UnblendedCost": "10.01", "lineItem/CurrencyCode": "EUR", "bill/PayerAccountId": None}
+        ),
+        cur_row(
+            {"lineItem/UnblendedCost": "7", "lineItem/CurrencyCode": "USD", "lineItem/UsageEndDate": "?"}
+        ),
         cur_row({"lineItem/UnblendedCost": "bad", "lineItem/CurrencyCode": "USD"}),
         cur_row({"lineItem/UnblendedCost": "4.5", "lineItem/CurrencyCode": None}),
         cur_row({"lineItem/UnblendedCost": "0.1", "lineItem/CurrencyCode": "JPY"}),
@@ -477,9 +485,9 @@ def test_totals_reconcile_exactly_per_currency(aws_rules: FormatRules, cur_row, 
     assert res.rejected_totals == {"EUR": Decimal("10.01"), "USD": Decimal(7), "": Decimal("4.5")}
     landed = sum_by_currency(res.batch.column("BilledCost"), res.batch.column("BillingCurrency"))
     for cur in set(res.source_totals) | set(res.rejected_totals) | set(landed):
-        assert res.source_totals.get(cur, Decimal(0)) == landed.get(cur, Decimal(0)) + res.rejected_totals.get(
+        assert res.source_totals.get(cur, Decimal(0)) == landed.get(
             cur, Decimal(0)
-        ), cur
+        ) + res.rejected_totals.get(cur, Decimal(0)), cur
 
 
 def test_sum_by_currency() -> None:
@@ -487,3 +495,20 @@ def test_sum_by_currency() -> None:
     currency = _strings(["USD", "USD", "EUR", None])
     assert sum_by_currency(values, currency) == {"USD": Decimal("3.3"), "": Decimal(3)}
     assert sum_by_currency(pa.array([], DECIMAL), _strings([])) == {}
+
+
+def test_sample_with_sparse_tags_converts_every_row(
+    cur_sample_rows: list[dict[str, str]], aws_rules: FormatRules, to_batch
+) -> None:
+    # Real CURs carry resourceTags/* columns that are empty on most rows.
+    rows = [
+        {**r, "resourceTags/user:Team": "data" if i % 100 == 0 else "", "resourceTags/aws:createdBy": ""}
+        for i, r in enumerate(cur_sample_rows)
+    ]
+    res = convert_batch(to_batch(rows), aws_rules, file_id="f", batch_id="b", row_offset=0)
+    assert res.batch.num_rows == 1281
+    assert res.rejected == []
+    tags = res.batch.column("Tags").to_pylist()
+    assert [i for i, t in enumerate(tags) if t is not None] == list(range(0, 1281, 100))
+    assert {t for t in tags if t is not None} == {'{"Team":"data"}'}
+    assert sum(res.batch.column("BilledCost").to_pylist(), Decimal(0)) == GOLDEN_TOTAL
