@@ -12,11 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.support.kafka import read_topic
 
 from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.schemas.events import BillingLoaded
 from cloudops.topics.codec import decode_record
-from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ moto S3 -> SQS -> bridge -> noida-db -> parse -> load -> chdb.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import gzip
 import io
@@ -14,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.support.kafka import read_topic
 
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
@@ -24,7 +24,6 @@ from cloudops.sinks.clickhouse import connect, database_for
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import decode_record
-from tests.support.kafka import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +197,9 @@ async def test_poison_files_go_to_dlq_and_the_worker_keeps_running(pipeline: Pip
     [dl] = await pipeline.dead_letters("billing-files.dlq", lambda d: d.file_id == bad_id)
     assert dl.error_kind == "bad_data"
     assert "gzip" in dl.reason
-    assert dl.value_b64 and dl.partition is not None and dl.offset is not None
+    assert dl.value_b64
+    assert dl.partition is not None
+    assert dl.offset is not None
     [dl2] = await pipeline.dead_letters("billing-files.dlq", lambda d: d.file_id == unknown_id)
     assert "unknown billing format" in dl2.reason
 
@@ -206,5 +207,6 @@ async def test_poison_files_go_to_dlq_and_the_worker_keeps_running(pipeline: Pip
     rows, total = _unblended_total(SAMPLE.read_bytes())
     good_id = await pipeline.upload("cur/good.csv.gz", gzip.compress(SAMPLE.read_bytes()))
     [receipt] = await pipeline.receipts(good_id)
-    assert receipt.reconciled and receipt.rows_landed == rows
+    assert receipt.reconciled
+    assert receipt.rows_landed == rows
     assert receipt.landed_totals == {"USD": total}
