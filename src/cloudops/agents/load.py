@@ -35,11 +35,19 @@ __all__ = ["Loader", "reconcile", "register"]
 log = logging.getLogger(__name__)
 
 
-def reconcile(env: FocusBatchEnvelope, rows_landed: int, landed: dict[str, Decimal]) -> bool:
-    """rows in == landed + rejected, and per currency source == landed + rejected, exactly."""
+def reconcile(
+    env: FocusBatchEnvelope,
+    rows_landed: int,
+    landed: dict[str, Decimal],
+    focus_rows_landed: int | None = None,
+) -> bool:
+    """rows in == landed + rejected, FOCUS rows landed == published (no loss, no duplicate),
+    and per currency source == landed + rejected, exactly."""
     if env.rows_in is None or env.rows_rejected is None:
         return False
     if env.rows_in != rows_landed + env.rows_rejected:
+        return False
+    if focus_rows_landed is not None and env.focus_rows is not None and focus_rows_landed != env.focus_rows:
         return False
     source = env.source_totals or {}
     rejected = env.rejected_totals or {}
@@ -145,13 +153,15 @@ class Loader:
             format=env.format,
             rows_in=env.rows_in or 0,
             rows_rejected=env.rows_rejected or 0,
-            rows_landed=landed.rows,
+            rows_landed=landed.source_rows,
+            focus_rows_landed=landed.rows,
             batches=env.seq,
             source_totals=env.source_totals or {},
             rejected_totals=env.rejected_totals or {},
             landed_totals=landed.totals,
             status=env.status,
-            reconciled=env.status == "complete" and reconcile(env, landed.rows, landed.totals),
+            reconciled=env.status == "complete"
+            and reconcile(env, landed.source_rows, landed.totals, landed.rows),
         )
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
         await self._announce(receipt)

@@ -190,6 +190,7 @@ async def _publish_end(
         cost_totals={},
         rows_in=conv.rows_in,
         rows_rejected=conv.rows_rejected,
+        focus_rows=conv.focus_rows,
         source_totals=conv.source_totals,
         rejected_totals=conv.rejected_totals,
         status=status,

@@ -2,36 +2,58 @@
 
 Every step is an Arrow compute kernel over whole columns; Python touches single rows
 only for rows being rejected (to build their reason records). No I/O.
+
+Reconciliation is exact by construction: the rules' reconcile cost is summed per
+currency over every source row (``source_totals``); a source row is either converted
+whole (its base row and any exploded rows, e.g. GCP credits, land) or rejected whole
+(its cost goes to ``rejected_totals``). So, per currency,
+``source_totals == sum(BilledCost of the batch) + rejected_totals`` when the rules map
+BilledCost to the same money as the reconcile cost.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cloudops.focus.columns import DECIMAL, EXTENSION_COLUMNS, FOCUS_COLUMNS, TIMESTAMP, FocusColumn
-from cloudops.focus.rules import Condition, Expr, FormatRules, load_lookup
+from cloudops.focus.columns import EXTENSION_COLUMNS, FOCUS_COLUMNS, FocusColumn
+from cloudops.focus.expr import column, evaluate
+from cloudops.focus.rules import Explode, Expr, FormatRules
+from cloudops.focus.values import (
+    as_decimal,
+    as_text,
+    as_timestamp,
+    json_body,
+    kv_json_body,
+    parse_decimal,
+    parse_timestamp,
+    wrap_json,
+)
 from cloudops.schemas.events import RejectedRow
 
 __all__ = [
     "ConversionResult",
     "convert_batch",
+    "evaluate",
+    "focus_schema",
     "parse_decimal",
     "parse_timestamp",
     "sum_by_currency",
 ]
 
-_WIDE = pa.decimal128(38, 18)
-_WIDE_LIMIT = 1e20  # Decimal(38, 18) holds magnitudes below 10**20
-_TEN_PLACES = Decimal("1e-10")
-_NUMBER_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-_ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+def focus_schema() -> pa.Schema:
+    """Schema of a converted batch: FOCUS columns then extension columns, all nullable."""
+    return pa.schema(
+        [pa.field(c.name, c.arrow_type, nullable=True) for c in FOCUS_COLUMNS + EXTENSION_COLUMNS]
+    )
+
+
+_SCHEMA = focus_schema()
 
 
 @dataclass(slots=True)
@@ -39,200 +61,29 @@ class ConversionResult:
     """What one source batch became.
 
     ``batch`` holds the converted rows (FOCUS + extension columns, canonical order);
-    ``rejected`` the rows that could not be converted, with reasons;
-    ``source_totals`` sums the rules' reconcile cost column over *all* rows whose cost
+    ``rejected`` the source rows that could not be converted, with reasons;
+    ``source_totals`` sums the rules' reconcile cost over *all* source rows whose cost
     parsed, per currency, and ``rejected_totals`` over the rejected ones among them,
     so that ``source == sum(batch.BilledCost) + rejected`` exactly, per currency.
+    ``rows_read`` counts source rows (exploded rows are extra FOCUS rows, not source rows).
     """
 
     batch: pa.RecordBatch
     rejected: list[RejectedRow]
     source_totals: dict[str, Decimal] = field(default_factory=dict)
     rejected_totals: dict[str, Decimal] = field(default_factory=dict)
+    rows_read: int = 0
 
     @property
     def rows_in(self) -> int:
-        return int(self.batch.num_rows) + len(self.rejected)
-
-
-def _nulls(n: int) -> pa.Array:
-    return pa.nulls(n, pa.string())
-
-
-def _const(value: str | None, n: int) -> pa.Array:
-    return _nulls(n) if value is None else _nulls(n).fill_null(value)
-
-
-def _col(table: pa.RecordBatch, name: str, n: int) -> pa.Array:
-    idx = table.schema.get_field_index(name)
-    if idx < 0:
-        return _nulls(n)
-    arr = table.column(idx)
-    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
-
-
-def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None) -> pa.Array:
-    keys = pa.array(list(table.keys()), pa.string())
-    values = pa.array(list(table.values()), pa.string())
-    found = pc.take(values, pc.index_in(arr, value_set=keys))
-    # Unmapped values are kept as they are, or replaced by the default when one is given.
-    return pc.coalesce(found, arr if default is None else pa.scalar(default))
-
-
-def _condition(cond: Condition, table: pa.RecordBatch, n: int) -> pa.Array:
-    arr = _col(table, cond.column, n)
-    if cond.is_null is not None:
-        mask = pc.is_null(arr)
-        return mask if cond.is_null else pc.invert(mask)
-    values = pa.array(cond.in_ if cond.in_ is not None else cond.not_in, pa.string())
-    mask = pc.fill_null(pc.is_in(arr, value_set=values), False)
-    return mask if cond.in_ is not None else pc.invert(mask)
-
-
-def evaluate(expr: Expr, table: pa.RecordBatch) -> pa.Array:
-    """Evaluate a rules expression over a batch of source rows; returns a string array."""
-    n = table.num_rows
-    if expr.from_ is not None:
-        out = _col(table, expr.from_, n)
-    elif expr.const is not None:
-        out = _const(expr.const, n)
-    elif expr.none:
-        out = _nulls(n)
-    elif expr.coalesce is not None:
-        out = pc.coalesce(*[_col(table, c, n) for c in expr.coalesce])
-    else:
-        assert expr.cases is not None
-        assert expr.else_ is not None
-        out = evaluate(expr.else_, table)
-        for case in reversed(expr.cases):
-            out = pc.if_else(_condition(case.when, table, n), evaluate(case.then, table), out)
-    if expr.map is not None:
-        out = _mapped(out, expr.map, expr.default)
-    elif expr.lookup is not None:
-        out = _mapped(out, load_lookup(expr.lookup), expr.default)
-    elif expr.default is not None:
-        out = pc.fill_null(out, expr.default)
-    return out
-
-
-def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Parse decimal text (plain or exponent notation) to Decimal(38, 10), half-even rounded.
-
-    Returns ``(values, bad)``: ``bad`` is True where a non-null input is not a number or
-    does not fit; those positions are null in ``values``.
-    """
-    ok = pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True)
-    bad = pc.invert(ok)
-    clean = pc.if_else(ok, pc.utf8_trim_whitespace(arr), pa.scalar(None, pa.string()))
-    # Arrow's string -> decimal cast wraps around silently for some large exponents
-    # ("1e30" casts to a wrong 20-digit value), so screen out what the wide type cannot hold.
-    too_big = pc.fill_null(pc.greater_equal(pc.abs(pc.cast(clean, pa.float64())), _WIDE_LIMIT), False)
-    if pc.any(too_big).as_py():
-        bad = pc.or_(bad, too_big)
-        clean = pc.if_else(too_big, pa.scalar(None, pa.string()), clean)
-    try:
-        wide = pc.cast(clean, _WIDE)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        # Rare slow path: some value has more than 18 decimals or does not fit Decimal(38, 18).
-        # Round each once, straight to 10 places (no double rounding), with enough precision.
-        items: list[Decimal | None] = []
-        flags: list[bool] = []
-        with localcontext() as ctx:
-            ctx.prec = 100
-            for v in clean.to_pylist():
-                try:
-                    d = None if v is None else Decimal(v).quantize(_TEN_PLACES, rounding=ROUND_HALF_EVEN)
-                    pa.array([d], _WIDE)
-                    items.append(d)
-                    flags.append(False)
-                except (ArithmeticError, pa.ArrowInvalid, ValueError):
-                    items.append(None)
-                    flags.append(True)
-        wide = pa.array(items, _WIDE)
-        bad = pc.or_(bad, pa.array(flags))
-    values = pc.cast(pc.round(wide, 10, round_mode="half_to_even"), DECIMAL)
-    return values, bad
-
-
-def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa.Array]:
-    """Parse timestamps to UTC ``timestamp[us]``; ISO 8601 by default, else strptime ``fmt``.
-
-    Values without a zone are taken as UTC. Returns ``(values, bad)`` like parse_decimal.
-    """
-    if fmt is not None:
-        values = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
-        if values.type.tz is None:
-            values = pc.assume_timezone(values, "UTC")
-        values = pc.cast(values, TIMESTAMP)
-        bad = pc.and_(pc.is_valid(arr), pc.is_null(values))
-        return values, bad
-    ok = pc.fill_null(pc.match_substring_regex(arr, _ISO_RE), True)
-    s = pc.if_else(ok, arr, pa.scalar(None, pa.string()))
-    s = pc.replace_substring_regex(s, r"(\.\d{6})\d+", r"\1")  # Arrow parses up to microseconds
-    s = pc.replace_substring_regex(s, r"^(\d{4}-\d{2}-\d{2})$", r"\1T00:00:00")
-    has_zone = pc.fill_null(pc.match_substring_regex(s, r"(Z|[+-]\d{2}:?\d{2})$"), True)
-    s = pc.if_else(has_zone, s, pc.binary_join_element_wise(s, pa.scalar("Z"), ""))
-    bad = pc.invert(ok)
-    try:
-        values = pc.cast(s, TIMESTAMP)
-    except pa.ArrowInvalid:
-        parsed: list[Any] = []
-        flags: list[bool] = []
-        for v in s.to_pylist():
-            try:
-                parsed.append(None if v is None else pc.cast(pa.array([v]), TIMESTAMP)[0].as_py())
-                flags.append(False)
-            except pa.ArrowInvalid:
-                parsed.append(None)
-                flags.append(True)
-        values = pa.array(parsed, TIMESTAMP)
-        bad = pc.or_(bad, pa.array(flags))
-    return values, bad
-
-
-def _json_escape(arr: pa.Array) -> pa.Array:
-    s = pc.replace_substring(arr, "\\", "\\\\")
-    s = pc.replace_substring(s, '"', '\\"')
-    s = pc.replace_substring(s, "\n", "\\n")
-    s = pc.replace_substring(s, "\r", "\\r")
-    s = pc.replace_substring(s, "\t", "\\t")
-    return pc.replace_substring_regex(s, r"[\x00-\x1f]", " ")
-
-
-def _json_object(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
-    """Build a JSON object per row from (key, string column) pairs; null where every value is null."""
-    if not pairs:
-        return _nulls(n)
-    pieces = []
-    for key, arr in pairs:
-        prefix = json.dumps(key) + ':"'
-        # Each member carries its own trailing comma (null when the value is null).
-        pieces.append(pc.binary_join_element_wise(prefix, _json_escape(arr), '",', ""))
-    # Not null_handling="skip": Arrow drops rows whose values are all null in that mode,
-    # which returns a shorter array (any untagged row). Join with nulls as "" instead.
-    body = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
-    body = pc.utf8_rtrim(body, characters=",")
-    obj = pc.binary_join_element_wise("{", body, "}", "")
-    return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), obj)
-
-
-def _tags(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
-    n = table.num_rows
-    pairs: list[tuple[str, pa.Array]] = []
-    assert rules.tags is not None
-    for name in table.schema.names:
-        for prefix, key_prefix in rules.tags.prefixes.items():
-            if name.startswith(prefix) and len(name) > len(prefix):
-                pairs.append((key_prefix + name[len(prefix) :], _col(table, name, n)))
-                break
-    return _json_object(pairs, n)
+        return self.rows_read
 
 
 def sum_by_currency(values: pa.Array, currency: pa.Array) -> dict[str, Decimal]:
     """Exact per-currency sums of a decimal column (null currency counted under "")."""
     if len(values) == 0:
         return {}
-    t = pa.table({"v": values, "c": pc.fill_null(currency, "")})
+    t = pa.table({"v": values, "c": pc.fill_null(as_text(currency), "")})
     grouped = t.group_by("c").aggregate([("v", "sum")])
     out: dict[str, Decimal] = {}
     for cur, total in zip(grouped["c"].to_pylist(), grouped["v_sum"].to_pylist(), strict=True):
@@ -241,12 +92,139 @@ def sum_by_currency(values: pa.Array, currency: pa.Array) -> dict[str, Decimal]:
     return out
 
 
-def _typed(col: FocusColumn, raw: pa.Array, fmt: str | None) -> tuple[pa.Array, pa.Array | None]:
+def _typed(col: FocusColumn, expr: Expr, value: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     if col.kind == "decimal":
-        return parse_decimal(raw)
+        return as_decimal(value, decimal_comma=expr.decimal_comma)
     if col.kind == "datetime":
-        return parse_timestamp(raw, fmt)
-    return raw, None
+        return as_timestamp(value, expr.format)
+    if col.kind == "integer":
+        return pc.cast(value, pa.int64()), None
+    if pa.types.is_string(value.type):
+        return value, None
+    if pa.types.is_map(value.type) or pa.types.is_list(value.type):
+        return wrap_json([kv_json_body(value)], len(value)), None
+    return as_text(value), None
+
+
+def _describe(expr: Expr) -> str:
+    if expr.from_:
+        return f"from {expr.from_}"
+    if expr.coalesce:
+        return "from " + " / ".join(e.from_ or "expression" for e in expr.coalesce)
+    return "rule gave no value"
+
+
+def _reason(mask: pa.Array, text: str, n: int) -> pa.Array:
+    return pc.if_else(mask, pa.scalar(text, pa.string()), pa.nulls(n, pa.string()))
+
+
+def _tags(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
+    n = table.num_rows
+    assert rules.tags is not None
+    pairs: list[tuple[str, pa.Array]] = []
+    for name in table.schema.names:
+        for prefix, key_prefix in rules.tags.prefixes.items():
+            if name.startswith(prefix) and len(name) > len(prefix):
+                pairs.append((key_prefix + name[len(prefix) :], column(table, name)))
+                break
+    bodies = [json_body(pairs, n)] if pairs else []
+    for src in rules.tags.maps:
+        arr = column(table, src.column)
+        if not pa.types.is_null(arr.type) and not pa.types.is_string(arr.type):
+            bodies.append(kv_json_body(arr, src.prefix))
+    return wrap_json(bodies, n)
+
+
+def _extensions(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
+    n = table.num_rows
+    pairs = [(k, column(table, src)) for k, src in rules.extensions.items()]
+    taken = set(rules.extensions.values())
+    for name in table.schema.names:
+        if name in taken or not any(name.startswith(p) for p in rules.extension_prefixes):
+            continue
+        arr = column(table, name)
+        if pa.types.is_nested(arr.type):
+            continue
+        key = name if name.startswith("x_") else f"x_{name}"
+        pairs.append((key, arr))
+    return wrap_json([json_body(pairs, n)], n) if pairs else pa.nulls(n, pa.string())
+
+
+def _focus_rows(
+    rules: FormatRules,
+    table: pa.RecordBatch,
+    overrides: dict[str, Expr],
+    *,
+    file_id: str,
+    batch_id: str,
+    row_numbers: pa.Array,
+) -> tuple[pa.RecordBatch, pa.Array]:
+    """FOCUS columns for ``table`` (one output row per input row) and the reason per bad row."""
+    n = table.num_rows
+    columns: dict[str, pa.Array] = {}
+    reasons: list[pa.Array] = []
+    for col in FOCUS_COLUMNS:
+        expr = overrides.get(col.name, rules.columns.get(col.name))
+        if col.name == "Tags" and rules.tags is not None and col.name not in overrides:
+            columns[col.name] = _tags(rules, table)
+            continue
+        if expr is None:
+            columns[col.name] = pa.nulls(n, col.arrow_type)
+            continue
+        raw, raw_bad = evaluate(expr, table)
+        value, bad = _typed(col, expr, raw)
+        bad = raw_bad if bad is None else (bad if raw_bad is None else pc.or_(bad, raw_bad))
+        if bad is not None:
+            reasons.append(_reason(bad, f"{col.name}: not a valid {col.kind} value", n))
+        if not col.nullable:
+            missing = f"{col.name}: mandatory value missing ({_describe(expr)})"
+            reasons.append(_reason(pc.is_null(value), missing, n))
+        columns[col.name] = value
+
+    for ext in EXTENSION_COLUMNS:
+        if ext.name == "x_Provider":
+            if rules.x_provider is not None:
+                columns[ext.name] = pc.fill_null(
+                    as_text(evaluate(rules.x_provider, table)[0]), rules.provider
+                )
+            else:
+                columns[ext.name] = pa.nulls(n, pa.string()).fill_null(rules.provider)
+        elif ext.name == "x_SourceFormat":
+            columns[ext.name] = pa.nulls(n, pa.string()).fill_null(rules.id)
+        elif ext.name == "x_FileId":
+            columns[ext.name] = pa.nulls(n, pa.string()).fill_null(file_id)
+        elif ext.name == "x_BatchId":
+            columns[ext.name] = pa.nulls(n, pa.string()).fill_null(batch_id)
+        elif ext.name == "x_RowNumber":
+            columns[ext.name] = row_numbers
+        elif ext.name == "x_Extensions":
+            columns[ext.name] = _extensions(rules, table)
+    reason = pc.coalesce(*reasons) if reasons else pa.nulls(n, pa.string())
+    batch = pa.RecordBatch.from_arrays([columns[f.name] for f in _SCHEMA], schema=_SCHEMA)
+    return batch, reason
+
+
+def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Array]:
+    """One row per element of ``spec.list``: the parent's columns plus ``item.<field>``."""
+    lists = column(raw, spec.list)
+    if pa.types.is_null(lists.type) or raw.num_rows == 0:
+        return raw.slice(0, 0), pa.array([], pa.int64())
+    parents = pc.cast(pc.list_parent_indices(lists), pa.int64())
+    elems = pc.list_flatten(lists)
+    base = raw.take(parents)
+    names = list(base.schema.names)
+    arrays = list(base.columns)
+    if pa.types.is_struct(elems.type):
+        flat = pa.Table.from_arrays([elems], names=["item"]).flatten()
+        while any(pa.types.is_struct(f.type) for f in flat.schema):
+            flat = flat.flatten()
+        for name in flat.schema.names:
+            names.append(name)
+            arrays.append(flat.column(name).combine_chunks())
+    else:
+        names.append("item")
+        arrays.append(elems)
+    return pa.RecordBatch.from_arrays(arrays, names=names), parents
 
 
 def convert_batch(
@@ -257,91 +235,81 @@ def convert_batch(
     batch_id: str,
     row_offset: int,
 ) -> ConversionResult:
-    """Convert one batch of source rows (all string columns) to FOCUS.
+    """Convert one batch of source rows (typed or all-text columns, canonical names) to FOCUS.
 
-    Pure and deterministic: the same input always gives the same output. Rows that
-    cannot be converted (unparseable number or date, missing mandatory value) are
-    returned in ``rejected`` with the first reason found; the rest convert.
+    Pure and deterministic: the same input always gives the same output. Source rows
+    that cannot be converted (unparseable number or date, missing mandatory value, in
+    the row itself or in one of its exploded rows) are returned in ``rejected`` with
+    the first reason found; the rest convert.
     """
     n = raw.num_rows
-    columns: dict[str, pa.Array] = {}
-    reasons: list[pa.Array] = []
-    for col in FOCUS_COLUMNS:
-        expr = rules.columns.get(col.name)
-        if col.name == "Tags" and rules.tags is not None:
-            columns[col.name] = _tags(rules, raw)
+    numbers = pa.array(range(row_offset, row_offset + n), pa.int64())
+    base, base_reason = _focus_rows(rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers)
+    parts = [base]
+    part_parents: list[pa.Array | None] = [None]
+    source_reason = base_reason
+    for spec in rules.explode:
+        table, parents = _exploded(raw, spec)
+        if table.num_rows == 0:
             continue
-        if expr is None:
-            columns[col.name] = pa.nulls(n, col.arrow_type)
-            continue
-        value, bad = _typed(col, evaluate(expr, raw), expr.format)
-        if bad is not None:
-            reasons.append(
-                pc.if_else(
-                    bad, pa.scalar(f"{col.name}: not a valid {col.kind} value", pa.string()), _nulls(n)
-                )
+        rows, reason = _focus_rows(
+            rules,
+            table,
+            spec.columns,
+            file_id=file_id,
+            batch_id=batch_id,
+            row_numbers=pc.take(numbers, parents),
+        )
+        parts.append(rows)
+        part_parents.append(parents)
+        if pc.any(pc.is_valid(reason)).as_py():
+            # Carry the first reason of any exploded row back to its source row.
+            bad = pa.table(
+                {"p": pc.filter(parents, pc.is_valid(reason)), "r": pc.filter(reason, pc.is_valid(reason))}
             )
-        if not col.nullable:
-            reasons.append(
-                pc.if_else(
-                    pc.is_null(value),
-                    pa.scalar(f"{col.name}: mandatory value missing ({_describe(expr)})", pa.string()),
-                    _nulls(n),
-                )
-            )
-        columns[col.name] = value
+            first = bad.group_by("p").aggregate([("r", "first")])
+            idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=first["p"])
+            extra = pc.take(first["r_first"], idx)
+            prefixed = pc.binary_join_element_wise(f"{spec.name}: ", extra, "")
+            source_reason = pc.coalesce(source_reason, prefixed)
 
-    for ext in EXTENSION_COLUMNS:
-        if ext.name == "x_Provider":
-            columns[ext.name] = _const(rules.provider, n)
-        elif ext.name == "x_SourceFormat":
-            columns[ext.name] = _const(rules.id, n)
-        elif ext.name == "x_FileId":
-            columns[ext.name] = _const(file_id, n)
-        elif ext.name == "x_BatchId":
-            columns[ext.name] = _const(batch_id, n)
-        elif ext.name == "x_RowNumber":
-            columns[ext.name] = pa.array(range(row_offset, row_offset + n), pa.int64())
-        elif ext.name == "x_Extensions":
-            pairs = [(k, _col(raw, src, n)) for k, src in rules.extensions.items()]
-            columns[ext.name] = _json_object(pairs, n)
+    bad_rows = pc.is_valid(source_reason)
+    any_bad = pc.any(bad_rows).as_py()
 
-    reason = pc.coalesce(*reasons) if reasons else _nulls(n)
-    bad_rows = pc.is_valid(reason)
-
-    # Reconciliation: the source cost column, parsed the same way BilledCost is.
-    src_cost, src_bad = parse_decimal(_col(raw, rules.reconcile.cost, n))
-    src_cur = _col(raw, rules.reconcile.currency, n)
-    readable = pc.invert(src_bad)
+    # Reconciliation: the rules' source cost per row, parsed the same way BilledCost is.
+    cost, cost_bad = evaluate(rules.reconcile.cost, raw)
+    src_cost, parse_bad = as_decimal(cost, decimal_comma=rules.reconcile.cost.decimal_comma)
+    unreadable = parse_bad if cost_bad is None else pc.or_(parse_bad, cost_bad)
+    src_cur = as_text(evaluate(rules.reconcile.currency, raw)[0])
+    readable = pc.invert(unreadable)
     source_totals = sum_by_currency(src_cost.filter(readable), src_cur.filter(readable))
     rejected_mask = pc.and_(bad_rows, readable)
     rejected_totals = sum_by_currency(src_cost.filter(rejected_mask), src_cur.filter(rejected_mask))
 
-    schema = pa.schema(
-        [pa.field(c.name, c.arrow_type, nullable=True) for c in FOCUS_COLUMNS + EXTENSION_COLUMNS]
-    )
-    full = pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
+    kept: list[pa.RecordBatch] = []
     good = pc.invert(bad_rows)
-    batch = full.filter(good) if pc.any(bad_rows).as_py() else full
+    for rows, parents in zip(parts, part_parents, strict=True):
+        keep = good if parents is None else pc.take(good, parents)
+        kept.append(rows.filter(keep) if any_bad else rows)
+    batch = kept[0] if len(kept) == 1 else pa.Table.from_batches(kept).combine_chunks().to_batches()[0]
+    if batch.num_rows == 0 and len(kept) > 1:
+        batch = kept[0]
 
     rejected: list[RejectedRow] = []
-    if pc.any(bad_rows).as_py():
+    if any_bad:
         idx = pc.indices_nonzero(bad_rows)
-        bad_raw = raw.take(idx).to_pylist()
-        bad_reason = reason.take(idx).to_pylist()
+        plain = raw.select([i for i, f in enumerate(raw.schema) if not pa.types.is_nested(f.type)])
+        bad_raw = plain.take(idx).to_pylist()
+        bad_reason = source_reason.take(idx).to_pylist()
         for i, row, why in zip(idx.to_pylist(), bad_raw, bad_reason, strict=True):
             shown = {k: v for k, v in row.items() if v is not None}
             rejected.append(
                 RejectedRow(row_number=row_offset + i, reason=str(why), raw=json.dumps(shown, default=str))
             )
     return ConversionResult(
-        batch=batch, rejected=rejected, source_totals=source_totals, rejected_totals=rejected_totals
+        batch=batch,
+        rejected=rejected,
+        source_totals=source_totals,
+        rejected_totals=rejected_totals,
+        rows_read=n,
     )
-
-
-def _describe(expr: Expr) -> str:
-    if expr.from_:
-        return f"from {expr.from_}"
-    if expr.coalesce:
-        return "from " + " / ".join(expr.coalesce)
-    return "rule gave no value"

@@ -7,19 +7,26 @@ from collections.abc import Sequence
 from cloudops.errors import BadDataError
 from cloudops.focus.rules import FormatRules, load_all_rules
 
-__all__ = ["detect_format"]
+__all__ = ["canonical_header", "detect_format"]
+
+
+def canonical_header(header: Sequence[str], rules: FormatRules) -> list[str]:
+    """The header with the rules' aliases replaced by canonical names (BOM and spaces stripped)."""
+    names = rules.canonical_names(list(header))
+    return [names.get(h, h.strip().lstrip("\ufeff")) for h in header]
 
 
 def detect_format(
     header: Sequence[str], *, source: str | None = None, rules: Sequence[FormatRules] | None = None
 ) -> FormatRules:
-    """Return the rules whose ``detect`` block matches ``header``.
+    """Return the highest-priority rules whose ``detect`` block matches ``header``.
 
-    Raises BadDataError (naming ``source``) when no known format matches.
-    Pure: no I/O beyond the packaged rules loaded once.
+    Header names are compared after each candidate's aliases are applied, so localised
+    or differently cased exports match. Raises BadDataError (naming ``source``) when no
+    known format matches. Pure: no I/O beyond the packaged rules loaded once.
     """
-    cols = set(header)
     for candidate in rules if rules is not None else load_all_rules():
+        cols = set(canonical_header(header, candidate))
         if set(candidate.detect.all_of) <= cols and not cols & set(candidate.detect.none_of):
             return candidate
     shown = ", ".join(list(header)[:8]) + (", ..." if len(header) > 8 else "")

@@ -1,20 +1,37 @@
 """Conversion rules: one YAML file per provider format, validated when loaded.
 
 A rules file says how to recognise a format from its header and how to compute each
-FOCUS column from source columns. Expressions (all evaluated column-at-a-time):
+FOCUS column from source columns. ``docs/mappings.md`` is generated from these files
+(``cloudops rules docs``). Expressions, all evaluated column-at-a-time:
 
-* ``from: COL`` - a source column (absent from the file -> null, unless ``required``)
+Sources (exactly one per expression):
+
+* ``from: COL`` - a source column (absent from the file -> null); a bare string is short for it
 * ``const: VALUE`` - the same value on every row; ``none: true`` - null on every row
-* ``coalesce: [COL, ...]`` - first non-null of several source columns
+* ``coalesce: [EXPR, ...]`` - first non-null
 * ``cases: [{when: COND, then: EXPR}, ...]`` with ``else: EXPR`` - first matching case
-* modifiers on any of the above: ``map: {src: dst}`` (unmapped values kept),
-  ``lookup: FILE.csv`` (two-column table beside the rules; unmapped values kept),
-  ``default: VALUE`` (replaces nulls and, with map/lookup, unmapped values),
-  ``format: STRPTIME`` (datetime columns not in ISO 8601)
-* ``COND``: ``{column: COL, in: [..]}``, ``{column: COL, not_in: [..]}``, ``{column: COL, is_null: true}``
+* ``add: [EXPR, ...]``, ``sub: [EXPR, EXPR]``, ``mul: [EXPR, EXPR]``, ``neg: EXPR`` - exact decimal
+  arithmetic (null operands count as 0 in ``add``/``sub``)
+* ``concat: [EXPR, ...]`` (with ``sep``) - text joined; null parts are skipped
+* ``json_of: COL`` - a map or list of ``{key, value}`` records as a JSON object
+* ``map_get: {column: COL, key: KEY}`` - one value of a map column
+* ``sum_list: {column: COL, field: F}`` - per row, the decimal sum of a list of records' field
+* ``month_start: EXPR`` / ``month_end: EXPR`` - ``YYYYMM``, ``YYYY-MM`` or a date -> first
+  instant of that month / of the next month (UTC)
 
-``tags`` turns prefixed source columns (``resourceTags/user:Team``) into the FOCUS
-``Tags`` JSON object; ``extensions`` keeps provider columns in ``x_Extensions``.
+Modifiers, applied in this order: ``extract: REGEX`` (first group), ``lower``/``upper``,
+``map: {src: dst}`` or ``lookup: FILE.csv`` (unmapped values kept), ``default: VALUE``
+(replaces nulls and, with map/lookup, unmapped values). Typing hints for the target
+column: ``format: STRPTIME`` or a list of them (datetimes not in ISO 8601),
+``decimal_comma: true`` (numbers written ``1.234,56``).
+
+``COND``: ``{column: COL, in: [..]}``, ``{column: COL, not_in: [..]}``, ``{column: COL, is_null: true}``.
+
+Beyond ``columns``: ``aliases`` (canonical column -> other header spellings, matched
+without regard to case), ``tags`` (prefixed columns, map and key/value-list columns ->
+the FOCUS ``Tags`` object), ``extensions`` / ``extension_prefixes`` (provider columns kept
+in ``x_Extensions``), ``explode`` (a list column whose elements become extra FOCUS rows,
+e.g. GCP credits), ``x_provider`` (provider id from the data, for FOCUS files).
 """
 
 from __future__ import annotations
@@ -34,6 +51,7 @@ __all__ = [
     "Case",
     "Condition",
     "Detect",
+    "Explode",
     "Expr",
     "FormatRules",
     "RulesError",
@@ -70,18 +88,62 @@ class Case(_M):
     then: Expr
 
 
+class MapGet(_M):
+    column: str
+    key: str
+
+
+class SumList(_M):
+    column: str
+    field: str
+
+
+_SOURCES = (
+    "from_",
+    "const",
+    "none",
+    "coalesce",
+    "cases",
+    "add",
+    "sub",
+    "mul",
+    "neg",
+    "concat",
+    "json_of",
+    "map_get",
+    "sum_list",
+    "month_start",
+    "month_end",
+)
+
+
 class Expr(_M):
     from_: str | None = Field(None, alias="from")
     const: str | None = None
-    coalesce: list[str] | None = None
+    none: bool | None = Field(None, description="`none: true` - no value (null) on every row.")
+    coalesce: list[Expr] | None = None
     cases: list[Case] | None = None
     else_: Expr | None = Field(None, alias="else")
-    none: bool | None = Field(None, description="`none: true` - no value (null) on every row.")
-    required: bool = False
+    add: list[Expr] | None = None
+    sub: list[Expr] | None = None
+    mul: list[Expr] | None = None
+    neg: Expr | None = None
+    concat: list[Expr] | None = None
+    sep: str = ""
+    json_of: str | None = None
+    map_get: MapGet | None = None
+    sum_list: SumList | None = None
+    month_start: Expr | None = None
+    month_end: Expr | None = None
+    required: bool = Field(False, description="The source column must be in the file (else the file is bad).")
+    extract: str | None = None
+    lower: bool = False
+    upper: bool = False
     map: dict[str, str] | None = None
     lookup: str | None = None
     default: str | None = None
-    format: str | None = None
+    format: str | list[str] | None = None
+    decimal_comma: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -91,49 +153,104 @@ class Expr(_M):
             return {"from": data}
         if isinstance(data, dict):
             # YAML reads unquoted constants such as 0 or true as numbers/bools; rules mean text.
-            return {
-                k: (str(v) if k in ("const", "default") and v is not None else v) for k, v in data.items()
-            }
+            out = {}
+            for k, v in data.items():
+                if k in ("const", "default") and v is not None and not isinstance(v, str):
+                    v = str(v).lower() if isinstance(v, bool) else str(v)
+                if k == "map" and isinstance(v, dict):
+                    v = {str(a): str(b) for a, b in v.items()}
+                out[k] = v
+            return out
         return data
 
     @model_validator(mode="after")
     def _one_source(self) -> Expr:
-        n = sum(x is not None for x in (self.from_, self.const, self.coalesce, self.cases, self.none))
-        if n != 1:
-            raise ValueError("an expression needs exactly one of from, const, coalesce, cases, none")
+        given = [name for name in _SOURCES if getattr(self, name) is not None]
+        if len(given) != 1:
+            shown = ", ".join(s.rstrip("_") for s in _SOURCES)
+            raise ValueError(f"an expression needs exactly one of {shown}; got {given or 'none'}")
         if self.none is False:
             raise ValueError("write `none: true` or leave it out")
         if self.cases is not None and self.else_ is None:
             raise ValueError("cases need an else")
+        if self.sub is not None and len(self.sub) != 2:
+            raise ValueError("sub takes exactly two operands")
+        if self.mul is not None and len(self.mul) != 2:
+            raise ValueError("mul takes exactly two operands")
+        if self.map is not None and self.lookup is not None:
+            raise ValueError("use map or lookup, not both")
+        if self.extract is not None:
+            import re
+
+            if re.compile(self.extract).groups < 1:
+                raise ValueError(f"extract pattern {self.extract!r} needs a capturing group")
         return self
+
+    def children(self) -> list[Expr]:
+        """Sub-expressions, in evaluation order."""
+        out: list[Expr] = []
+        for group in (self.coalesce, self.add, self.sub, self.mul, self.concat):
+            out.extend(group or [])
+        for case in self.cases or []:
+            out.append(case.then)
+        for single in (self.else_, self.neg, self.month_start, self.month_end):
+            if single is not None:
+                out.append(single)
+        return out
 
     def source_columns(self) -> set[str]:
         """Every source column the expression reads."""
         cols: set[str] = set()
         if self.from_:
             cols.add(self.from_)
-        if self.coalesce:
-            cols.update(self.coalesce)
+        if self.json_of:
+            cols.add(self.json_of)
+        if self.map_get:
+            cols.add(self.map_get.column)
+        if self.sum_list:
+            cols.add(self.sum_list.column)
         for case in self.cases or []:
             cols.add(case.when.column)
-            cols |= case.then.source_columns()
-        if self.else_:
-            cols |= self.else_.source_columns()
+        for child in self.children():
+            cols |= child.source_columns()
+        return cols
+
+    def required_columns(self) -> set[str]:
+        """Source columns that must be present in the file."""
+        cols = {self.from_} if self.required and self.from_ else set()
+        for child in self.children():
+            cols |= child.required_columns()
         return cols
 
 
 class Detect(_M):
-    all_of: list[str] = Field(description="Columns that must all be in the header.")
+    all_of: list[str] = Field(description="Columns that must all be in the header (after aliasing).")
     none_of: list[str] = Field(default_factory=list, description="Columns that must not be in the header.")
 
 
 class Reconcile(_M):
-    cost: str = Field(description="Source column whose per-currency sum must equal landed BilledCost.")
-    currency: str = Field(description="Source column with the billing currency.")
+    cost: Expr = Field(description="Per-row source cost whose sum per currency must equal landed BilledCost.")
+    currency: Expr = Field(description="Per-row billing currency.")
+
+
+class TagSource(_M):
+    column: str
+    prefix: str = ""
 
 
 class Tags(_M):
-    prefixes: dict[str, str] = Field(description="Source column prefix -> tag key prefix.")
+    prefixes: dict[str, str] = Field(
+        default_factory=dict, description="Column name prefix -> tag key prefix."
+    )
+    maps: list[TagSource] = Field(default_factory=list, description="Map columns (or key/value lists).")
+
+
+class Explode(_M):
+    name: str = Field(description="What the extra rows are (shown in docs), e.g. `credits`.")
+    list: str = Field(description="List-of-records column; each element becomes one extra FOCUS row.")
+    columns: dict[str, Expr] = Field(
+        description="Rules for the extra rows (others as for the base row); `item.F` is the element's field F."
+    )
 
 
 class FormatRules(_M):
@@ -141,16 +258,24 @@ class FormatRules(_M):
     provider: str
     title: str
     description: str = ""
+    source: str = Field("", description="Where the format is documented (docs, schema reference).")
     priority: int = Field(0, description="Higher wins when several formats match a header.")
     detect: Detect
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
     reconcile: Reconcile
     columns: dict[str, Expr]
     tags: Tags | None = None
     extensions: dict[str, str] = Field(default_factory=dict, description="x_ key -> source column.")
+    extension_prefixes: list[str] = Field(
+        default_factory=list,
+        description="Every source column starting with one of these is kept in x_Extensions.",
+    )
+    explode: list[Explode] = Field(default_factory=list)
+    x_provider: Expr | None = Field(None, description="Provider id per row (default: the `provider` field).")
 
     @model_validator(mode="after")
     def _check(self) -> FormatRules:
-        for name in self.columns:
+        for name in list(self.columns) + [c for e in self.explode for c in e.columns]:
             try:
                 column_by_name(name)
             except KeyError:
@@ -163,14 +288,50 @@ class FormatRules(_M):
         for key in self.extensions:
             if not key.startswith("x_"):
                 raise ValueError(f"extension key {key!r} must start with x_")
+        seen: dict[str, str] = {}
+        for canonical, spellings in self.aliases.items():
+            for s in [canonical, *spellings]:
+                other = seen.setdefault(s.casefold(), canonical)
+                if other != canonical:
+                    raise ValueError(f"alias {s!r} given for both {other!r} and {canonical!r}")
         return self
 
+    def all_exprs(self) -> list[Expr]:
+        """Every expression in the rules, nested ones included."""
+        roots = [*self.columns.values(), self.reconcile.cost, self.reconcile.currency]
+        roots += [e for ex in self.explode for e in ex.columns.values()]
+        if self.x_provider is not None:
+            roots.append(self.x_provider)
+        return _walk(roots)
+
     def source_columns(self) -> set[str]:
-        """Every source column the rules read (tag columns excluded)."""
-        cols = {self.reconcile.cost, self.reconcile.currency, *self.extensions.values()}
-        for expr in self.columns.values():
-            cols |= expr.source_columns()
+        """Every source column the rules read (tag and prefix columns excluded)."""
+        cols = set(self.extensions.values())
+        for expr in self.all_exprs():
+            cols |= expr.source_columns() if expr.from_ is None else {expr.from_}
+        for ex in self.explode:
+            cols.add(ex.list)
+        for t in self.tags.maps if self.tags else []:
+            cols.add(t.column)
+        return {c for c in cols if not c.startswith("item.")}
+
+    def required_columns(self) -> set[str]:
+        """Source columns the file must have (detection columns and ``required`` ones)."""
+        cols = set(self.detect.all_of)
+        for expr in self.all_exprs():
+            cols |= expr.required_columns()
         return cols
+
+    def canonical_names(self, header: list[str]) -> dict[str, str]:
+        """Header name -> canonical name, for the header names that are aliases."""
+        lookup = {s.casefold(): canonical for canonical, spellings in self.aliases.items() for s in spellings}
+        lookup.update({c.casefold(): c for c in self.aliases})
+        out: dict[str, str] = {}
+        for name in header:
+            canonical = lookup.get(name.strip().lstrip("\ufeff").casefold())
+            if canonical is not None and canonical != name:
+                out[name] = canonical
+        return out
 
 
 def rules_dir() -> Path:
@@ -185,9 +346,9 @@ def load_rules(path: Path) -> FormatRules:
         rules = FormatRules.model_validate(data)
     except (yaml.YAMLError, ValueError) as exc:
         raise RulesError(f"{path.name}: {exc}") from exc
-    for expr in _walk(rules.columns.values()):
-        if expr.lookup and not (path.parent / expr.lookup).is_file():
-            raise RulesError(f"{path.name}: lookup table {expr.lookup!r} not found")
+    for expr in rules.all_exprs():
+        if expr.lookup and not (rules_dir() / expr.lookup).is_file():
+            raise RulesError(f"{path.name}: lookup table {expr.lookup!r} not found in {rules_dir()}")
     return rules
 
 
@@ -195,9 +356,7 @@ def _walk(exprs: Any) -> list[Expr]:
     out: list[Expr] = []
     for e in exprs:
         out.append(e)
-        out.extend(_walk([c.then for c in e.cases or []]))
-        if e.else_:
-            out.extend(_walk([e.else_]))
+        out.extend(_walk(e.children()))
     return out
 
 

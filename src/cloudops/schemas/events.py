@@ -94,6 +94,9 @@ class FocusBatchEnvelope(_Record):
     )
     rows_in: int | None = Field(None, description="end only: data rows read from the file.")
     rows_rejected: int | None = Field(None, description="end only: rows rejected (sent to the DLQ).")
+    focus_rows: int | None = Field(
+        None, description="end only: FOCUS rows published (more than source rows when credits are exploded)."
+    )
     source_totals: dict[str, Decimal] | None = Field(
         None, description="end only: the source cost column summed per currency, all rows."
     )
@@ -120,7 +123,8 @@ class BillingLoaded(_Record):
     format: str
     rows_in: int = Field(description="Data rows read from the file.")
     rows_rejected: int = Field(description="Rows rejected by the parser (in the DLQ with reasons).")
-    rows_landed: int = Field(description="Rows of this file in ClickHouse, counted there.")
+    rows_landed: int = Field(description="Source rows of this file represented in ClickHouse, counted there.")
+    focus_rows_landed: int = Field(0, description="FOCUS rows of this file in ClickHouse, counted there.")
     batches: int = Field(description="FOCUS batches the file was split into.")
     source_totals: dict[str, Decimal] = Field(description="Source cost column per currency, all rows.")
     rejected_totals: dict[str, Decimal] = Field(description="Source cost of rejected rows per currency.")
@@ -129,7 +133,10 @@ class BillingLoaded(_Record):
         "complete", description="`aborted`: nothing of the file landed."
     )
     reconciled: bool = Field(
-        description="rows_in == rows_landed + rows_rejected and source == landed + rejected, exactly."
+        description=(
+            "rows_in == rows_landed + rows_rejected, FOCUS rows landed == FOCUS rows published, and "
+            "per currency source == landed + rejected cost, exactly."
+        )
     )
     loaded_at: datetime = Field(default_factory=_now)
 

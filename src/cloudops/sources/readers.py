@@ -1,27 +1,51 @@
-"""Streaming readers: a billing file becomes a sequence of all-string Arrow batches.
+"""Streaming readers: a billing file becomes a header and a sequence of Arrow batches.
 
-Memory is bounded by the read block size, whatever the file size. Compression is
-detected from the file's magic bytes (gzip), never from its name.
+The container and encoding are detected from the file's own bytes, never its name:
+
+* gzip (``1f 8b``) - decompressed on the fly, then detected again (CSV or JSON lines)
+* zip (``PK``) - every member in name order, each CSV with the same header (Alibaba
+  splits large bills this way); a member with a different header is an error
+* Parquet (``PAR1``) - row group by row group, typed columns
+* JSON lines (first byte ``{``) - typed columns, nested records flattened
+* anything else - CSV (UTF-8, optional byte-order mark), every column read as text
+
+Nested records are flattened to dotted names (``service.description``); lists and maps
+stay as they are for the rules (``json_of``, ``sum_list``, ``explode``). Memory is
+bounded by the block size whatever the file size.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 from cloudops.errors import BadDataError
 
-__all__ = ["InvalidLine", "iter_csv_batches", "open_decompressed", "read_csv_header"]
+__all__ = [
+    "InvalidLine",
+    "TableFile",
+    "iter_csv_batches",
+    "open_decompressed",
+    "open_table",
+    "read_csv_header",
+    "sniff",
+]
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+_PARQUET_MAGIC = b"PAR1"
 _BOM = b"\xef\xbb\xbf"
+Kind = Literal["csv", "csv.gz", "zip", "parquet", "jsonl", "jsonl.gz"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +68,30 @@ def open_decompressed(path: Path) -> IO[bytes]:
     return stream  # type: ignore[no-any-return]
 
 
-def read_csv_header(path: Path) -> list[str]:
-    """The header row of a CSV file (BOM stripped). Raises BadDataError for empty/bad files."""
-    source = str(path)
-    try:
-        with open_decompressed(path) as fh:
-            head = fh.read(1 << 20)
-    except (OSError, pa.ArrowInvalid, EOFError) as exc:
-        raise _read_error(exc, path, source) from exc
+def sniff(path: Path, source: str | None = None) -> Kind:
+    """The file's container/format from its first bytes."""
+    src = source or str(path)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise BadDataError("empty file", source=src)
+    if head.startswith(_GZIP_MAGIC):
+        try:
+            with open_decompressed(path) as fh:
+                inner = fh.read(4096)
+        except (OSError, pa.ArrowInvalid, EOFError) as exc:
+            raise _read_error(exc, path, src) from exc
+        return "jsonl.gz" if inner.lstrip(_BOM).lstrip()[:1] == b"{" else "csv.gz"
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
+    if head.lstrip(_BOM).lstrip()[:1] == b"{":
+        return "jsonl"
+    return "csv"
+
+
+def _header_from_bytes(head: bytes, source: str) -> list[str]:
     if head.startswith(_BOM):
         head = head[len(_BOM) :]
     if not head.strip():
@@ -64,28 +104,35 @@ def read_csv_header(path: Path) -> list[str]:
     header = next(csv.reader(io.StringIO(text)))
     if not any(h.strip() for h in header):
         raise BadDataError("empty header row", source=source)
+    _check_unique(header, source)
+    return header
+
+
+def _check_unique(header: list[str], source: str) -> None:
     seen: set[str] = set()
     dups = sorted({h for h in header if h in seen or seen.add(h)})  # type: ignore[func-returns-value]
     if dups:
         raise BadDataError(f"duplicate column names in header: {', '.join(dups)}", source=source)
-    return header
 
 
-def iter_csv_batches(
-    path: Path,
+def read_csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file (BOM stripped). Raises BadDataError for empty/bad files."""
+    source = str(path)
+    try:
+        with open_decompressed(path) as fh:
+            head = fh.read(1 << 20)
+    except (OSError, pa.ArrowInvalid, EOFError) as exc:
+        raise _read_error(exc, path, source) from exc
+    return _header_from_bytes(head, source)
+
+
+def _csv_batches(
+    stream: IO[bytes],
     header: list[str],
     *,
     block_size: int,
     on_invalid: Callable[[InvalidLine], None],
 ) -> Iterator[pa.RecordBatch]:
-    """Yield all-string record batches of ``path`` (one per read block).
-
-    Records with the wrong number of fields are not yielded: ``on_invalid`` is called
-    with each, and reading goes on. Empty fields become null. Raises BadDataError for
-    a file that cannot be read to the end (truncated gzip, bad encoding).
-    """
-    source = str(path)
-
     def _invalid(row: pacsv.InvalidRow) -> str:
         on_invalid(
             InvalidLine(
@@ -104,14 +151,143 @@ def iter_csv_batches(
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
+    reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    for batch in reader:
+        if batch.num_rows:
+            yield batch
+
+
+def iter_csv_batches(
+    path: Path,
+    header: list[str],
+    *,
+    block_size: int,
+    on_invalid: Callable[[InvalidLine], None],
+) -> Iterator[pa.RecordBatch]:
+    """Yield all-string record batches of a (possibly gzipped) CSV file, one per read block.
+
+    Records with the wrong number of fields are not yielded: ``on_invalid`` is called
+    with each, and reading goes on. Empty fields become null. Raises BadDataError for
+    a file that cannot be read to the end (truncated gzip, bad encoding).
+    """
+    source = str(path)
     try:
         with open_decompressed(path) as fh:
-            reader = pacsv.open_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
-            for batch in reader:
-                if batch.num_rows:
-                    yield batch
+            yield from _csv_batches(fh, header, block_size=block_size, on_invalid=on_invalid)
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise _read_error(exc, path, source) from exc
+
+
+def _flatten(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Struct columns become dotted columns, recursively; other columns unchanged."""
+    if not any(pa.types.is_struct(f.type) for f in batch.schema):
+        return batch
+    table = pa.Table.from_batches([batch])
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    return (
+        table.combine_chunks().to_batches()[0]
+        if table.num_rows
+        else pa.RecordBatch.from_pylist([], schema=table.schema)
+    )
+
+
+def _flat_names(schema: pa.Schema) -> list[str]:
+    names: list[str] = []
+
+    def walk(prefix: str, t: pa.DataType) -> None:
+        if pa.types.is_struct(t):
+            for f in t:
+                walk(f"{prefix}.{f.name}", f.type)
+        else:
+            names.append(prefix)
+
+    for f in schema:
+        walk(f.name, f.type)
+    return names
+
+
+@dataclass
+class TableFile:
+    """A billing file opened for reading: its kind, flattened header and batches."""
+
+    path: Path
+    source: str
+    kind: Kind
+    header: list[str]
+    block_size: int
+
+    def batches(self, on_invalid: Callable[[InvalidLine], None]) -> Iterator[pa.RecordBatch]:
+        """Batches in file order (blocking). BadDataError if the file breaks part-way."""
+        try:
+            if self.kind in ("csv", "csv.gz"):
+                with open_decompressed(self.path) as fh:
+                    yield from _csv_batches(
+                        fh, self.header, block_size=self.block_size, on_invalid=on_invalid
+                    )
+            elif self.kind == "zip":
+                yield from self._zip_batches(on_invalid)
+            elif self.kind == "parquet":
+                pf = pq.ParquetFile(self.path)
+                rows = max(1024, self.block_size // 512)
+                for batch in pf.iter_batches(batch_size=rows):
+                    if batch.num_rows:
+                        yield _flatten(batch)
+            else:
+                with open_decompressed(self.path) as fh:
+                    reader = pajson.open_json(fh, read_options=pajson.ReadOptions(block_size=self.block_size))
+                    for batch in reader:
+                        if batch.num_rows:
+                            yield _flatten(batch)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise _read_error(exc, self.path, self.source) from exc
+
+    def _zip_batches(self, on_invalid: Callable[[InvalidLine], None]) -> Iterator[pa.RecordBatch]:
+        with zipfile.ZipFile(self.path) as zf:
+            for name in _zip_members(zf):
+                with zf.open(name) as member:
+                    header = _header_from_bytes(member.read(1 << 20), f"{self.source}!{name}")
+                if header != self.header:
+                    raise BadDataError(f"zip member {name} has a different header", source=self.source)
+                with zf.open(name) as member:
+                    yield from _csv_batches(
+                        member, self.header, block_size=self.block_size, on_invalid=on_invalid
+                    )
+
+
+def _zip_members(zf: zipfile.ZipFile) -> list[str]:
+    return sorted(
+        i.filename for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+    )
+
+
+def open_table(path: Path, *, source: str | None = None, block_size: int = 4 << 20) -> TableFile:
+    """Detect the file's format and read its header; BadDataError (naming ``source``) if unreadable."""
+    src = source or str(path)
+    kind = sniff(path, src)
+    try:
+        if kind in ("csv", "csv.gz"):
+            with open_decompressed(path) as fh:
+                header = _header_from_bytes(fh.read(1 << 20), src)
+        elif kind == "zip":
+            with zipfile.ZipFile(path) as zf:
+                members = _zip_members(zf)
+                if not members:
+                    raise BadDataError("zip archive has no files", source=src)
+                with zf.open(members[0]) as member:
+                    header = _header_from_bytes(member.read(1 << 20), src)
+        elif kind == "parquet":
+            header = _flat_names(pq.ParquetFile(path).schema_arrow)
+        else:
+            with open_decompressed(path) as fh:
+                reader = pajson.open_json(fh, read_options=pajson.ReadOptions(block_size=block_size))
+                header = _flat_names(reader.schema)
+    except BadDataError:
+        raise
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _read_error(exc, path, src) from exc
+    _check_unique(header, src)
+    return TableFile(path=path, source=src, kind=kind, header=header, block_size=block_size)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -123,8 +299,14 @@ def _read_error(exc: BaseException, path: Path, source: str) -> BadDataError:
     """One clear error for a file that cannot be read to its end."""
     msg = (str(exc).splitlines() or [type(exc).__name__])[0]
     low = msg.lower()
+    if isinstance(exc, zipfile.BadZipFile):
+        return BadDataError(f"corrupt zip archive: {msg}", source=source)
     if _is_gzip(path) or "gzip" in low or "zlib" in low or "compressed" in low:
         return BadDataError(f"corrupt or truncated gzip stream: {msg}", source=source)
     if "utf8" in low or "utf-8" in low:
         return BadDataError(f"not valid UTF-8 text: {msg}", source=source)
-    return BadDataError(f"unreadable CSV: {msg}", source=source)
+    if "parquet" in low or "par1" in low or "footer" in low:
+        return BadDataError(f"corrupt Parquet file: {msg}", source=source)
+    if "json" in low:
+        return BadDataError(f"invalid JSON lines: {msg}", source=source)
+    return BadDataError(f"unreadable file: {msg}", source=source)

@@ -42,7 +42,8 @@ class CostRow:
 
 @dataclass(frozen=True, slots=True)
 class FileLanded:
-    rows: int
+    rows: int  # FOCUS rows
+    source_rows: int  # distinct source rows they came from
     totals: dict[str, Decimal]
 
 
@@ -81,12 +82,17 @@ def cost_by(
 
 
 async def file_landed(ch: ClickHouse, tenant: str, file_id: str) -> FileLanded:
-    """Rows and BilledCost per currency of one file, counted in ClickHouse."""
+    """FOCUS rows, distinct source rows and BilledCost per currency of one file, counted in ClickHouse."""
     db = database_for(tenant)
     sql = (
         f"SELECT BillingCurrency, count(), sum(BilledCost) FROM {db}.focus "
         "WHERE x_FileId = {fid:String} GROUP BY BillingCurrency"
     )
-    result = await ch.run(lambda c: c.query(sql, parameters={"fid": file_id}))
+    params = {"fid": file_id}
+    result = await ch.run(lambda c: c.query(sql, parameters=params))
+    distinct_sql = f"SELECT uniqExact(x_RowNumber) FROM {db}.focus WHERE x_FileId = {{fid:String}}"
+    distinct = await ch.run(lambda c: c.query(distinct_sql, parameters=params).result_rows[0][0])
     rows = sum(int(r[1]) for r in result.result_rows)
-    return FileLanded(rows=rows, totals={str(r[0]): Decimal(r[2]) for r in result.result_rows})
+    return FileLanded(
+        rows=rows, source_rows=int(distinct), totals={str(r[0]): Decimal(r[2]) for r in result.result_rows}
+    )

@@ -1,0 +1,229 @@
+"""Evaluation of rules expressions over a batch of source rows, column at a time.
+
+``evaluate`` returns ``(values, bad)``: the values (text, decimal or timestamp arrays
+depending on the expression) and a mask of rows where a number or date inside the
+expression could not be parsed (``None`` when nothing can go wrong).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cloudops.focus.columns import DECIMAL, TIMESTAMP
+from cloudops.focus.rules import Condition, Expr, load_lookup
+from cloudops.focus.values import as_decimal, as_text, kv_json_body, wrap_json
+
+__all__ = ["Value", "column", "evaluate"]
+
+Value = tuple[pa.Array, pa.Array | None]
+_NULL_STR = pa.scalar(None, pa.string())
+
+
+def column(table: pa.RecordBatch, name: str) -> pa.Array:
+    """A source column as it is typed in the batch; all-null text if the file lacks it."""
+    idx = table.schema.get_field_index(name)
+    if idx < 0:
+        return pa.nulls(table.num_rows, pa.string())
+    return table.column(idx)
+
+
+def _or(a: pa.Array | None, b: pa.Array | None) -> pa.Array | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pc.or_(a, b)
+
+
+def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None) -> pa.Array:
+    keys = pa.array(list(table.keys()), pa.string())
+    values = pa.array(list(table.values()), pa.string())
+    found = pc.take(values, pc.index_in(arr, value_set=keys))
+    # Unmapped values are kept as they are, or replaced by the default when one is given.
+    return pc.coalesce(found, arr if default is None else pa.scalar(default))
+
+
+def _condition(cond: Condition, table: pa.RecordBatch) -> pa.Array:
+    arr = column(table, cond.column)
+    if cond.is_null is not None:
+        mask = pc.is_null(arr)
+        return mask if cond.is_null else pc.invert(mask)
+    values = pa.array(cond.in_ if cond.in_ is not None else cond.not_in, pa.string())
+    mask = pc.fill_null(pc.is_in(as_text(arr), value_set=values), False)
+    return mask if cond.in_ is not None else pc.invert(mask)
+
+
+def _unify(arrays: list[pa.Array]) -> list[pa.Array]:
+    """Bring branch results to one type (decimal or timestamp if all are, else text)."""
+    types = {a.type for a in arrays if not pa.types.is_null(a.type)}
+    if len(types) <= 1:
+        target = next(iter(types), pa.string())
+        return [a if a.type == target else pc.cast(a, target) for a in arrays]
+    if all(pa.types.is_decimal(t) for t in types):
+        return [
+            pc.cast(a, DECIMAL) if not pa.types.is_null(a.type) else pa.nulls(len(a), DECIMAL) for a in arrays
+        ]
+    return [as_text(a) for a in arrays]
+
+
+def _numeric(expr: Expr, table: pa.RecordBatch) -> Value:
+    values, bad = evaluate(expr, table)
+    num, num_bad = as_decimal(values, decimal_comma=expr.decimal_comma)
+    return num, _or(bad, num_bad if pc.any(num_bad).as_py() else None)
+
+
+def _month(expr: Expr, table: pa.RecordBatch, *, next_month: bool) -> Value:
+    values, bad = evaluate(expr, table)
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        text = pc.strftime(pc.cast(values, pa.timestamp("us")), format="%Y-%m")
+    else:
+        text = as_text(values)
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^\s*\d{4}-?\d{2}"), True)
+    year = pc.cast(pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})").field("y"), pa.int32())
+    month = pc.cast(pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})").field("m"), pa.int32())
+    if next_month:
+        wrap = pc.equal(month, 12)
+        year = pc.if_else(wrap, pc.add(year, 1), year)
+        month = pc.if_else(wrap, pa.scalar(1, pa.int32()), pc.add(month, 1))
+    iso = pc.binary_join_element_wise(
+        pc.cast(year, pa.string()), pc.utf8_lpad(pc.cast(month, pa.string()), 2, "0"), "-"
+    )
+    iso = pc.binary_join_element_wise(iso, "-01T00:00:00Z", "")
+    return pc.cast(iso, TIMESTAMP), _or(bad, pc.invert(ok))
+
+
+def _sum_list(table: pa.RecordBatch, name: str, field: str) -> Value:
+    arr = column(table, name)
+    n = table.num_rows
+    if pa.types.is_null(arr.type) or n == 0:
+        return pa.array([0] * n, pa.int64()).cast(DECIMAL), None
+    elems = pc.list_flatten(arr)
+    parents = pc.list_parent_indices(arr)
+    raw = elems.field(field) if pa.types.is_struct(elems.type) else elems
+    values, bad = as_decimal(raw)
+    sums = pa.table({"p": parents, "v": pc.fill_null(values, 0)}).group_by("p").aggregate([("v", "sum")])
+    idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=pc.cast(sums["p"], pa.int64()))
+    per_row = pc.fill_null(
+        pc.cast(pc.take(sums["v_sum"], idx), DECIMAL), pa.scalar(0, pa.int64()).cast(DECIMAL)
+    )
+    row_bad = None
+    if pc.any(bad).as_py():
+        bad_parents = pc.filter(parents, bad)
+        row_bad = pc.is_in(pa.array(range(n), pa.int64()), value_set=pc.cast(bad_parents, pa.int64()))
+    return per_row, row_bad
+
+
+def _source(expr: Expr, table: pa.RecordBatch) -> Value:
+    n = table.num_rows
+    if expr.from_ is not None:
+        return column(table, expr.from_), None
+    if expr.const is not None:
+        return pa.nulls(n, pa.string()).fill_null(expr.const), None
+    if expr.none:
+        return pa.nulls(n, pa.string()), None
+    if expr.coalesce is not None:
+        parts = [evaluate(e, table) for e in expr.coalesce]
+        bad = None
+        for _, b in parts:
+            bad = _or(bad, b)
+        return pc.coalesce(*_unify([p for p, _ in parts])), bad
+    if expr.cases is not None:
+        assert expr.else_ is not None
+        else_value, else_bad = evaluate(expr.else_, table)
+        branches = [(_condition(c.when, table), *evaluate(c.then, table)) for c in expr.cases]
+        arrays = _unify([else_value, *[b[1] for b in branches]])
+        out = arrays[0]
+        any_bad = else_bad is not None or any(b[2] is not None for b in branches)
+        false = pa.nulls(n, pa.bool_()).fill_null(False)
+        bad = (else_bad if else_bad is not None else false) if any_bad else None
+        for (cond, _, b_bad), arr in zip(reversed(branches), reversed(arrays[1:]), strict=True):
+            out = pc.if_else(cond, arr, out)
+            if bad is not None:
+                bad = pc.if_else(cond, b_bad if b_bad is not None else false, bad)
+        return out, bad
+    if expr.add is not None or expr.sub is not None:
+        operands = [_numeric(e, table) for e in (expr.add or expr.sub or [])]
+        zero = pa.scalar(0, pa.int64()).cast(DECIMAL)
+        total = pc.fill_null(operands[0][0], zero)
+        bad = operands[0][1]
+        for value, b in operands[1:]:
+            op = pc.add if expr.add is not None else pc.subtract
+            total = pc.cast(op(total, pc.fill_null(value, zero)), DECIMAL)
+            bad = _or(bad, b)
+        # A row whose operands are all null stays null (nothing to add).
+        all_null = (
+            pc.and_(*[pc.is_null(v) for v, _ in operands])
+            if len(operands) > 1
+            else pc.is_null(operands[0][0])
+        )
+        return pc.if_else(all_null, pa.scalar(None, DECIMAL), total), bad
+    if expr.mul is not None:
+        (a, a_bad), (b, b_bad) = (_numeric(e, table) for e in expr.mul)
+        product = pc.multiply(a, b)
+        return pc.cast(pc.round(product, 10, round_mode="half_to_even"), DECIMAL), _or(a_bad, b_bad)
+    if expr.neg is not None:
+        value, bad = _numeric(expr.neg, table)
+        return pc.negate(value), bad
+    if expr.concat is not None:
+        parts = [evaluate(e, table) for e in expr.concat]
+        bad = None
+        for _, b in parts:
+            bad = _or(bad, b)
+        texts = [as_text(p) for p, _ in parts]
+        joined = pc.binary_join_element_wise(*texts, expr.sep, null_handling="replace", null_replacement="")
+        if expr.sep:
+            # Skipped (null) parts leave doubled or edge separators behind; tidy them.
+            sep = expr.sep
+            joined = pc.replace_substring(joined, sep + sep, sep)
+            joined = pc.utf8_trim(joined, characters=sep) if len(sep) == 1 else joined
+        return pc.if_else(pc.equal(joined, ""), _NULL_STR, joined), bad
+    if expr.json_of is not None:
+        body = kv_json_body(column(table, expr.json_of))
+        return wrap_json([body], n), None
+    if expr.map_get is not None:
+        arr = column(table, expr.map_get.column)
+        if pa.types.is_null(arr.type):
+            return pa.nulls(n, pa.string()), None
+        return as_text(pc.map_lookup(arr, query_key=expr.map_get.key, occurrence="first")), None
+    if expr.sum_list is not None:
+        return _sum_list(table, expr.sum_list.column, expr.sum_list.field)
+    if expr.month_start is not None:
+        return _month(expr.month_start, table, next_month=False)
+    assert expr.month_end is not None
+    return _month(expr.month_end, table, next_month=True)
+
+
+def evaluate(expr: Expr, table: pa.RecordBatch) -> Value:
+    """Evaluate a rules expression over a batch of source rows."""
+    out, bad = _source(expr, table)
+    if expr.extract is not None:
+        out = pc.extract_regex(as_text(out), _named(expr.extract)).field(0)
+    if expr.lower:
+        out = pc.utf8_lower(as_text(out))
+    if expr.upper:
+        out = pc.utf8_upper(as_text(out))
+    if expr.map is not None:
+        out = _mapped(as_text(out), expr.map, expr.default)
+    elif expr.lookup is not None:
+        out = _mapped(as_text(out), load_lookup(expr.lookup), expr.default)
+    elif expr.default is not None:
+        out = pc.fill_null(out if pa.types.is_string(out.type) else as_text(out), expr.default)
+    return out, bad
+
+
+def _named(pattern: str) -> str:
+    """Arrow's extract_regex needs named groups: name the first unnamed group."""
+    if "(?P<" in pattern:
+        return pattern
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "(" and not pattern.startswith("(?", i):
+            return pattern[:i] + "(?P<v>" + pattern[i + 1 :]
+        i += 1
+    return pattern
