@@ -249,7 +249,7 @@ class Explode(_M):
     name: str = Field(description="What the extra rows are (shown in docs), e.g. `credits`.")
     list: str = Field(description="List-of-records column; each element becomes one extra FOCUS row.")
     columns: dict[str, Expr] = Field(
-        description="Rules for the extra rows (others as for the base row); `item.F` is the element's field F."
+        description="Rules for the extra rows (others as for the base row); `item.F` is the element's F."
     )
 
 
