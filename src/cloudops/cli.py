@@ -211,6 +211,85 @@ def _local_events(target: str, tenant: str) -> list[BillingFile]:
     return events
 
 
+@app.command()
+def convert(
+    inputs: Annotated[list[Path], typer.Argument(help="Billing files (any supported format).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="FOCUS Parquet file to write.")],
+    provider: Annotated[
+        str,
+        typer.Option(help="auto, aws, azure, gcp, oci, alibaba or focus: refuse files of other providers."),
+    ] = "auto",
+) -> None:
+    """Convert billing files to one FOCUS Parquet file, with a reconciliation summary per file."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cloudops.sinks.parquet import FocusParquetWriter
+    from cloudops.sources.converter import open_conversion
+
+    allowed = {"auto", "aws", "azure", "gcp", "oci", "alibaba", "focus"}
+    if provider not in allowed:
+        raise CloudopsError(f"--provider must be one of {', '.join(sorted(allowed))}")
+    summary = Table(
+        "file", "format", "rows in", "converted", "rejected", "FOCUS rows", "source total", "FOCUS total"
+    )
+    failed = False
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err
+    )
+    with progress, FocusParquetWriter(out) as writer:
+        for path in inputs:
+            if not path.is_file():
+                raise CloudopsError(f"{path}: no such file")
+            conv = open_conversion(path, source=str(path), file_id=_file_identity(path), block_size=4 << 20)
+            if provider != "auto" and conv.rules.provider != provider:
+                raise CloudopsError(
+                    f"{path}: detected {conv.rules.id} ({conv.rules.provider}), not {provider}"
+                )
+            task = progress.add_task(path.name, total=path.stat().st_size)
+            rejected = 0
+            for result, malformed in conv.chunks():
+                rejected += len(malformed)
+                if result is not None:
+                    writer.write(result.batch)
+                    rejected += len(result.rejected)
+                    for row in result.rejected[:3]:
+                        err.print(f"[yellow]{path.name} row {row.row_number}:[/yellow] {row.reason}")
+                progress.update(task, completed=conv.table.bytes_read)
+            progress.update(task, completed=path.stat().st_size)
+            ok = all(
+                conv.source_totals.get(c, 0)
+                == conv.converted_totals.get(c, 0) + conv.rejected_totals.get(c, 0)
+                for c in conv.source_totals
+            )
+            failed |= not ok
+            summary.add_row(
+                path.name,
+                conv.rules.id,
+                str(conv.rows_in),
+                str(conv.rows_converted),
+                str(conv.rows_rejected),
+                str(conv.focus_rows),
+                _totals(conv.source_totals),
+                _totals(conv.converted_totals) + ("" if ok else " [red]MISMATCH[/red]"),
+            )
+    console.print(summary)
+    console.print(f"wrote {writer.rows} FOCUS rows to {out}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _totals(totals: dict[str, object]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
+
+
+def _file_identity(path: Path) -> str:
+    from cloudops.schemas.events import file_id_for
+    from cloudops.sources.objects import stat_local
+
+    etag, _size = stat_local(path)
+    return file_id_for("local", path.resolve().as_uri(), etag, None)
+
+
 def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None

@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -207,15 +207,46 @@ def _flat_names(schema: pa.Schema) -> list[str]:
     return names
 
 
+class _Counting(io.RawIOBase):
+    """A read-only file that counts the bytes taken from it (for progress)."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._fh.read(len(b))
+        b[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 @dataclass
 class TableFile:
-    """A billing file opened for reading: its kind, flattened header and batches."""
+    """A billing file opened for reading: its kind, flattened header and batches.
+
+    ``bytes_read`` tells how far into the (compressed) file reading has got, for progress.
+    """
 
     path: Path
     source: str
     kind: Kind
     header: list[str]
     block_size: int
+    bytes_read: int = 0
+
+    def _open_counted(self) -> tuple[_Counting, IO[bytes]]:
+        counted = _Counting(self.path.open("rb"))
+        gz = self.kind in ("csv.gz", "jsonl.gz")
+        stream = pa.input_stream(io.BufferedReader(counted), compression="gzip" if gz else None)
+        return counted, stream
 
     def batches(self, on_invalid: Callable[[InvalidLine], None]) -> Iterator[pa.RecordBatch]:
         """Batches in file order (blocking). BadDataError if the file breaks part-way."""
@@ -230,13 +261,20 @@ class TableFile:
             elif self.kind == "parquet":
                 pf = pq.ParquetFile(self.path)
                 rows = max(1024, self.block_size // 512)
+                total_rows = max(1, pf.metadata.num_rows)
+                size = self.path.stat().st_size
+                done = 0
                 for batch in pf.iter_batches(batch_size=rows):
+                    done += batch.num_rows
+                    self.bytes_read = size * done // total_rows
                     if batch.num_rows:
                         yield _flatten(batch)
             else:
-                with open_decompressed(self.path) as fh:
+                counted, fh = self._open_counted()
+                with fh:
                     reader = pajson.open_json(fh, read_options=pajson.ReadOptions(block_size=self.block_size))
                     for batch in reader:
+                        self.bytes_read = counted.count
                         if batch.num_rows:
                             yield _flatten(batch)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -245,6 +283,7 @@ class TableFile:
     def _zip_batches(self, on_invalid: Callable[[InvalidLine], None]) -> Iterator[pa.RecordBatch]:
         with zipfile.ZipFile(self.path) as zf:
             for name in _zip_members(zf):
+                self.bytes_read += zf.getinfo(name).compress_size
                 with zf.open(name) as member:
                     header = _header_from_bytes(member.read(1 << 20), f"{self.source}!{name}")
                 if header != self.header:
