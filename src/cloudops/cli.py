@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import urllib.parse
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -84,9 +85,7 @@ def worker(
     role: Annotated[
         list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")
     ] = None,
-    loglevel: Annotated[
-        str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")
-    ] = None,
+    loglevel: Annotated[str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")] = None,
 ) -> None:
     """Run the Faust worker with all agents, or only the given roles."""
     import faust
@@ -229,9 +228,7 @@ def convert(
     allowed = {"auto", "aws", "azure", "gcp", "oci", "alibaba", "focus"}
     if provider not in allowed:
         raise CloudopsError(f"--provider must be one of {', '.join(sorted(allowed))}")
-    summary = Table(
-        "file", "format", "rows in", "converted", "rejected", "FOCUS rows", "source total", "FOCUS total"
-    )
+    summary = Table("file", "format", "rows in", "converted", "rejected", "FOCUS rows", "source total", "FOCUS total")
     failed = False
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err
@@ -242,9 +239,7 @@ def convert(
                 raise CloudopsError(f"{path}: no such file")
             conv = open_conversion(path, source=str(path), file_id=_file_identity(path), block_size=4 << 20)
             if provider != "auto" and conv.rules.provider != provider:
-                raise CloudopsError(
-                    f"{path}: detected {conv.rules.id} ({conv.rules.provider}), not {provider}"
-                )
+                raise CloudopsError(f"{path}: detected {conv.rules.id} ({conv.rules.provider}), not {provider}")
             task = progress.add_task(path.name, total=path.stat().st_size)
             rejected = 0
             for result, malformed in conv.chunks():
@@ -257,8 +252,7 @@ def convert(
                 progress.update(task, completed=conv.table.bytes_read)
             progress.update(task, completed=path.stat().st_size)
             ok = all(
-                conv.source_totals.get(c, 0)
-                == conv.converted_totals.get(c, 0) + conv.rejected_totals.get(c, 0)
+                conv.source_totals.get(c, 0) == conv.converted_totals.get(c, 0) + conv.rejected_totals.get(c, 0)
                 for c in conv.source_totals
             )
             failed |= not ok
@@ -278,7 +272,7 @@ def convert(
         raise typer.Exit(1)
 
 
-def _totals(totals: dict[str, object]) -> str:
+def _totals(totals: Mapping[str, object]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
 
 
@@ -300,9 +294,7 @@ def _parse_time(value: str | None) -> datetime | None:
 @query_app.command("cost")
 def query_cost(
     by: Annotated[list[str], typer.Option("--by", help="Group-by column (repeat).")],
-    from_: Annotated[
-        str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")
-    ] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")] = None,
     to: Annotated[str | None, typer.Option("--to", help="ChargePeriodStart < (ISO date/time, UTC).")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
@@ -353,9 +345,7 @@ def query_cost(
     table.add_column("EffectiveCost", justify="right")
     table.add_column("Rows", justify="right")
     for r in rows:
-        table.add_row(
-            *[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows)
-        )
+        table.add_row(*[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows))
     console.print(table)
 
 

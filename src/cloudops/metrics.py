@@ -7,9 +7,7 @@ from prometheus_client import Counter, Histogram
 __all__ = ["DEAD_LETTERS", "FILES", "RETRIES", "ROWS", "STAGE_SECONDS"]
 
 FILES = Counter("cloudops_files_total", "Billing files by stage outcome.", ["stage", "outcome"])
-ROWS = Counter(
-    "cloudops_rows_total", "Billing rows by outcome (read, converted, rejected, landed).", ["outcome"]
-)
+ROWS = Counter("cloudops_rows_total", "Billing rows by outcome (read, converted, rejected, landed).", ["outcome"])
 DEAD_LETTERS = Counter("cloudops_dead_letters_total", "Records sent to a DLQ.", ["topic", "error_kind"])
 RETRIES = Counter("cloudops_retries_total", "Transient failures retried.", ["operation"])
 STAGE_SECONDS = Histogram(

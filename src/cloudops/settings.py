@@ -153,9 +153,7 @@ class LoadSettings(_Section):
 class Settings(BaseSettings):
     """The whole settings tree. Build with :func:`get_settings` or ``Settings(**overrides)``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="CLOUDOPS_", env_nested_delimiter="__", frozen=True, extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="CLOUDOPS_", env_nested_delimiter="__", frozen=True, extra="ignore")
 
     app: AppSettings = AppSettings()
     kafka: KafkaSettings = KafkaSettings()

@@ -30,9 +30,7 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.Co
 
 
 @pytest.fixture
-def env(
-    broker: EmbeddedBroker, tmp_path: Path, unique: str, postgres_db: str, redis_url: str
-) -> dict[str, str]:
+def env(broker: EmbeddedBroker, tmp_path: Path, unique: str, postgres_db: str, redis_url: str) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDOPS_")}
     e.update(
         CLOUDOPS_APP__ID=f"cli-{unique}",
@@ -74,9 +72,7 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
         out = _cli(env, "ingest", str(SAMPLE))
         assert out.returncode == 0, out.stderr
         assert "announced 1 file(s)" in out.stdout
-        recs = await read_topic(
-            env["CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS"], "billing-loaded", until=bool, timeout=120
-        )
+        recs = await read_topic(env["CLOUDOPS_KAFKA__BOOTSTRAP_SERVERS"], "billing-loaded", until=bool, timeout=120)
         receipt = decode_record(BillingLoaded, recs[0].value)
         assert receipt.reconciled
         assert receipt.rows_landed == len(rows)

@@ -60,9 +60,7 @@ class Pipeline:
         )
         return mine(recs)
 
-    async def dead_letters(
-        self, topic: str, predicate, count: int = 1, timeout: float = 60
-    ) -> list[DeadLetter]:
+    async def dead_letters(self, topic: str, predicate, count: int = 1, timeout: float = 60) -> list[DeadLetter]:
         def mine(recs: list) -> list[DeadLetter]:
             return [d for d in (decode_record(DeadLetter, r.value) for r in recs) if predicate(d)]
 
@@ -77,9 +75,7 @@ class Pipeline:
     def landed(self) -> tuple[int, Decimal]:
         ch = connect(self.settings.clickhouse_dsn)
         row = ch.call(
-            lambda c: (
-                c.query(f"SELECT count(), sum(BilledCost) FROM {database_for(self.tenant)}.focus").result_rows
-            )
+            lambda c: c.query(f"SELECT count(), sum(BilledCost) FROM {database_for(self.tenant)}.focus").result_rows
         )[0]
         return int(row[0]), Decimal(row[1])
 

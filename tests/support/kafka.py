@@ -39,9 +39,7 @@ async def read_topic(
         await consumer.seek_to_beginning(*tps)
         while not until(records):
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"condition not met on {topic} after {timeout}s; read {len(records)} records"
-                )
+                raise TimeoutError(f"condition not met on {topic} after {timeout}s; read {len(records)} records")
             batches = await consumer.getmany(timeout_ms=500)
             for recs in batches.values():
                 records.extend(recs)

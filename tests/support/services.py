@@ -142,9 +142,7 @@ class PostgresServer:
                 f"-p {port} -k {sock} -c listen_addresses={_HOST} -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off"
             )
-            started = self._run(
-                bin_dir / "pg_ctl", "-D", data, "-l", logfile, "-o", opts, "-w", "-t", "60", "start"
-            )
+            started = self._run(bin_dir / "pg_ctl", "-D", data, "-l", logfile, "-o", opts, "-w", "-t", "60", "start")
             if started.returncode == 0:
                 self.port, self._started = port, True
                 return self

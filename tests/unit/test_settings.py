@@ -152,9 +152,7 @@ def test_out_of_range_values_rejected(monkeypatch: pytest.MonkeyPatch, env: str,
         Settings()
 
 
-def test_clickhouse_dsn_defaults_to_chdb_under_work_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clickhouse_dsn_defaults_to_chdb_under_work_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings(app={"work_dir": tmp_path / "state"})
     assert s.clickhouse.dsn is None
     assert s.clickhouse_dsn == f"chdb://{(tmp_path / 'state' / 'chdb').resolve()}"
@@ -181,9 +179,7 @@ def test_settings_table_lists_every_field() -> None:
     assert by_env["CLOUDOPS_APP__TENANT"] == "default"
     assert by_env["CLOUDOPS_INGEST__BLOCK_BYTES"] == str(4 << 20)
     assert by_env["CLOUDOPS_CLICKHOUSE__DSN"] == ""
-    assert {"CLOUDOPS_APP__WORK_DIR", "CLOUDOPS_AWS__SQS_QUEUE_URL", "CLOUDOPS_LOAD__MAX_ATTEMPTS"} <= set(
-        by_env
-    )
+    assert {"CLOUDOPS_APP__WORK_DIR", "CLOUDOPS_AWS__SQS_QUEUE_URL", "CLOUDOPS_LOAD__MAX_ATTEMPTS"} <= set(by_env)
 
 
 def test_settings_table_names_are_read_back(monkeypatch: pytest.MonkeyPatch) -> None:

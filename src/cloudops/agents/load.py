@@ -160,8 +160,7 @@ class Loader:
             rejected_totals=env.rejected_totals or {},
             landed_totals=landed.totals,
             status=env.status,
-            reconciled=env.status == "complete"
-            and reconcile(env, landed.source_rows, landed.totals, landed.rows),
+            reconciled=env.status == "complete" and reconcile(env, landed.source_rows, landed.totals, landed.rows),
         )
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
         await self._announce(receipt)
@@ -204,7 +203,5 @@ def register(app: Any, rt: Runtime) -> None:
     async def load(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
-            headers = (
-                {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
-            )
+            headers = {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
             await loader.handle(msg.key, msg.value, headers, msg.partition, msg.offset)

@@ -196,9 +196,7 @@ async def _publish_end(
         status=status,
         reason=reason,
     )
-    await rt.publish(
-        FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)}
-    )
+    await rt.publish(FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)})
 
 
 def register(app: Any, rt: Runtime) -> None:

@@ -63,8 +63,6 @@ async def provision_bucket_queue(aws: AwsSettings, bucket: str, queue: str) -> s
         await s3.create_bucket(Bucket=bucket)
         await s3.put_bucket_notification_configuration(
             Bucket=bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
-            },
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
         )
         return queue_url

@@ -48,9 +48,7 @@ __all__ = [
 
 def focus_schema() -> pa.Schema:
     """Schema of a converted batch: FOCUS columns then extension columns, all nullable."""
-    return pa.schema(
-        [pa.field(c.name, c.arrow_type, nullable=True) for c in FOCUS_COLUMNS + EXTENSION_COLUMNS]
-    )
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=True) for c in FOCUS_COLUMNS + EXTENSION_COLUMNS])
 
 
 _SCHEMA = focus_schema()
@@ -184,9 +182,7 @@ def _focus_rows(
     for ext in EXTENSION_COLUMNS:
         if ext.name == "x_Provider":
             if rules.x_provider is not None:
-                columns[ext.name] = pc.fill_null(
-                    as_text(evaluate(rules.x_provider, table)[0]), rules.provider
-                )
+                columns[ext.name] = pc.fill_null(as_text(evaluate(rules.x_provider, table)[0]), rules.provider)
             else:
                 columns[ext.name] = pa.nulls(n, pa.string()).fill_null(rules.provider)
         elif ext.name == "x_SourceFormat":
@@ -264,9 +260,7 @@ def convert_batch(
         part_parents.append(parents)
         if pc.any(pc.is_valid(reason)).as_py():
             # Carry the first reason of any exploded row back to its source row.
-            bad = pa.table(
-                {"p": pc.filter(parents, pc.is_valid(reason)), "r": pc.filter(reason, pc.is_valid(reason))}
-            )
+            bad = pa.table({"p": pc.filter(parents, pc.is_valid(reason)), "r": pc.filter(reason, pc.is_valid(reason))})
             first = bad.group_by("p").aggregate([("r", "first")])
             idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=first["p"])
             extra = pc.take(first["r_first"], idx)
@@ -303,9 +297,7 @@ def convert_batch(
         bad_reason = source_reason.take(idx).to_pylist()
         for i, row, why in zip(idx.to_pylist(), bad_raw, bad_reason, strict=True):
             shown = {k: v for k, v in row.items() if v is not None}
-            rejected.append(
-                RejectedRow(row_number=row_offset + i, reason=str(why), raw=json.dumps(shown, default=str))
-            )
+            rejected.append(RejectedRow(row_number=row_offset + i, reason=str(why), raw=json.dumps(shown, default=str)))
     return ConversionResult(
         batch=batch,
         rejected=rejected,

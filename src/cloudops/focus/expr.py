@@ -63,9 +63,7 @@ def _unify(arrays: list[pa.Array]) -> list[pa.Array]:
         target = next(iter(types), pa.string())
         return [a if a.type == target else pc.cast(a, target) for a in arrays]
     if all(pa.types.is_decimal(t) for t in types):
-        return [
-            pc.cast(a, DECIMAL) if not pa.types.is_null(a.type) else pa.nulls(len(a), DECIMAL) for a in arrays
-        ]
+        return [pc.cast(a, DECIMAL) if not pa.types.is_null(a.type) else pa.nulls(len(a), DECIMAL) for a in arrays]
     return [as_text(a) for a in arrays]
 
 
@@ -106,9 +104,7 @@ def _sum_list(table: pa.RecordBatch, name: str, field: str) -> Value:
     values, bad = as_decimal(raw)
     sums = pa.table({"p": parents, "v": pc.fill_null(values, 0)}).group_by("p").aggregate([("v", "sum")])
     idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=pc.cast(sums["p"], pa.int64()))
-    per_row = pc.fill_null(
-        pc.cast(pc.take(sums["v_sum"], idx), DECIMAL), pa.scalar(0, pa.int64()).cast(DECIMAL)
-    )
+    per_row = pc.fill_null(pc.cast(pc.take(sums["v_sum"], idx), DECIMAL), pa.scalar(0, pa.int64()).cast(DECIMAL))
     row_bad = None
     if pc.any(bad).as_py():
         bad_parents = pc.filter(parents, bad)
@@ -154,11 +150,7 @@ def _source(expr: Expr, table: pa.RecordBatch) -> Value:
             total = pc.cast(op(total, pc.fill_null(value, zero)), DECIMAL)
             bad = _or(bad, b)
         # A row whose operands are all null stays null (nothing to add).
-        all_null = (
-            pc.and_(*[pc.is_null(v) for v, _ in operands])
-            if len(operands) > 1
-            else pc.is_null(operands[0][0])
-        )
+        all_null = pc.and_(*[pc.is_null(v) for v, _ in operands]) if len(operands) > 1 else pc.is_null(operands[0][0])
         return pc.if_else(all_null, pa.scalar(None, DECIMAL), total), bad
     if expr.mul is not None:
         (a, a_bad), (b, b_bad) = (_numeric(e, table) for e in expr.mul)

@@ -239,9 +239,7 @@ class TagSource(_M):
 
 
 class Tags(_M):
-    prefixes: dict[str, str] = Field(
-        default_factory=dict, description="Column name prefix -> tag key prefix."
-    )
+    prefixes: dict[str, str] = Field(default_factory=dict, description="Column name prefix -> tag key prefix.")
     maps: list[TagSource] = Field(default_factory=list, description="Map columns (or key/value lists).")
 
 

@@ -210,9 +210,7 @@ def as_decimal(arr: pa.Array, *, decimal_comma: bool = False) -> tuple[pa.Array,
         rounded = pc.round(arr, 10, round_mode="half_to_even") if t.scale > 10 else arr
         return pc.cast(rounded, DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     if pa.types.is_integer(t):
-        return pc.cast(pc.cast(arr, pa.decimal128(38, 0)), DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(
-            False
-        )
+        return pc.cast(pc.cast(arr, pa.decimal128(38, 0)), DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     if pa.types.is_null(t):
         return pa.nulls(len(arr), DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     text = as_text(arr)

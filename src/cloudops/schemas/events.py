@@ -129,9 +129,7 @@ class BillingLoaded(_Record):
     source_totals: dict[str, Decimal] = Field(description="Source cost column per currency, all rows.")
     rejected_totals: dict[str, Decimal] = Field(description="Source cost of rejected rows per currency.")
     landed_totals: dict[str, Decimal] = Field(description="sum(BilledCost) in ClickHouse per currency.")
-    status: Literal["complete", "aborted"] = Field(
-        "complete", description="`aborted`: nothing of the file landed."
-    )
+    status: Literal["complete", "aborted"] = Field("complete", description="`aborted`: nothing of the file landed.")
     reconciled: bool = Field(
         description=(
             "rows_in == rows_landed + rows_rejected, FOCUS rows landed == FOCUS rows published, and "

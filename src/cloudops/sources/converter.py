@@ -78,9 +78,7 @@ class FileConversion:
         for raw in self.table.batches(invalid.append):
             raw = _canonical(raw, self.table.header, self.renames)
             batch_id = batch_id_for(self.file_id, offset, offset + raw.num_rows)
-            result = convert_batch(
-                raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset
-            )
+            result = convert_batch(raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset)
             offset += raw.num_rows
             malformed = _malformed(invalid)
             invalid.clear()

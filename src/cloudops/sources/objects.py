@@ -152,9 +152,7 @@ async def list_objects(aws: AwsSettings, bucket: str, prefix: str = "") -> list[
             paginator = s3.get_paginator("list_objects_v2")
             async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
-                    out.append(
-                        ObjectInfo(bucket, obj["Key"], obj.get("ETag", "").strip('"') or None, obj["Size"])
-                    )
+                    out.append(ObjectInfo(bucket, obj["Key"], obj.get("ETag", "").strip('"') or None, obj["Size"]))
     except ClientError as exc:
         raise _classify_client_error(exc, f"s3://{bucket}/{prefix}") from exc
     except (BotoCoreError, OSError) as exc:

@@ -253,9 +253,7 @@ class TableFile:
         try:
             if self.kind in ("csv", "csv.gz"):
                 with open_decompressed(self.path) as fh:
-                    yield from _csv_batches(
-                        fh, self.header, block_size=self.block_size, on_invalid=on_invalid
-                    )
+                    yield from _csv_batches(fh, self.header, block_size=self.block_size, on_invalid=on_invalid)
             elif self.kind == "zip":
                 yield from self._zip_batches(on_invalid)
             elif self.kind == "parquet":
@@ -289,15 +287,11 @@ class TableFile:
                 if header != self.header:
                     raise BadDataError(f"zip member {name} has a different header", source=self.source)
                 with zf.open(name) as member:
-                    yield from _csv_batches(
-                        member, self.header, block_size=self.block_size, on_invalid=on_invalid
-                    )
+                    yield from _csv_batches(member, self.header, block_size=self.block_size, on_invalid=on_invalid)
 
 
 def _zip_members(zf: zipfile.ZipFile) -> list[str]:
-    return sorted(
-        i.filename for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-    )
+    return sorted(i.filename for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/"))
 
 
 def open_table(path: Path, *, source: str | None = None, block_size: int = 4 << 20) -> TableFile:

@@ -27,9 +27,7 @@ async def ensure_topics(kafka: KafkaSettings) -> list[str]:
         missing = [n for n in all_topic_names() if n not in existing]
         if missing:
             new = [
-                NewTopic(
-                    name=n, num_partitions=kafka.topic_partitions, replication_factor=kafka.replication_factor
-                )
+                NewTopic(name=n, num_partitions=kafka.topic_partitions, replication_factor=kafka.replication_factor)
                 for n in missing
             ]
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent worker created it first

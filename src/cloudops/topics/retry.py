@@ -48,8 +48,6 @@ async def with_retries(
                 raise RetriesExhausted(what, attempts, exc) from exc
             delay = min(max_s, base_s * 2 ** (attempt - 1))
             RETRIES.labels(what.split(" ", 1)[0]).inc()
-            log.warning(
-                "%s: attempt %d/%d failed (%s); retrying in %.1fs", what, attempt, attempts, exc, delay
-            )
+            log.warning("%s: attempt %d/%d failed (%s); retrying in %.1fs", what, attempt, attempts, exc, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")

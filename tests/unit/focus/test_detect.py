@@ -66,8 +66,7 @@ def test_unknown_long_header_is_abbreviated() -> None:
     with pytest.raises(BadDataError) as info:
         detect_format(header, source="file:///tmp/wide.csv")
     assert info.value.reason == (
-        "unknown billing format: header [col0, col1, col2, col3, col4, col5, col6, col7, ...] "
-        "matches no rules"
+        "unknown billing format: header [col0, col1, col2, col3, col4, col5, col6, col7, ...] matches no rules"
     )
 
 

@@ -25,9 +25,7 @@ EXPECTED = sorted(FIXTURES.rglob("*.expected.json"))
 
 def _data_file(expected: Path) -> Path:
     stem = expected.name.removesuffix(".expected.json")
-    matches = [
-        p for p in expected.parent.iterdir() if p.name != expected.name and p.name.startswith(stem + ".")
-    ]
+    matches = [p for p in expected.parent.iterdir() if p.name != expected.name and p.name.startswith(stem + ".")]
     matches = [p for p in matches if not p.name.endswith(".expected.json")]
     assert len(matches) == 1, f"{expected}: expected exactly one data file named {stem}.*, found {matches}"
     return matches[0]

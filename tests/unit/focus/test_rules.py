@@ -303,9 +303,7 @@ def test_cases_not_in_and_is_null_false() -> None:
     )
     # A null value is "not in" any list.
     assert evaluate(not_in, b)[0].to_pylist() == ["n", "y", "y"]
-    present = expr(
-        {"cases": [{"when": {"column": "t", "is_null": False}, "then": "t"}], "else": {"const": "missing"}}
-    )
+    present = expr({"cases": [{"when": {"column": "t", "is_null": False}, "then": "t"}], "else": {"const": "missing"}})
     assert evaluate(present, b)[0].to_pylist() == ["Usage", "Tax", "missing"]
 
 

@@ -48,10 +48,7 @@ def test_batch_id_for() -> None:
     a = batch_id_for("file", 0, 100)
     assert a == batch_id_for("file", 0, 100)
     assert re.fullmatch(r"[0-9a-f]{32}", a)
-    assert (
-        len({a, batch_id_for("file", 0, 101), batch_id_for("file", 1, 100), batch_id_for("other", 0, 100)})
-        == 4
-    )
+    assert len({a, batch_id_for("file", 0, 101), batch_id_for("file", 1, 100), batch_id_for("other", 0, 100)}) == 4
 
 
 def test_open_conversion_detects_format(cur_sample_path: Path, cur_header: list[str]) -> None:
@@ -161,9 +158,7 @@ def test_only_malformed_rows(tmp_path: Path, cur_sample_path: Path) -> None:
     assert conv.source_totals == {}
 
 
-def test_rejected_rows_and_totals(
-    tmp_path: Path, cur_header: list[str], cur_sample_rows: list[dict[str, str]]
-) -> None:
+def test_rejected_rows_and_totals(tmp_path: Path, cur_header: list[str], cur_sample_rows: list[dict[str, str]]) -> None:
     rows = [dict(r) for r in cur_sample_rows[:5]]
     rows[1]["lineItem/UnblendedCost"] = "garbage"
     rows[2]["bill/PayerAccountId"] = ""

@@ -186,9 +186,7 @@ def test_small_blocks_stream_the_sample(cur_sample_path: Path, cur_sample_rows: 
     assert max(b.nbytes for b in batches) < 4 * BLOCK
     rows = _rows(batches)
     assert [r["identity/LineItemId"] for r in rows] == [r["identity/LineItemId"] for r in cur_sample_rows]
-    assert [r["lineItem/UnblendedCost"] for r in rows] == [
-        r["lineItem/UnblendedCost"] for r in cur_sample_rows
-    ]
+    assert [r["lineItem/UnblendedCost"] for r in rows] == [r["lineItem/UnblendedCost"] for r in cur_sample_rows]
 
 
 def test_gzipped_sample_reads_the_same(tmp_path: Path, cur_sample_path: Path) -> None:

@@ -20,8 +20,7 @@ MOTO_PUT = (
 )
 # Recorded from moto: sent when a notification configuration is set on the bucket.
 MOTO_TEST_EVENT = (
-    '{"Service": "Amazon S3", "Event": "s3:TestEvent", '
-    '"Time": "2026-11-27T23:46:26.409Z", "Bucket": "billing"}'
+    '{"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-27T23:46:26.409Z", "Bucket": "billing"}'
 )
 
 EXPECTED = S3ObjectCreated(
@@ -50,9 +49,7 @@ def test_moto_put_event() -> None:
 def test_key_is_url_decoded_with_plus_as_space() -> None:
     (event,) = parse_s3_notification(MOTO_PUT)
     assert event.key == "a b/c+d.csv"
-    (other,) = parse_s3_notification(
-        json.dumps({"Records": [_record(key="cur%2F2024-01%2Fr%C3%A9sum%C3%A9.csv.gz")]})
-    )
+    (other,) = parse_s3_notification(json.dumps({"Records": [_record(key="cur%2F2024-01%2Fr%C3%A9sum%C3%A9.csv.gz")]}))
     assert other.key == "cur/2024-01/résumé.csv.gz"
 
 

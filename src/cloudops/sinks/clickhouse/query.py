@@ -76,9 +76,7 @@ def cost_by(
     )
     result = ch.call(lambda c: c.query(sql, parameters=params))
     n = len(by)
-    return [
-        CostRow(tuple(r[:n]), Decimal(r[n]), Decimal(r[n + 1]), int(r[n + 2])) for r in result.result_rows
-    ]
+    return [CostRow(tuple(r[:n]), Decimal(r[n]), Decimal(r[n + 1]), int(r[n + 2])) for r in result.result_rows]
 
 
 async def file_landed(ch: ClickHouse, tenant: str, file_id: str) -> FileLanded:

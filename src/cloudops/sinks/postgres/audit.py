@@ -39,9 +39,7 @@ def _table(tenant: str) -> sql.Identifier:
 
 
 def _missing(tenant: str) -> ConfigError:
-    return ConfigError(
-        f"{schema_for(tenant)}.audit_log does not exist: run `cloudops migrate --tenant {tenant}` first"
-    )
+    return ConfigError(f"{schema_for(tenant)}.audit_log does not exist: run `cloudops migrate --tenant {tenant}` first")
 
 
 def append_audit(
@@ -59,9 +57,7 @@ def append_audit(
         try:
             with conn.transaction():
                 row = conn.execute(
-                    sql.SQL("INSERT INTO {} (actor, action, detail) VALUES (%s, %s, %s) RETURNING id").format(
-                        table
-                    ),
+                    sql.SQL("INSERT INTO {} (actor, action, detail) VALUES (%s, %s, %s) RETURNING id").format(table),
                     [actor, action, None if detail is None else Jsonb(dict(detail))],
                 ).fetchone()
         except psycopg.errors.UndefinedTable as exc:
@@ -77,9 +73,7 @@ def read_audit(conn_or_dsn: ConnOrDsn, tenant: str, *, limit: int = 100) -> list
         try:
             with conn.transaction():
                 rows = conn.execute(
-                    sql.SQL("SELECT id, at, actor, action, detail FROM {} ORDER BY id DESC LIMIT %s").format(
-                        table
-                    ),
+                    sql.SQL("SELECT id, at, actor, action, detail FROM {} ORDER BY id DESC LIMIT %s").format(table),
                     [limit],
                 ).fetchall()
         except psycopg.errors.UndefinedTable as exc:

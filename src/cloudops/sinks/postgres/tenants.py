@@ -65,9 +65,7 @@ def list_tenants(conn_or_dsn: ConnOrDsn) -> list[Tenant]:
     with connection(conn_or_dsn) as conn:
         try:
             with conn.transaction():
-                rows = conn.execute(
-                    "SELECT id, display_name, created_at FROM public.tenants ORDER BY id"
-                ).fetchall()
+                rows = conn.execute("SELECT id, display_name, created_at FROM public.tenants ORDER BY id").fetchall()
         except psycopg.errors.UndefinedTable as exc:
             raise ConfigError(_MISSING) from exc
     return [Tenant(str(r[0]), str(r[1]), r[2]) for r in rows]

@@ -115,8 +115,6 @@ def _record(ch: ClickHouse, db: str, m: Migration, *, applied: bool) -> None:
 def applied_versions_active(ch: ClickHouse, db: str) -> list[int]:
     """Versions whose latest record says applied."""
     rows = ch.call(
-        lambda c: c.query(
-            f"SELECT version FROM {db}.schema_migrations FINAL WHERE is_applied = 1 ORDER BY version"
-        )
+        lambda c: c.query(f"SELECT version FROM {db}.schema_migrations FINAL WHERE is_applied = 1 ORDER BY version")
     )
     return [int(r[0]) for r in rows.result_rows]

@@ -162,9 +162,7 @@ def _ensure_ledger(conn: psycopg.Connection[Any], schema: str) -> None:
         )
 
 
-def _run(
-    conn: psycopg.Connection[Any], schema: str, migrations: list[Migration], goal: int, *, revert: bool
-) -> Steps:
+def _run(conn: psycopg.Connection[Any], schema: str, migrations: list[Migration], goal: int, *, revert: bool) -> Steps:
     """Apply ``migrations`` up to ``goal`` in ``schema``; with ``revert``, undo those above it."""
     _ensure_ledger(conn, schema)
     ledger = sql.Identifier(schema, "schema_migrations")
