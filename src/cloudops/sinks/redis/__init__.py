@@ -1,5 +1,6 @@
 """Redis sink: live "data loaded" notifications (per-tenant data version + pub/sub)."""
 
+from cloudops.sinks.redis.cache import QueryCache, cache_key
 from cloudops.sinks.redis.notify import (
     Loaded,
     LoadedSubscription,
@@ -14,7 +15,9 @@ from cloudops.sinks.redis.notify import (
 __all__ = [
     "Loaded",
     "LoadedSubscription",
+    "QueryCache",
     "RedisOrUrl",
+    "cache_key",
     "current_version",
     "loaded_channel",
     "publish_loaded",

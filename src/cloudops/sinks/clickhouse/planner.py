@@ -1,0 +1,386 @@
+"""The typed analytics query, and the planner that compiles it to SQL over the smallest exact source.
+
+Pure: no I/O. The planner is given the rollup sizes (rows) and returns a :class:`Plan`
+(SQL with bound parameters, the table chosen and why). User input never becomes SQL
+text: dimensions come from an allow-list, tag keys and filter values are parameters.
+
+Exactness: a rollup answers a query only when it has every dimension the query groups
+or filters by, a grain at least as fine as the query's, and a time range aligned to its
+grain (midnight UTC for day rollups, first of the month for month rollups). Otherwise
+the raw ``focus`` table answers. Nulls read as ``''`` everywhere, so rollups (whose
+keys cannot be null) and the raw table give identical rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cloudops.errors import ConfigError
+
+__all__ = [
+    "DIMENSIONS",
+    "METRICS",
+    "ROLLUPS",
+    "Filter",
+    "Plan",
+    "Query",
+    "Rollup",
+    "plan_query",
+]
+
+Metric = Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Savings", "Rows"]
+METRICS: tuple[str, ...] = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "ConsumedQuantity",
+    "Savings",
+    "Rows",
+)
+_METRIC_SQL = {
+    "BilledCost": ("sum(BilledCost)", "sum(BilledCost)"),
+    "EffectiveCost": ("sum(EffectiveCost)", "sum(EffectiveCost)"),
+    "ListCost": ("sum(ListCost)", "sum(ListCost)"),
+    "ContractedCost": ("sum(ContractedCost)", "sum(ContractedCost)"),
+    "ConsumedQuantity": ("sum(ifNull(ConsumedQuantity, 0))", "sum(ConsumedQuantity)"),
+    "Savings": ("sum(ListCost) - sum(EffectiveCost)", "sum(ListCost) - sum(EffectiveCost)"),
+    "Rows": ("toUInt64(count())", "toUInt64(sum(Rows))"),
+}
+_ROLLUP_DIMS = (
+    "ProviderName",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceCategory",
+    "ServiceName",
+    "RegionId",
+    "ChargeCategory",
+    "PricingCategory",
+    "CommitmentDiscountType",
+    "CommitmentDiscountStatus",
+    "ConsumedUnit",
+    "BillingCurrency",
+)
+_RESOURCE_DIMS = (
+    "ProviderName",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceName",
+    "RegionId",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "BillingCurrency",
+)
+_TAG_DIMS = ("ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "BillingCurrency")
+_RAW_ONLY = (
+    "AvailabilityZone",
+    "BillingAccountName",
+    "SubAccountName",
+    "ChargeFrequency",
+    "ChargeClass",
+    "CommitmentDiscountId",
+    "CommitmentDiscountCategory",
+    "PricingUnit",
+    "ServiceSubcategory",
+    "SkuId",
+    "x_Provider",
+    "x_Source",
+    "x_SourceFormat",
+    "x_FileId",
+)
+DIMENSIONS: tuple[str, ...] = tuple(dict.fromkeys(_ROLLUP_DIMS + _RESOURCE_DIMS + _RAW_ONLY))
+TAG_PREFIX = "tag:"
+
+
+def _check_dim(dim: str) -> str:
+    if dim.startswith(TAG_PREFIX):
+        key = dim[len(TAG_PREFIX) :]
+        if not key or len(key) > 256:
+            raise ValueError(f"invalid tag dimension {dim!r}")
+        return dim
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}: choose from {', '.join(DIMENSIONS)} or tag:<key>")
+    return dim
+
+
+class Filter(BaseModel):
+    """``dimension`` value in (or not in) ``values``. ``''`` matches null/missing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    dimension: str
+    op: Literal["in", "not_in"] = "in"
+    values: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("dimension")
+    @classmethod
+    def _dim(cls, v: str) -> str:
+        return _check_dim(v)
+
+
+class Query(BaseModel):
+    """An analytics question: metrics grouped by dimensions, filtered, over a time range."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    metrics: tuple[Metric, ...] = ("BilledCost",)
+    group_by: tuple[str, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    start: datetime | None = Field(None, description="ChargePeriodStart >= start (UTC).")
+    end: datetime | None = Field(None, description="ChargePeriodStart < end (UTC).")
+    granularity: Literal["total", "day", "month"] = "total"
+    top_n: int | None = Field(None, ge=1, le=100_000)
+    order_by: Metric | None = Field(None, description="Metric to sort by, descending (default: the first).")
+
+    @field_validator("group_by")
+    @classmethod
+    def _dims(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for d in v:
+            _check_dim(d)
+        if len(set(v)) != len(v):
+            raise ValueError("a dimension appears twice in group_by")
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is None:
+            return None
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _range(self) -> Query:
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        if not self.metrics:
+            raise ValueError("at least one metric")
+        return self
+
+    def normalized(self) -> str:
+        """Canonical JSON of the query (filter order and value order do not matter)."""
+        data = self.model_dump(mode="json")
+        data["filters"] = sorted(
+            ({**f, "values": sorted(f["values"])} for f in data["filters"]), key=lambda f: (f["dimension"], f["op"])
+        )
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.normalized().encode()).hexdigest()[:32]
+
+    def tag_keys(self) -> set[str]:
+        dims = [*self.group_by, *(f.dimension for f in self.filters)]
+        return {d[len(TAG_PREFIX) :] for d in dims if d.startswith(TAG_PREFIX)}
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    table: str
+    grain: Literal["day", "month"]
+    time_column: str
+    dimensions: frozenset[str]
+    tag: bool = False
+
+
+ROLLUPS: tuple[Rollup, ...] = (
+    Rollup("rollup_month", "month", "Month", frozenset(_ROLLUP_DIMS)),
+    Rollup("rollup_day", "day", "Day", frozenset(_ROLLUP_DIMS)),
+    Rollup("rollup_resource_day", "day", "Day", frozenset(_RESOURCE_DIMS)),
+    Rollup("rollup_tag_day", "day", "Day", frozenset(_TAG_DIMS), tag=True),
+)
+
+
+@dataclass
+class Plan:
+    """What the planner chose, and the SQL to run."""
+
+    source: str
+    reason: str
+    sql: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+    def explain(self) -> str:
+        return f"source: {self.source}\nreason: {self.reason}\nsql:\n{self.sql}\nparameters: {self.parameters}"
+
+
+def _aligned(ts: datetime | None, grain: str) -> bool:
+    if ts is None:
+        return True
+    midnight = ts.hour == ts.minute == ts.second == ts.microsecond == 0
+    return midnight and (grain == "day" or ts.day == 1)
+
+
+def _rejects(r: Rollup, q: Query) -> str | None:
+    """Why rollup ``r`` cannot answer ``q`` exactly (None if it can)."""
+    dims = {*q.group_by, *(f.dimension for f in q.filters)}
+    tags = q.tag_keys()
+    if tags and not r.tag:
+        return "query uses tags"
+    if r.tag and len(tags) != 1:
+        return "tag rollup answers queries on exactly one tag key"
+    missing = sorted(d for d in dims if not d.startswith(TAG_PREFIX) and d not in r.dimensions)
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if q.granularity == "day" and r.grain == "month":
+        return "grain too coarse"
+    if not (_aligned(q.start, r.grain) and _aligned(q.end, r.grain)):
+        return f"time range not aligned to {r.grain}s"
+    return None
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, ch_type: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"{{{name}:{ch_type}}}"
+
+
+def _dim_expr(dim: str, raw: bool, params: _Params) -> str:
+    if dim.startswith(TAG_PREFIX):
+        if raw:
+            return f"x_TagsMap[{params.add(dim[len(TAG_PREFIX) :], 'String')}]"
+        return "TagValue"
+    return f"ifNull(toString(`{dim}`), '')" if raw else f"`{dim}`"
+
+
+def _where(q: Query, raw: bool, time_col: str, params: _Params, *, skip_tag_filters: bool = False) -> list[str]:
+    where: list[str] = []
+    if raw:
+        ts_type = "DateTime64(6, 'UTC')"
+        if q.start:
+            where.append(f"ChargePeriodStart >= {params.add(q.start, ts_type)}")
+        if q.end:
+            where.append(f"ChargePeriodStart < {params.add(q.end, ts_type)}")
+    else:
+        if q.start:
+            where.append(f"{time_col} >= {params.add(q.start.date(), 'Date')}")
+        if q.end:
+            where.append(f"{time_col} < {params.add(q.end.date(), 'Date')}")
+    for f in q.filters:
+        if skip_tag_filters and f.dimension.startswith(TAG_PREFIX):
+            continue
+        expr = _dim_expr(f.dimension, raw, params)
+        op = "IN" if f.op == "in" else "NOT IN"
+        where.append(f"{expr} {op} {params.add(list(f.values), 'Array(String)')}")
+    return where
+
+
+def _period(q: Query, raw: bool, r: Rollup | None) -> str | None:
+    if q.granularity == "total":
+        return None
+    if raw:
+        return "toDate(ChargePeriodStart)" if q.granularity == "day" else "toDate(toStartOfMonth(ChargePeriodStart))"
+    assert r is not None
+    if q.granularity == "day" or r.grain == "month":
+        return r.time_column
+    return f"toStartOfMonth({r.time_column})"
+
+
+def _finish(q: Query, select: list[str], group: list[str], inner: str, having: str | None = None) -> str:
+    order_metric = f"m_{q.order_by or q.metrics[0]}"
+    sql = f"SELECT {', '.join(select)}\nFROM {inner}"
+    if group:
+        sql += f"\nGROUP BY {', '.join(group)}"
+    if having:
+        sql += f"\nHAVING {having}"
+    order = ["Period"] if q.granularity != "total" else []
+    if q.top_n is not None or not order:
+        order = [*order, f"`{order_metric}` DESC"]
+    order += [f"`d_{i}`" for i in range(len(q.group_by))]
+    sql += f"\nORDER BY {', '.join(order)}"
+    if q.top_n is not None:
+        sql += f"\nLIMIT {int(q.top_n)}"
+    return sql
+
+
+def _compile(q: Query, db: str, r: Rollup | None) -> tuple[str, dict[str, Any], list[str]]:
+    raw = r is None
+    params = _Params()
+    period = _period(q, raw, r)
+    columns = (["Period"] if period else []) + list(q.group_by) + list(q.metrics)
+    idx = 1 if raw else 0
+    if r is not None and r.tag:
+        return _compile_tag(q, db, r, period, params, columns)
+    select = [f"{period} AS Period"] if period else []
+    select += [f"{_dim_expr(d, raw, params)} AS `d_{i}`" for i, d in enumerate(q.group_by)]
+    select += [f"{_METRIC_SQL[m][0 if idx else 1]} AS `m_{m}`" for m in q.metrics]
+    group = (["Period"] if period else []) + [f"`d_{i}`" for i in range(len(q.group_by))]
+    table = f"{db}.focus" if raw else f"{db}.{r.table}"  # type: ignore[union-attr]
+    where = _where(q, raw, "" if raw else r.time_column, params)  # type: ignore[union-attr]
+    inner = table + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    return _finish(q, select, group, inner), params.values, columns
+
+
+def _compile_tag(
+    q: Query, db: str, r: Rollup, period: str | None, params: _Params, columns: list[str]
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Tag rollup: tagged rows from rollup_tag_day, untagged = total (rollup_day) - tagged."""
+    (key,) = q.tag_keys()
+    tag_dim = TAG_PREFIX + key
+    key_param = params.add(key, "String")
+    value_filter = next((f for f in q.filters if f.dimension == tag_dim), None)
+    others = [d for d in q.group_by if d != tag_dim]
+    metric_cols = ["BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Rows"]
+    base_where = _where(q, False, "Day", params, skip_tag_filters=True)
+    dims_sql = ", ".join(["Day", *[f"`{d}`" for d in others]])
+
+    def part(table: str, tag_value: str, sign: str, extra: list[str]) -> str:
+        metrics = ", ".join(
+            f"toInt64({sign}{m}) AS u_{m}" if m == "Rows" else f"{sign}{m} AS u_{m}" for m in metric_cols
+        )
+        where = base_where + extra
+        return f"SELECT {dims_sql}, {tag_value} AS TagValue, {metrics} FROM {db}.{table}" + (
+            f" WHERE {' AND '.join(where)}" if where else ""
+        )
+
+    tagged = part("rollup_tag_day", "TagValue", "", [f"TagKey = {key_param}"])
+    parts = [tagged]
+    wants_untagged = value_filter is None or (("" in value_filter.values) == (value_filter.op == "in"))
+    if wants_untagged:
+        parts.append(part("rollup_day", "''", "", []))
+        parts.append(part("rollup_tag_day", "''", "-", [f"TagKey = {key_param}"]))
+    inner = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+    if value_filter is not None:
+        op = "IN" if value_filter.op == "in" else "NOT IN"
+        inner += f"\nWHERE TagValue {op} {params.add(list(value_filter.values), 'Array(String)')}"
+    select = [f"{period} AS Period"] if period else []
+    select += [f"{'TagValue' if d == tag_dim else f'`{d}`'} AS `d_{i}`" for i, d in enumerate(q.group_by)]
+    select += [f"{_METRIC_SQL[m][1].replace('sum(', 'sum(u_')} AS `m_{m}`" for m in q.metrics]
+    group = (["Period"] if period else []) + [f"`d_{i}`" for i in range(len(q.group_by))]
+    # Groups whose tagged and untagged parts cancel exactly have no rows behind them.
+    sql = _finish(q, select, group, inner, having="sum(u_Rows) != 0")
+    return sql, params.values, columns
+
+
+def plan_query(q: Query, db: str, sizes: dict[str, int] | None = None, *, allow_rollups: bool = True) -> Plan:
+    """Choose the smallest exact source for ``q`` in database ``db`` and compile it.
+
+    ``sizes`` gives rows per rollup table (smaller wins); unknown sizes rank by grain
+    (month before day). ``allow_rollups=False`` forces the raw table (for comparison).
+    """
+    if not db.startswith("tenant_") or not db.replace("_", "").isalnum():
+        raise ConfigError(f"invalid tenant database {db!r}")
+    reasons: list[str] = []
+    if allow_rollups:
+        order = sorted(
+            ROLLUPS,
+            key=lambda r: (sizes or {}).get(r.table, 10**12 if r.grain == "day" else 10**11),
+        )
+        for r in order:
+            why = _rejects(r, q)
+            if why is None:
+                sql, params, cols = _compile(q, db, r)
+                skipped = f" (skipped: {'; '.join(reasons)})" if reasons else ""
+                return Plan(r.table, f"smallest exact rollup{skipped}", sql, params, cols)
+            reasons.append(f"{r.table}: {why}")
+    sql, params, cols = _compile(q, db, None)
+    reason = "rollups disabled" if not allow_rollups else "no rollup answers exactly: " + "; ".join(reasons)
+    return Plan("focus", reason, sql, params, cols)
