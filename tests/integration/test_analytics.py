@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -51,13 +50,13 @@ async def _load(ch: ClickHouse, tenant: str, rows: int, *, seed: int, duplicate_
 
 
 @pytest.fixture
-async def analytics(chdb_dsn: str) -> AsyncIterator[Analytics]:
+async def analytics(chdb_dsn: str) -> Analytics:
     ch = connect(chdb_dsn)
     for tenant in ("acme", "globex"):
         migrate(ch, tenant)
     await _load(ch, "acme", 40_000, seed=1, duplicate_every=3)
     await _load(ch, "globex", 10_000, seed=2)
-    yield Analytics(ch, sizes_ttl_s=0)
+    return Analytics(ch, sizes_ttl_s=0)
 
 
 def _sorted(rows: list[tuple]) -> list[tuple]:
