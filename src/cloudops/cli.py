@@ -10,9 +10,10 @@ import sys
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +24,10 @@ from cloudops import __version__
 from cloudops.errors import CloudopsError
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import get_settings, settings_table
+
+if TYPE_CHECKING:
+    from cloudops.sinks.analytics import QueryResult
+    from cloudops.sinks.clickhouse.planner import Query
 
 __all__ = ["app", "main"]
 
@@ -293,60 +298,93 @@ def _parse_time(value: str | None) -> datetime | None:
 
 @query_app.command("cost")
 def query_cost(
-    by: Annotated[list[str], typer.Option("--by", help="Group-by column (repeat).")],
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="Group-by dimension (repeat); tag:<key> for a tag.")
+    ] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="BilledCost (default), EffectiveCost, ListCost, ...")
+    ] = None,
+    where: Annotated[list[str] | None, typer.Option("--filter", help="DIM=V1,V2 (repeat); '' matches none.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="DIM=V1,V2: leave these out.")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="ChargePeriodStart >= (ISO date/time, UTC).")] = None,
     to: Annotated[str | None, typer.Option("--to", help="ChargePeriodStart < (ISO date/time, UTC).")] = None,
+    granularity: Annotated[str, typer.Option(help="total, day or month.")] = "total",
+    top: Annotated[int | None, typer.Option("--top", help="Only the N largest rows.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the plan (rollup or raw, SQL) too.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Skip rollups: answer from the raw table.")] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
 ) -> None:
-    """Cost grouped by one or more FOCUS columns."""
-    from cloudops.sinks.clickhouse import connect, cost_by
-    from cloudops.sinks.clickhouse.client import close_all
+    """Cost and usage grouped by FOCUS dimensions, answered from the smallest exact rollup (or raw)."""
+    from pydantic import ValidationError
 
-    settings = get_settings()
-    t = tenant or settings.app.tenant
+    from cloudops.sinks.clickhouse.planner import Filter, Query
+
+    filters = [*_filters(where or [], "in"), *_filters(exclude or [], "not_in")]
     try:
-        rows = cost_by(
-            connect(settings.clickhouse_dsn),
-            t,
-            by,
+        query = Query(
+            metrics=tuple(metric or ["BilledCost"]),  # type: ignore[arg-type]
+            group_by=tuple(by or []),
+            filters=tuple(Filter(dimension=d, op=op, values=v) for d, op, v in filters),  # type: ignore[arg-type]
             start=_parse_time(from_),
             end=_parse_time(to),
-            limit=limit,
+            granularity=granularity,  # type: ignore[arg-type]
+            top_n=top,
         )
-    finally:
-        close_all()
+    except ValidationError as exc:
+        raise CloudopsError("invalid query: " + "; ".join(e["msg"] for e in exc.errors())) from exc
+    settings = get_settings()
+    t = tenant or settings.app.tenant
+    result = asyncio.run(_run_query(t, query, raw=raw))
+    if explain:
+        err.print(f"[bold]plan[/bold] ({'cache' if result.cached else 'ClickHouse'}, {result.seconds * 1000:.1f} ms)")
+        err.print(result.plan.explain() if not result.cached else f"source: {result.plan.source} (cached)")
+    rows = result.as_dicts()
     if fmt is OutputFormat.json:
-        console.print_json(
-            json.dumps(
-                [
-                    {
-                        **dict(zip(by, r.group, strict=True)),
-                        "BilledCost": str(r.billed_cost),
-                        "EffectiveCost": str(r.effective_cost),
-                        "rows": r.rows,
-                    }
-                    for r in rows
-                ]
-            )
-        )
+        console.print_json(json.dumps(rows, default=str))
         return
     if fmt is OutputFormat.csv:
         w = csv.writer(sys.stdout)
-        w.writerow([*by, "BilledCost", "EffectiveCost", "rows"])
-        for r in rows:
-            w.writerow([*r.group, r.billed_cost, r.effective_cost, r.rows])
+        w.writerow(result.columns)
+        for r in result.rows:
+            w.writerow(r)
         return
-    table = Table(title=f"Cost by {', '.join(by)} ({t})")
-    for b in by:
-        table.add_column(b)
-    table.add_column("BilledCost", justify="right")
-    table.add_column("EffectiveCost", justify="right")
-    table.add_column("Rows", justify="right")
-    for r in rows:
-        table.add_row(*[str(g) for g in r.group], f"{r.billed_cost:.2f}", f"{r.effective_cost:.2f}", str(r.rows))
+    table = Table(title=f"{', '.join(query.metrics)} by {', '.join(query.group_by) or 'total'} ({t})")
+    for c in result.columns:
+        table.add_column(c, justify="right" if c in query.metrics else "left")
+    for r in result.rows:
+        table.add_row(*[f"{v:.2f}" if isinstance(v, Decimal) else str(v) for v in r])
     console.print(table)
+
+
+def _filters(items: list[str], op: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise CloudopsError(f"filter {item!r}: write DIM=V1,V2")
+        dim, values = item.split("=", 1)
+        out.append((dim.strip(), op, tuple(v.strip() for v in values.split(","))))
+    return out
+
+
+async def _run_query(tenant: str, query: Query, *, raw: bool) -> QueryResult:
+    from cloudops.sinks.analytics import Analytics
+    from cloudops.sinks.clickhouse import connect
+    from cloudops.sinks.clickhouse.client import close_all
+    from cloudops.sinks.clickhouse.migrations import applied_versions
+    from cloudops.sinks.redis import QueryCache
+
+    settings = get_settings()
+    cache = QueryCache(settings.redis.url) if settings.redis.url else None
+    ch = connect(settings.clickhouse_dsn)
+    try:
+        if not await asyncio.to_thread(applied_versions, ch, tenant):
+            raise CloudopsError(f"tenant {tenant!r} has no data yet (run `cloudops migrate` and load files)")
+        return await Analytics(ch, cache).run(tenant, query, allow_rollups=not raw)
+    finally:
+        if cache is not None:
+            await cache.close()
+        close_all()
 
 
 @topics_app.command("schema")

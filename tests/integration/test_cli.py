@@ -99,7 +99,14 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
 
     out = _cli(env, "query", "cost", "--by", "ServiceName; DROP TABLE x", "--format", "json")
     assert out.returncode == 2
-    assert "cannot group by" in out.stderr
+    assert "unknown dimension" in out.stderr
+
+    # The planner answers from a rollup, and says so with --explain.
+    out = _cli(env, "query", "cost", "--by", "ServiceName", "--granularity", "month", "--explain", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    assert "source: rollup_month" in out.stderr
+    assert out.stdout.splitlines()[0] == "Period,ServiceName,BilledCost"
+    assert sum(Decimal(line.rsplit(",", 1)[1]) for line in out.stdout.splitlines()[1:]) == total
 
     # The load was announced on Redis: the tenant's data version moved.
     from cloudops.sinks.redis import current_version
