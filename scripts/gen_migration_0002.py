@@ -25,8 +25,12 @@ def ch_type(c) -> str:  # type: ignore[no-untyped-def]
         base = f"Nullable({base})"
     if c.kind == "dimension":
         base = f"LowCardinality({base})"
-    codec = {"datetime": " CODEC(Delta, ZSTD(1))", "string": " CODEC(ZSTD(1))", "json": " CODEC(ZSTD(3))",
-             "decimal": " CODEC(ZSTD(1))"}.get(c.kind, "")
+    codec = {
+        "datetime": " CODEC(Delta, ZSTD(1))",
+        "string": " CODEC(ZSTD(1))",
+        "json": " CODEC(ZSTD(3))",
+        "decimal": " CODEC(ZSTD(1))",
+    }.get(c.kind, "")
     return base + codec
 
 
@@ -39,9 +43,7 @@ FACT = """CREATE TABLE {{db}}.{table}
 {defs},
     `x_Source` LowCardinality(String) DEFAULT x_Provider,
     `x_IngestedAt` DateTime64(3, 'UTC') DEFAULT now64(3),
-    `x_TagsMap` Map(LowCardinality(String), String) MATERIALIZED JSONExtract(ifNull(Tags, '{{{{}}}}'), 'Map(String, String)'),
-    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4,
-    INDEX idx_resource_id ResourceId TYPE bloom_filter GRANULARITY 4
+    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = MergeTree
 PARTITION BY (toYYYYMM(BillingPeriodStart), x_Source)
@@ -59,18 +61,37 @@ METRIC_SELECT = """sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS Effectiv
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows"""
 
 DIMS = [
-    "ProviderName", "BillingAccountId", "SubAccountId", "ServiceCategory", "ServiceName", "RegionId",
-    "ChargeCategory", "PricingCategory", "CommitmentDiscountType", "CommitmentDiscountStatus", "ConsumedUnit",
+    "ProviderName",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceCategory",
+    "ServiceName",
+    "RegionId",
+    "ChargeCategory",
+    "PricingCategory",
+    "CommitmentDiscountType",
+    "CommitmentDiscountStatus",
+    "ConsumedUnit",
     "BillingCurrency",
 ]
 ROLLUPS = {
     # name: (time column expression, time column name, dims)
     "rollup_day": ("toDate(ChargePeriodStart)", "Day", DIMS),
     "rollup_month": ("toStartOfMonth(ChargePeriodStart)", "Month", DIMS),
-    "rollup_resource_day": (
-        "toDate(ChargePeriodStart)", "Day",
-        ["ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "RegionId", "ResourceId", "ResourceName",
-         "ResourceType", "BillingCurrency"],
+    "rollup_resource_month": (
+        "toStartOfMonth(ChargePeriodStart)",
+        "Month",
+        [
+            "ProviderName",
+            "BillingAccountId",
+            "SubAccountId",
+            "ServiceName",
+            "RegionId",
+            "ResourceId",
+            "ResourceName",
+            "ResourceType",
+            "BillingCurrency",
+        ],
     ),
 }
 TAG_DIMS = ["ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "BillingCurrency"]
@@ -88,7 +109,7 @@ def rollup_table(name: str, time_name: str, dims: list[str], extra: list[str] | 
 
 
 def rollup_view(name: str, source: str, time_expr: str, time_name: str, dims: list[str]) -> str:
-    sel = ",\n    ".join(f"ifNull(toString({d}), '') AS {d}" for d in dims)
+    sel = ",\n    ".join(f"ifNull({d}, '') AS {d}" for d in dims)
     group = ", ".join([time_name, "BillingMonth", "x_Source", *dims])
     return (
         f"CREATE MATERIALIZED VIEW {{db}}.mv_{name}{'_staging' if source.endswith('staging') else ''} "
@@ -99,13 +120,24 @@ def rollup_view(name: str, source: str, time_expr: str, time_name: str, dims: li
 
 
 def tag_view(source: str, suffix: str) -> str:
-    sel = ",\n    ".join(f"ifNull(toString({d}), '') AS {d}" for d in TAG_DIMS)
+    # Aggregate by the Tags text first (few distinct values), then split the JSON: the
+    # JSON is parsed once per group, not once per row.
+    dims = ", ".join(TAG_DIMS)
+    inner_sel = ",\n        ".join(f"ifNull({d}, '') AS {d}" for d in TAG_DIMS)
     group = ", ".join(["Day", "BillingMonth", "x_Source", *TAG_DIMS, "TagKey", "TagValue"])
+    metrics = ", ".join(
+        f"sum({m}) AS {m}"
+        for m in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Rows")
+    )
     return (
-        f"CREATE MATERIALIZED VIEW {{db}}.mv_rollup_tag_day{suffix} TO {{db}}.rollup_tag_day{suffix} AS\nSELECT\n"
-        "    toDate(ChargePeriodStart) AS Day,\n    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,\n"
-        f"    x_Source,\n    {sel},\n    tag.1 AS TagKey,\n    tag.2 AS TagValue,\n    {METRIC_SELECT}\n"
-        f"FROM {{db}}.{source}\nARRAY JOIN arrayZip(mapKeys(x_TagsMap), mapValues(x_TagsMap)) AS tag\n"
+        f"CREATE MATERIALIZED VIEW {{db}}.mv_rollup_tag_day{suffix} TO {{db}}.rollup_tag_day{suffix} AS\n"
+        f"SELECT Day, BillingMonth, x_Source, {dims}, tag.1 AS TagKey, tag.2 AS TagValue, {metrics}\n"
+        "FROM\n(\n    SELECT\n        toDate(ChargePeriodStart) AS Day,\n"
+        "        toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,\n        x_Source,\n"
+        f"        {inner_sel},\n        assumeNotNull(Tags) AS TagsText,\n        {METRIC_SELECT}\n"
+        f"    FROM {{db}}.{source}\n    WHERE Tags IS NOT NULL\n"
+        f"    GROUP BY Day, BillingMonth, x_Source, {dims}, TagsText\n)\n"
+        "ARRAY JOIN JSONExtractKeysAndValues(TagsText, 'String') AS tag\n"
         f"GROUP BY {group};\n"
     )
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from cloudops.errors import ConfigError
 from cloudops.sinks.clickhouse.planner import Filter, Query, plan_query
 
-SIZES = {"rollup_month": 1_000, "rollup_day": 30_000, "rollup_resource_day": 400_000, "rollup_tag_day": 90_000}
+SIZES = {"rollup_month": 1_000, "rollup_day": 30_000, "rollup_resource_month": 400_000, "rollup_tag_day": 90_000}
 D = datetime(2025, 1, 1, tzinfo=UTC)
 MID = datetime(2025, 1, 15, tzinfo=UTC)
 NOON = datetime(2025, 1, 15, 12, tzinfo=UTC)
@@ -22,7 +22,8 @@ CASES = [
     (Query(group_by=("ServiceName",), start=D, end=MID), "rollup_day"),  # not month-aligned
     (Query(group_by=("ServiceName",), start=D, end=datetime(2025, 3, 1, tzinfo=UTC)), "rollup_month"),
     (Query(group_by=("ServiceName",), start=NOON), "focus"),  # not day-aligned
-    (Query(group_by=("ResourceId",), top_n=50), "rollup_resource_day"),
+    (Query(group_by=("ResourceId",), top_n=50), "rollup_resource_month"),
+    (Query(group_by=("ResourceId",), top_n=50, start=D, end=MID), "focus"),  # resources roll up by month
     (Query(group_by=("ResourceId", "ChargeCategory")), "focus"),  # no rollup has both
     (Query(group_by=("tag:team",)), "rollup_tag_day"),
     (Query(group_by=("tag:team", "tag:env")), "focus"),  # two tag keys
@@ -44,9 +45,8 @@ def test_planner_picks_the_smallest_exact_source(query: Query, source: str) -> N
 def test_smaller_rollup_wins_when_both_answer() -> None:
     q = Query(group_by=("ServiceName",), granularity="day")
     assert plan_query(q, "tenant_a", {**SIZES, "rollup_day": 10}).source == "rollup_day"
-    assert (
-        plan_query(q, "tenant_a", {**SIZES, "rollup_day": 10, "rollup_resource_day": 5}).source == "rollup_resource_day"
-    )
+    q = Query(group_by=("ServiceName",))
+    assert plan_query(q, "tenant_a", {**SIZES, "rollup_resource_month": 5}).source == "rollup_resource_month"
 
 
 def test_raw_can_be_forced_and_says_why() -> None:

@@ -16,7 +16,7 @@ from cloudops.sinks.clickhouse.client import ClickHouse, database_for
 
 __all__ = ["PERIOD_TABLES", "clear_staging", "partition_literal", "swap_period"]
 
-PERIOD_TABLES: tuple[str, ...] = ("focus", "rollup_day", "rollup_month", "rollup_resource_day", "rollup_tag_day")
+PERIOD_TABLES: tuple[str, ...] = ("focus", "rollup_day", "rollup_month", "rollup_resource_month", "rollup_tag_day")
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 

@@ -189,7 +189,7 @@ class Rollup:
 ROLLUPS: tuple[Rollup, ...] = (
     Rollup("rollup_month", "month", "Month", frozenset(_ROLLUP_DIMS)),
     Rollup("rollup_day", "day", "Day", frozenset(_ROLLUP_DIMS)),
-    Rollup("rollup_resource_day", "day", "Day", frozenset(_RESOURCE_DIMS)),
+    Rollup("rollup_resource_month", "month", "Month", frozenset(_RESOURCE_DIMS)),
     Rollup("rollup_tag_day", "day", "Day", frozenset(_TAG_DIMS), tag=True),
 )
 
@@ -246,7 +246,7 @@ class _Params:
 def _dim_expr(dim: str, raw: bool, params: _Params) -> str:
     if dim.startswith(TAG_PREFIX):
         if raw:
-            return f"x_TagsMap[{params.add(dim[len(TAG_PREFIX) :], 'String')}]"
+            return f"JSONExtractString(ifNull(Tags, ''), {params.add(dim[len(TAG_PREFIX) :], 'String')})"
         return "TagValue"
     return f"ifNull(toString(`{dim}`), '')" if raw else f"`{dim}`"
 

@@ -7,9 +7,9 @@ DROP VIEW IF EXISTS {db}.mv_rollup_month;
 
 DROP TABLE IF EXISTS {db}.rollup_month;
 
-DROP VIEW IF EXISTS {db}.mv_rollup_resource_day;
+DROP VIEW IF EXISTS {db}.mv_rollup_resource_month;
 
-DROP TABLE IF EXISTS {db}.rollup_resource_day;
+DROP TABLE IF EXISTS {db}.rollup_resource_month;
 
 DROP VIEW IF EXISTS {db}.mv_rollup_tag_day;
 
@@ -23,9 +23,9 @@ DROP VIEW IF EXISTS {db}.mv_rollup_month_staging;
 
 DROP TABLE IF EXISTS {db}.rollup_month_staging;
 
-DROP VIEW IF EXISTS {db}.mv_rollup_resource_day_staging;
+DROP VIEW IF EXISTS {db}.mv_rollup_resource_month_staging;
 
-DROP TABLE IF EXISTS {db}.rollup_resource_day_staging;
+DROP TABLE IF EXISTS {db}.rollup_resource_month_staging;
 
 DROP VIEW IF EXISTS {db}.mv_rollup_tag_day_staging;
 

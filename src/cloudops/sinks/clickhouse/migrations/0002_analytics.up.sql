@@ -74,9 +74,7 @@ CREATE TABLE {db}.focus_v2
     `x_Extensions` Nullable(String) CODEC(ZSTD(3)),
     `x_Source` LowCardinality(String) DEFAULT x_Provider,
     `x_IngestedAt` DateTime64(3, 'UTC') DEFAULT now64(3),
-    `x_TagsMap` Map(LowCardinality(String), String) MATERIALIZED JSONExtract(ifNull(Tags, '{{}}'), 'Map(String, String)'),
-    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4,
-    INDEX idx_resource_id ResourceId TYPE bloom_filter GRANULARITY 4
+    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = MergeTree
 PARTITION BY (toYYYYMM(BillingPeriodStart), x_Source)
@@ -158,9 +156,7 @@ CREATE TABLE {db}.focus_staging
     `x_Extensions` Nullable(String) CODEC(ZSTD(3)),
     `x_Source` LowCardinality(String) DEFAULT x_Provider,
     `x_IngestedAt` DateTime64(3, 'UTC') DEFAULT now64(3),
-    `x_TagsMap` Map(LowCardinality(String), String) MATERIALIZED JSONExtract(ifNull(Tags, '{{}}'), 'Map(String, String)'),
-    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4,
-    INDEX idx_resource_id ResourceId TYPE bloom_filter GRANULARITY 4
+    INDEX idx_file_id x_FileId TYPE bloom_filter GRANULARITY 4
 )
 ENGINE = MergeTree
 PARTITION BY (toYYYYMM(BillingPeriodStart), x_Source)
@@ -225,9 +221,9 @@ PARTITION BY (toYYYYMM(BillingMonth), x_Source)
 ORDER BY (Month, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency)
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
-CREATE TABLE {db}.rollup_resource_day
+CREATE TABLE {db}.rollup_resource_month
 (
-    `Day` Date,
+    `Month` Date,
     `BillingMonth` Date,
     `x_Source` LowCardinality(String),
     `ProviderName` LowCardinality(String),
@@ -248,7 +244,7 @@ CREATE TABLE {db}.rollup_resource_day
 )
 ENGINE = SummingMergeTree
 PARTITION BY (toYYYYMM(BillingMonth), x_Source)
-ORDER BY (Day, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency)
+ORDER BY (Month, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency)
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
 CREATE TABLE {db}.rollup_tag_day
@@ -333,9 +329,9 @@ PARTITION BY (toYYYYMM(BillingMonth), x_Source)
 ORDER BY (Month, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency)
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
-CREATE TABLE {db}.rollup_resource_day_staging
+CREATE TABLE {db}.rollup_resource_month_staging
 (
-    `Day` Date,
+    `Month` Date,
     `BillingMonth` Date,
     `x_Source` LowCardinality(String),
     `ProviderName` LowCardinality(String),
@@ -356,7 +352,7 @@ CREATE TABLE {db}.rollup_resource_day_staging
 )
 ENGINE = SummingMergeTree
 PARTITION BY (toYYYYMM(BillingMonth), x_Source)
-ORDER BY (Day, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency)
+ORDER BY (Month, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency)
 SETTINGS non_replicated_deduplication_window = {dedup_window};
 
 CREATE TABLE {db}.rollup_tag_day_staging
@@ -388,18 +384,18 @@ SELECT
     toDate(ChargePeriodStart) AS Day,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
@@ -410,58 +406,63 @@ SELECT
     toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
 GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
-CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_day TO {db}.rollup_resource_day AS
+CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_month TO {db}.rollup_resource_month AS
 SELECT
-    toDate(ChargePeriodStart) AS Day,
+    toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ResourceId), '') AS ResourceId,
-    ifNull(toString(ResourceName), '') AS ResourceName,
-    ifNull(toString(ResourceType), '') AS ResourceType,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ResourceId, '') AS ResourceId,
+    ifNull(ResourceName, '') AS ResourceName,
+    ifNull(ResourceType, '') AS ResourceType,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
-GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
+GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_tag_day TO {db}.rollup_tag_day AS
-SELECT
-    toDate(ChargePeriodStart) AS Day,
-    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
-    x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
-    tag.1 AS TagKey,
-    tag.2 AS TagValue,
-    sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
+SELECT Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, tag.1 AS TagKey, tag.2 AS TagValue, sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost, sum(ContractedCost) AS ContractedCost, sum(ConsumedQuantity) AS ConsumedQuantity, sum(Rows) AS Rows
+FROM
+(
+    SELECT
+        toDate(ChargePeriodStart) AS Day,
+        toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
+        x_Source,
+        ifNull(ProviderName, '') AS ProviderName,
+        ifNull(BillingAccountId, '') AS BillingAccountId,
+        ifNull(SubAccountId, '') AS SubAccountId,
+        ifNull(ServiceName, '') AS ServiceName,
+        ifNull(BillingCurrency, '') AS BillingCurrency,
+        assumeNotNull(Tags) AS TagsText,
+        sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
-FROM {db}.focus
-ARRAY JOIN arrayZip(mapKeys(x_TagsMap), mapValues(x_TagsMap)) AS tag
+    FROM {db}.focus
+    WHERE Tags IS NOT NULL
+    GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagsText
+)
+ARRAY JOIN JSONExtractKeysAndValues(TagsText, 'String') AS tag
 GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagKey, TagValue;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_day_staging TO {db}.rollup_day_staging AS
@@ -469,18 +470,18 @@ SELECT
     toDate(ChargePeriodStart) AS Day,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus_staging
@@ -491,58 +492,63 @@ SELECT
     toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus_staging
 GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
-CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_day_staging TO {db}.rollup_resource_day_staging AS
+CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_month_staging TO {db}.rollup_resource_month_staging AS
 SELECT
-    toDate(ChargePeriodStart) AS Day,
+    toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ResourceId), '') AS ResourceId,
-    ifNull(toString(ResourceName), '') AS ResourceName,
-    ifNull(toString(ResourceType), '') AS ResourceType,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ResourceId, '') AS ResourceId,
+    ifNull(ResourceName, '') AS ResourceName,
+    ifNull(ResourceType, '') AS ResourceType,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus_staging
-GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
+GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_tag_day_staging TO {db}.rollup_tag_day_staging AS
-SELECT
-    toDate(ChargePeriodStart) AS Day,
-    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
-    x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
-    tag.1 AS TagKey,
-    tag.2 AS TagValue,
-    sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
+SELECT Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, tag.1 AS TagKey, tag.2 AS TagValue, sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost, sum(ContractedCost) AS ContractedCost, sum(ConsumedQuantity) AS ConsumedQuantity, sum(Rows) AS Rows
+FROM
+(
+    SELECT
+        toDate(ChargePeriodStart) AS Day,
+        toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
+        x_Source,
+        ifNull(ProviderName, '') AS ProviderName,
+        ifNull(BillingAccountId, '') AS BillingAccountId,
+        ifNull(SubAccountId, '') AS SubAccountId,
+        ifNull(ServiceName, '') AS ServiceName,
+        ifNull(BillingCurrency, '') AS BillingCurrency,
+        assumeNotNull(Tags) AS TagsText,
+        sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
-FROM {db}.focus_staging
-ARRAY JOIN arrayZip(mapKeys(x_TagsMap), mapValues(x_TagsMap)) AS tag
+    FROM {db}.focus_staging
+    WHERE Tags IS NOT NULL
+    GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagsText
+)
+ARRAY JOIN JSONExtractKeysAndValues(TagsText, 'String') AS tag
 GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagKey, TagValue;
 
 INSERT INTO {db}.rollup_day
@@ -550,18 +556,18 @@ SELECT
     toDate(ChargePeriodStart) AS Day,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
@@ -572,56 +578,61 @@ SELECT
     toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceCategory), '') AS ServiceCategory,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ChargeCategory), '') AS ChargeCategory,
-    ifNull(toString(PricingCategory), '') AS PricingCategory,
-    ifNull(toString(CommitmentDiscountType), '') AS CommitmentDiscountType,
-    ifNull(toString(CommitmentDiscountStatus), '') AS CommitmentDiscountStatus,
-    ifNull(toString(ConsumedUnit), '') AS ConsumedUnit,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceCategory, '') AS ServiceCategory,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ChargeCategory, '') AS ChargeCategory,
+    ifNull(PricingCategory, '') AS PricingCategory,
+    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
+    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
+    ifNull(ConsumedUnit, '') AS ConsumedUnit,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
 GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
-INSERT INTO {db}.rollup_resource_day
+INSERT INTO {db}.rollup_resource_month
 SELECT
-    toDate(ChargePeriodStart) AS Day,
+    toStartOfMonth(ChargePeriodStart) AS Month,
     toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
     x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(RegionId), '') AS RegionId,
-    ifNull(toString(ResourceId), '') AS ResourceId,
-    ifNull(toString(ResourceName), '') AS ResourceName,
-    ifNull(toString(ResourceType), '') AS ResourceType,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
+    ifNull(ProviderName, '') AS ProviderName,
+    ifNull(BillingAccountId, '') AS BillingAccountId,
+    ifNull(SubAccountId, '') AS SubAccountId,
+    ifNull(ServiceName, '') AS ServiceName,
+    ifNull(RegionId, '') AS RegionId,
+    ifNull(ResourceId, '') AS ResourceId,
+    ifNull(ResourceName, '') AS ResourceName,
+    ifNull(ResourceType, '') AS ResourceType,
+    ifNull(BillingCurrency, '') AS BillingCurrency,
     sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
 FROM {db}.focus
-GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
+GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, RegionId, ResourceId, ResourceName, ResourceType, BillingCurrency;
 
 INSERT INTO {db}.rollup_tag_day
-SELECT
-    toDate(ChargePeriodStart) AS Day,
-    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
-    x_Source,
-    ifNull(toString(ProviderName), '') AS ProviderName,
-    ifNull(toString(BillingAccountId), '') AS BillingAccountId,
-    ifNull(toString(SubAccountId), '') AS SubAccountId,
-    ifNull(toString(ServiceName), '') AS ServiceName,
-    ifNull(toString(BillingCurrency), '') AS BillingCurrency,
-    tag.1 AS TagKey,
-    tag.2 AS TagValue,
-    sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
+SELECT Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, tag.1 AS TagKey, tag.2 AS TagValue, sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost, sum(ContractedCost) AS ContractedCost, sum(ConsumedQuantity) AS ConsumedQuantity, sum(Rows) AS Rows
+FROM
+(
+    SELECT
+        toDate(ChargePeriodStart) AS Day,
+        toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
+        x_Source,
+        ifNull(ProviderName, '') AS ProviderName,
+        ifNull(BillingAccountId, '') AS BillingAccountId,
+        ifNull(SubAccountId, '') AS SubAccountId,
+        ifNull(ServiceName, '') AS ServiceName,
+        ifNull(BillingCurrency, '') AS BillingCurrency,
+        assumeNotNull(Tags) AS TagsText,
+        sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
-FROM {db}.focus
-ARRAY JOIN arrayZip(mapKeys(x_TagsMap), mapValues(x_TagsMap)) AS tag
+    FROM {db}.focus
+    WHERE Tags IS NOT NULL
+    GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagsText
+)
+ARRAY JOIN JSONExtractKeysAndValues(TagsText, 'String') AS tag
 GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceName, BillingCurrency, TagKey, TagValue;

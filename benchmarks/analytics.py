@@ -1,0 +1,209 @@
+"""Analytics benchmark: load synthetic FOCUS rows through the production insert path into
+ClickHouse (chdb, with every rollup attached), then time a fixed dashboard query set three
+ways: raw table without planning, planned (rollups), and Redis cache hits.
+
+    python benchmarks/analytics.py --rows 10000000        # default 100,000,000
+
+Prints load rows/s, p50/p95 latency per mode and the ratios, and on-disk size per table and
+the largest columns (compression). Compared against: the same queries forced onto the raw
+table (`--raw` path of the planner) on the same engine and data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cloudops.embedded.net import free_port, wait_for_port
+from cloudops.embedded.synthetic import BillShape, synthetic_batches
+from cloudops.sinks.analytics import Analytics
+from cloudops.sinks.clickhouse import connect, migrate
+from cloudops.sinks.clickhouse.client import close_all
+from cloudops.sinks.clickhouse.planner import Filter, Query
+from cloudops.sinks.clickhouse.writer import insert_focus_batch
+from cloudops.sinks.redis import QueryCache
+
+TENANT = "bench"
+console = Console()
+
+
+def dashboard(end: datetime) -> list[tuple[str, Query]]:
+    """The fixed dashboard query set (names are what the README table shows)."""
+    out: list[tuple[str, Query]] = []
+    for days in (30, 90, 365):
+        start = end - timedelta(days=days)
+        out += [
+            (f"cost by day, {days}d", Query(granularity="day", start=start, end=end)),
+            (f"cost by service, {days}d", Query(group_by=("ServiceName",), start=start, end=end)),
+            (f"cost by account, {days}d", Query(group_by=("BillingAccountId", "SubAccountId"), start=start, end=end)),
+            (f"cost by region, {days}d", Query(group_by=("RegionId",), start=start, end=end)),
+            (f"cost by tag team, {days}d", Query(group_by=("tag:team",), start=start, end=end)),
+        ]
+    year = end - timedelta(days=365)
+    out += [
+        ("month over month by service", Query(group_by=("ServiceName",), granularity="month", start=year, end=end)),
+        ("top 50 resources, 30d", Query(group_by=("ResourceId",), top_n=50, start=end - timedelta(days=30), end=end)),
+        (
+            "commitment coverage, 90d",
+            Query(
+                metrics=("EffectiveCost", "ListCost", "Savings"),
+                group_by=("PricingCategory", "CommitmentDiscountStatus"),
+                filters=(Filter(dimension="ChargeCategory", values=("Usage",)),),
+                start=end - timedelta(days=90),
+                end=end,
+            ),
+        ),
+    ]
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def start_redis(work: Path) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    exe = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if exe is None:
+        return None, None
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(work)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port("127.0.0.1", port, 10)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+async def main(rows: int, repeat: int, work: Path) -> None:
+    shape = BillShape(start=datetime(2025, 1, 1, tzinfo=UTC), days=365)
+    ch = connect(f"chdb://{work / 'chdb'}")
+    migrate(ch, TENANT, dedup_window=10_000)
+    gen_s = load_s = 0.0
+    loaded = 0
+    t0 = time.perf_counter()
+    batches = synthetic_batches(rows, shape=shape, batch_rows=1_000_000, file_id="bench")
+    while True:
+        g = time.perf_counter()
+        batch = next(batches, None)
+        gen_s += time.perf_counter() - g
+        if batch is None:
+            break
+        s = time.perf_counter()
+        await insert_focus_batch(ch, TENANT, batch, token=f"bench-{loaded}")
+        load_s += time.perf_counter() - s
+        loaded += batch.num_rows
+        console.print(f"  loaded {loaded:,}/{rows:,} rows ({loaded / load_s:,.0f} rows/s insert)", end="\r")
+    console.print()
+    console.print(
+        f"generated {rows:,} rows in {gen_s:.1f}s; inserted in {load_s:.1f}s "
+        f"([bold]{rows / load_s:,.0f} rows/s[/bold] with 4 rollups + 4 staging views attached); "
+        f"wall {time.perf_counter() - t0:.1f}s"
+    )
+    ch.command(f"OPTIMIZE TABLE tenant_{TENANT}.rollup_month FINAL")  # what background merges converge to
+
+    redis_proc, redis_url = start_redis(work)
+    cache = QueryCache(redis_url) if redis_url else None
+    plain = Analytics(ch)
+    cached = Analytics(ch, cache) if cache else None
+    queries = dashboard(shape.start + timedelta(days=shape.days))
+    times: dict[str, list[float]] = {"raw": [], "planned": [], "cache": []}
+    detail = Table("query", "source", "raw p50 ms", "planned p50 ms", "speed-up")
+    for name, q in queries:
+        per: dict[str, list[float]] = {"raw": [], "planned": []}
+        source = ""
+        for _ in range(repeat):
+            for mode, allow in (("raw", False), ("planned", True)):
+                r = await plain.run(TENANT, q, allow_rollups=allow, use_cache=False)
+                per[mode].append(r.seconds * 1000)
+                if allow:
+                    source = r.plan.source
+        if cached is not None:
+            await cached.run(TENANT, q)  # fill
+            for _ in range(repeat):
+                r = await cached.run(TENANT, q)
+                assert r.cached
+                times["cache"].append(r.seconds * 1000)
+        times["raw"] += per["raw"]
+        times["planned"] += per["planned"]
+        raw50, plan50 = statistics.median(per["raw"]), statistics.median(per["planned"])
+        detail.add_row(name, source, f"{raw50:.1f}", f"{plan50:.1f}", f"{raw50 / plan50:.0f}x")
+    console.print(detail)
+
+    summary = Table(title=f"dashboard set: {len(queries)} queries x {repeat} runs, {rows:,} rows")
+    summary.add_column("mode")
+    summary.add_column("p50 ms", justify="right")
+    summary.add_column("p95 ms", justify="right")
+    summary.add_column("vs raw (p95)", justify="right")
+    raw95 = pct(times["raw"], 0.95)
+    for mode in ("raw", "planned", "cache"):
+        if not times[mode]:
+            summary.add_row(mode, "-", "-", "no redis-server")
+            continue
+        p95 = pct(times[mode], 0.95)
+        summary.add_row(mode, f"{pct(times[mode], 0.5):.2f}", f"{p95:.2f}", f"{raw95 / p95:.0f}x")
+    console.print(summary)
+
+    sizes = ch.call(
+        lambda c: (
+            c.query(
+                "SELECT table, sum(rows), formatReadableSize(sum(data_compressed_bytes)), "
+                "formatReadableSize(sum(data_uncompressed_bytes)), round(sum(data_uncompressed_bytes) / "
+                "greatest(sum(data_compressed_bytes), 1), 1) FROM system.parts WHERE active AND database = {d:String} "
+                "AND table NOT LIKE '%staging' GROUP BY table ORDER BY sum(rows) DESC",
+                parameters={"d": f"tenant_{TENANT}"},
+            ).result_rows
+        )
+    )
+    t = Table("table", "rows", "compressed", "uncompressed", "ratio", title="storage")
+    for row in sizes:
+        t.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
+    console.print(t)
+    cols = ch.call(
+        lambda c: (
+            c.query(
+                "SELECT name, compression_codec, formatReadableSize(data_compressed_bytes), round(data_uncompressed_bytes / "
+                "greatest(data_compressed_bytes, 1), 1) FROM system.columns WHERE database = {d:String} AND table = 'focus' "
+                "ORDER BY data_compressed_bytes DESC LIMIT 12",
+                parameters={"d": f"tenant_{TENANT}"},
+            ).result_rows
+        )
+    )
+    t = Table("column", "codec", "compressed", "ratio", title="largest columns of focus")
+    for row in cols:
+        t.add_row(*[str(v) for v in row])
+    console.print(t)
+    if cache:
+        await cache.close()
+    if redis_proc:
+        redis_proc.terminate()
+    close_all()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000_000)
+    ap.add_argument("--repeat", type=int, default=7, help="runs per query and mode")
+    ap.add_argument("--work-dir", type=Path, default=None, help="keep the data here (default: temp, removed)")
+    args = ap.parse_args()
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="cloudops-bench-"))
+    try:
+        asyncio.run(main(args.rows, args.repeat, work))
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0)
