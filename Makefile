@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration setup services clean schemas docs
+.PHONY: demo test lint typecheck unit integration setup services clean schemas docs conformance
 
 $(STAMP): pyproject.toml
 	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -35,8 +35,11 @@ integration: $(STAMP) services
 test: $(STAMP) services lint typecheck ## lint, type-check, then every test (unit + integration)
 	$(BIN)/pytest -q
 
+conformance: $(STAMP) ## run every golden fixture's FOCUS output through the official FOCUS 1.2 validator
+	$(BIN)/pytest tests/integration/test_conformance.py -q -m integration
+
 schemas: $(STAMP) ## write the topic JSON Schemas to schemas/
 	$(BIN)/cloudops topics schema --out schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cloudops
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .cloudops .venv-focus-validator focus-validator-work

@@ -387,6 +387,15 @@ async def _run_query(tenant: str, query: Query, *, raw: bool) -> QueryResult:
         close_all()
 
 
+def _register_validate() -> None:
+    from cloudops.validate_cli import validate_command
+
+    app.command("validate")(validate_command)
+
+
+_register_validate()
+
+
 @topics_app.command("schema")
 def topics_schema(
     out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas"),

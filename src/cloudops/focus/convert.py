@@ -22,13 +22,16 @@ import pyarrow.compute as pc
 
 from cloudops.focus.columns import EXTENSION_COLUMNS, FOCUS_COLUMNS, FocusColumn
 from cloudops.focus.expr import column, evaluate
+from cloudops.focus.nested import prepare_nested
 from cloudops.focus.rules import Explode, Expr, FormatRules
 from cloudops.focus.values import (
     as_decimal,
     as_text,
     as_timestamp,
     json_body,
+    json_object_map,
     kv_json_body,
+    list_parents,
     parse_decimal,
     parse_timestamp,
     wrap_json,
@@ -129,18 +132,23 @@ def _tags(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
     for src in rules.tags.maps:
         arr = column(table, src.column)
         if not pa.types.is_null(arr.type) and not pa.types.is_string(arr.type):
-            bodies.append(kv_json_body(arr, src.prefix))
+            bodies.append(kv_json_body(arr, src.prefix, src.rename_prefixes))
     return wrap_json(bodies, n)
+
+
+def _map_as_json(arr: pa.Array) -> pa.Array:
+    """A map column as JSON object text per row (other columns unchanged), for x_Extensions."""
+    return wrap_json([kv_json_body(arr)], len(arr)) if pa.types.is_map(arr.type) else arr
 
 
 def _extensions(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
     n = table.num_rows
-    pairs = [(k, column(table, src)) for k, src in rules.extensions.items()]
+    pairs = [(k, _map_as_json(column(table, src))) for k, src in rules.extensions.items()]
     taken = set(rules.extensions.values())
     for name in table.schema.names:
         if name in taken or not any(name.startswith(p) for p in rules.extension_prefixes):
             continue
-        arr = column(table, name)
+        arr = _map_as_json(column(table, name))
         if pa.types.is_nested(arr.type):
             continue
         key = name if name.startswith("x_") else f"x_{name}"
@@ -203,9 +211,9 @@ def _focus_rows(
 def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Array]:
     """One row per element of ``spec.list``: the parent's columns plus ``item.<field>``."""
     lists = column(raw, spec.list)
-    if pa.types.is_null(lists.type) or raw.num_rows == 0:
+    if pa.types.is_null(lists.type) or raw.num_rows == 0 or lists.null_count == len(lists):
         return raw.slice(0, 0), pa.array([], pa.int64())
-    parents = pc.cast(pc.list_parent_indices(lists), pa.int64())
+    parents = list_parents(lists)
     elems = pc.list_flatten(lists)
     base = raw.take(parents)
     names = list(base.schema.names)
@@ -221,6 +229,36 @@ def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Ar
         names.append("item")
         arrays.append(elems)
     return pa.RecordBatch.from_arrays(arrays, names=names), parents
+
+
+def _prepare(raw: pa.RecordBatch, rules: FormatRules) -> tuple[pa.RecordBatch, pa.Array | None]:
+    """Apply the rules' ``null_values`` and ``json_maps``; the reason per row whose JSON is bad."""
+    n = raw.num_rows
+    if rules.null_values:
+        nulls = pa.array(rules.null_values, pa.string())
+        for i, field in enumerate(raw.schema):
+            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                col = raw.column(i)
+                hit = pc.fill_null(pc.is_in(col, value_set=pc.cast(nulls, field.type)), False)
+                if pc.any(hit).as_py():
+                    raw = raw.set_column(i, field, pc.if_else(hit, pa.scalar(None, field.type), col))
+    reason: pa.Array | None = None
+    for name in rules.json_maps:
+        i = raw.schema.get_field_index(name)
+        if i < 0:
+            continue
+        maps, bad = json_object_map(raw.column(i))
+        raw = raw.set_column(i, pa.field(name, maps.type), maps)
+        if pc.any(bad).as_py():
+            why = _reason(bad, f"{name}: not a JSON object", n)
+            reason = why if reason is None else pc.coalesce(reason, why)
+    if rules.json_types or rules.kv_lists:
+        kv = {k: (v.pairs, v.kv) for k, v in rules.kv_lists.items()}
+        raw, problems = prepare_nested(raw, rules.json_types, kv)
+        for name, bad in problems:
+            why = _reason(bad, f"{name}: not valid JSON of the expected shape", n)
+            reason = why if reason is None else pc.coalesce(reason, why)
+    return raw, reason
 
 
 def convert_batch(
@@ -239,11 +277,13 @@ def convert_batch(
     the first reason found; the rest convert.
     """
     n = raw.num_rows
+    original = raw
+    raw, prepare_reason = _prepare(raw, rules)
     numbers = pa.array(range(row_offset, row_offset + n), pa.int64())
     base, base_reason = _focus_rows(rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers)
     parts = [base]
     part_parents: list[pa.Array | None] = [None]
-    source_reason = base_reason
+    source_reason = base_reason if prepare_reason is None else pc.coalesce(prepare_reason, base_reason)
     for spec in rules.explode:
         table, parents = _exploded(raw, spec)
         if table.num_rows == 0:
@@ -261,7 +301,7 @@ def convert_batch(
         if pc.any(pc.is_valid(reason)).as_py():
             # Carry the first reason of any exploded row back to its source row.
             bad = pa.table({"p": pc.filter(parents, pc.is_valid(reason)), "r": pc.filter(reason, pc.is_valid(reason))})
-            first = bad.group_by("p").aggregate([("r", "first")])
+            first = bad.group_by("p", use_threads=False).aggregate([("r", "first")])
             idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=first["p"])
             extra = pc.take(first["r_first"], idx)
             prefixed = pc.binary_join_element_wise(f"{spec.name}: ", extra, "")
@@ -285,14 +325,14 @@ def convert_batch(
     for rows, parents in zip(parts, part_parents, strict=True):
         keep = good if parents is None else pc.take(good, parents)
         kept.append(rows.filter(keep) if any_bad else rows)
-    batch = kept[0] if len(kept) == 1 else pa.Table.from_batches(kept).combine_chunks().to_batches()[0]
-    if batch.num_rows == 0 and len(kept) > 1:
-        batch = kept[0]
+    # (to_batches() of a table with no rows is an empty list: every source row rejected.)
+    combined = pa.Table.from_batches(kept).combine_chunks().to_batches() if len(kept) > 1 else kept[:1]
+    batch = combined[0] if combined else kept[0]
 
     rejected: list[RejectedRow] = []
     if any_bad:
         idx = pc.indices_nonzero(bad_rows)
-        plain = raw.select([i for i, f in enumerate(raw.schema) if not pa.types.is_nested(f.type)])
+        plain = original.select([i for i, f in enumerate(original.schema) if not pa.types.is_nested(f.type)])
         bad_raw = plain.take(idx).to_pylist()
         bad_reason = source_reason.take(idx).to_pylist()
         for i, row, why in zip(idx.to_pylist(), bad_raw, bad_reason, strict=True):

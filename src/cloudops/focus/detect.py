@@ -27,7 +27,12 @@ def detect_format(
     """
     for candidate in rules if rules is not None else load_all_rules():
         cols = set(canonical_header(header, candidate))
-        if set(candidate.detect.all_of) <= cols and not cols & set(candidate.detect.none_of):
+        any_of = set(candidate.detect.any_of)
+        if (
+            set(candidate.detect.all_of) <= cols
+            and not cols & set(candidate.detect.none_of)
+            and (not any_of or cols & any_of)
+        ):
             return candidate
     shown = ", ".join(list(header)[:8]) + (", ..." if len(header) > 8 else "")
     raise BadDataError(f"unknown billing format: header [{shown}] matches no rules", source=source)

@@ -7,14 +7,17 @@ expression could not be parsed (``None`` when nothing can go wrong).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal, localcontext
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudops.focus.columns import DECIMAL, TIMESTAMP
 from cloudops.focus.rules import Condition, Expr, load_lookup
-from cloudops.focus.values import as_decimal, as_text, kv_json_body, wrap_json
+from cloudops.focus.values import as_decimal, as_text, as_timestamp, kv_json_body, list_parents, wrap_json
 
 __all__ = ["Value", "column", "evaluate"]
 
@@ -38,12 +41,14 @@ def _or(a: pa.Array | None, b: pa.Array | None) -> pa.Array | None:
     return pc.or_(a, b)
 
 
-def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None) -> pa.Array:
+def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None, *, drop: bool = False) -> pa.Array:
     keys = pa.array(list(table.keys()), pa.string())
     values = pa.array(list(table.values()), pa.string())
     found = pc.take(values, pc.index_in(arr, value_set=keys))
-    # Unmapped values are kept as they are, or replaced by the default when one is given.
-    return pc.coalesce(found, arr if default is None else pa.scalar(default))
+    # Unmapped values are kept as they are (or dropped to null), or replaced by the default when one is given.
+    if default is not None:
+        return pc.coalesce(found, pa.scalar(default))
+    return found if drop else pc.coalesce(found, arr)
 
 
 def _condition(cond: Condition, table: pa.RecordBatch) -> pa.Array:
@@ -51,6 +56,8 @@ def _condition(cond: Condition, table: pa.RecordBatch) -> pa.Array:
     if cond.is_null is not None:
         mask = pc.is_null(arr)
         return mask if cond.is_null else pc.invert(mask)
+    if cond.matches is not None:
+        return pc.fill_null(pc.match_substring_regex(as_text(arr), cond.matches), False)
     values = pa.array(cond.in_ if cond.in_ is not None else cond.not_in, pa.string())
     mask = pc.fill_null(pc.is_in(as_text(arr), value_set=values), False)
     return mask if cond.in_ is not None else pc.invert(mask)
@@ -73,15 +80,50 @@ def _numeric(expr: Expr, table: pa.RecordBatch) -> Value:
     return num, _or(bad, num_bad if pc.any(num_bad).as_py() else None)
 
 
+_WIDE = pa.decimal256(50, 10)  # sums of Decimal(38, 10) values cannot overflow it
+_LIMIT = Decimal(10) ** 28  # Decimal(38, 10) holds magnitudes below 10**28
+
+
+def _fit(values: pa.Array) -> Value:
+    """A wide decimal result rounded half-even to 10 places as Decimal(38, 10); too large -> bad (null)."""
+    rounded = pc.round(values, 10, round_mode="half_to_even")
+    too_big = pc.fill_null(pc.greater_equal(pc.abs(rounded), pa.scalar(_LIMIT, rounded.type)), False)
+    if not pc.any(too_big).as_py():
+        return pc.cast(rounded, DECIMAL), None
+    return pc.cast(pc.if_else(too_big, pa.scalar(None, rounded.type), rounded), DECIMAL), too_big
+
+
+def _multiply(a: pa.Array, b: pa.Array) -> Value:
+    """Exact product of two Decimal(38, 10) arrays, rounded half-even to 10 places."""
+    try:
+        # decimal256(37) x decimal256(38) -> decimal256(76, 20): exact, and within Arrow's limit.
+        product = pc.multiply(pc.cast(a, pa.decimal256(37, 10)), pc.cast(b, pa.decimal256(38, 10)))
+    except pa.ArrowInvalid:
+        # Rare: some |a| >= 10**27. Multiply those batches exactly in Python.
+        with localcontext() as ctx:
+            ctx.prec = 100
+            items = [
+                None if x is None or y is None else x * y for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)
+            ]
+        product = pa.array(items, pa.decimal256(76, 20))
+    return _fit(product)
+
+
 def _month(expr: Expr, table: pa.RecordBatch, *, next_month: bool) -> Value:
     values, bad = evaluate(expr, table)
+    if expr.format is not None and not (pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)):
+        # The inner expression says how its dates are written (e.g. US MM/DD/YYYY): parse them first.
+        values, parse_bad = as_timestamp(values, expr.format)
+        bad = _or(bad, parse_bad if pc.any(parse_bad).as_py() else None)
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        text = pc.strftime(pc.cast(values, pa.timestamp("us")), format="%Y-%m")
+        text = pc.strftime(pc.cast(values, pa.timestamp("us"), safe=False), format="%Y-%m")
     else:
         text = as_text(values)
-    ok = pc.fill_null(pc.match_substring_regex(text, r"^\s*\d{4}-?\d{2}"), True)
-    year = pc.cast(pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})").field("y"), pa.int32())
-    month = pc.cast(pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>\d{2})").field("m"), pa.int32())
+    # Months 01-12 only; anything else (bad text, month 13) is bad, never a crash or a wrong month.
+    parts = pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>0[1-9]|1[0-2])")
+    ok = pc.or_(pc.is_valid(parts), pc.is_null(text))
+    year = pc.cast(pc.struct_field(parts, "y"), pa.int32())
+    month = pc.cast(pc.struct_field(parts, "m"), pa.int32())
     if next_month:
         wrap = pc.equal(month, 12)
         year = pc.if_else(wrap, pc.add(year, 1), year)
@@ -93,14 +135,19 @@ def _month(expr: Expr, table: pa.RecordBatch, *, next_month: bool) -> Value:
     return pc.cast(iso, TIMESTAMP), _or(bad, pc.invert(ok))
 
 
+def _absent(arr: pa.Array) -> bool:
+    """A column with no value at all (missing from the file, or all null)."""
+    return bool(pa.types.is_null(arr.type)) or arr.null_count == len(arr)
+
+
 def _sum_list(table: pa.RecordBatch, name: str, field: str) -> Value:
     arr = column(table, name)
     n = table.num_rows
-    if pa.types.is_null(arr.type) or n == 0:
+    if _absent(arr) or n == 0:
         return pa.array([0] * n, pa.int64()).cast(DECIMAL), None
     elems = pc.list_flatten(arr)
-    parents = pc.list_parent_indices(arr)
-    raw = elems.field(field) if pa.types.is_struct(elems.type) else elems
+    parents = list_parents(arr)
+    raw = pc.struct_field(elems, field) if pa.types.is_struct(elems.type) else elems
     values, bad = as_decimal(raw)
     sums = pa.table({"p": parents, "v": pc.fill_null(values, 0)}).group_by("p").aggregate([("v", "sum")])
     idx = pc.index_in(pa.array(range(n), pa.int64()), value_set=pc.cast(sums["p"], pa.int64()))
@@ -142,20 +189,22 @@ def _source(expr: Expr, table: pa.RecordBatch) -> Value:
         return out, bad
     if expr.add is not None or expr.sub is not None:
         operands = [_numeric(e, table) for e in (expr.add or expr.sub or [])]
-        zero = pa.scalar(0, pa.int64()).cast(DECIMAL)
-        total = pc.fill_null(operands[0][0], zero)
+        zero = pa.scalar(0, pa.int64()).cast(_WIDE)
+        total = pc.fill_null(pc.cast(operands[0][0], _WIDE), zero)
         bad = operands[0][1]
         for value, b in operands[1:]:
             op = pc.add if expr.add is not None else pc.subtract
-            total = pc.cast(op(total, pc.fill_null(value, zero)), DECIMAL)
+            # Arrow widens decimal results by one digit per operation: compute wide, narrow at the end.
+            total = pc.cast(op(total, pc.fill_null(pc.cast(value, _WIDE), zero)), _WIDE)
             bad = _or(bad, b)
+        result, overflow = _fit(total)
         # A row whose operands are all null stays null (nothing to add).
-        all_null = pc.and_(*[pc.is_null(v) for v, _ in operands]) if len(operands) > 1 else pc.is_null(operands[0][0])
-        return pc.if_else(all_null, pa.scalar(None, DECIMAL), total), bad
+        all_null = functools.reduce(pc.and_, [pc.is_null(v) for v, _ in operands])
+        return pc.if_else(all_null, pa.scalar(None, DECIMAL), result), _or(bad, overflow)
     if expr.mul is not None:
         (a, a_bad), (b, b_bad) = (_numeric(e, table) for e in expr.mul)
-        product = pc.multiply(a, b)
-        return pc.cast(pc.round(product, 10, round_mode="half_to_even"), DECIMAL), _or(a_bad, b_bad)
+        product, overflow = _multiply(a, b)
+        return product, _or(_or(a_bad, b_bad), overflow)
     if expr.neg is not None:
         value, bad = _numeric(expr.neg, table)
         return pc.negate(value), bad
@@ -164,20 +213,21 @@ def _source(expr: Expr, table: pa.RecordBatch) -> Value:
         bad = None
         for _, b in parts:
             bad = _or(bad, b)
-        texts = [as_text(p) for p, _ in parts]
-        joined = pc.binary_join_element_wise(*texts, expr.sep, null_handling="replace", null_replacement="")
-        if expr.sep:
-            # Skipped (null) parts leave doubled or edge separators behind; tidy them.
-            sep = expr.sep
-            joined = pc.replace_substring(joined, sep + sep, sep)
-            joined = pc.utf8_trim(joined, characters=sep) if len(sep) == 1 else joined
-        return pc.if_else(pc.equal(joined, ""), _NULL_STR, joined), bad
+        # Join part by part, skipping null (and empty) parts, so no separator is ever doubled or left
+        # at an edge, and text inside a value is never touched.
+        joined = pa.nulls(n, pa.string())
+        for p, _ in parts:
+            text = as_text(p)
+            text = pc.if_else(pc.equal(text, ""), _NULL_STR, text)
+            both = pc.binary_join_element_wise(joined, text, expr.sep)
+            joined = pc.coalesce(both, joined, text)
+        return joined, bad
     if expr.json_of is not None:
         body = kv_json_body(column(table, expr.json_of))
         return wrap_json([body], n), None
     if expr.map_get is not None:
         arr = column(table, expr.map_get.column)
-        if pa.types.is_null(arr.type):
+        if _absent(arr):
             return pa.nulls(n, pa.string()), None
         return as_text(pc.map_lookup(arr, query_key=expr.map_get.key, occurrence="first")), None
     if expr.sum_list is not None:
@@ -192,30 +242,54 @@ def evaluate(expr: Expr, table: pa.RecordBatch) -> Value:
     """Evaluate a rules expression over a batch of source rows."""
     out, bad = _source(expr, table)
     if expr.extract is not None:
-        out = pc.extract_regex(as_text(out), _named(expr.extract)).field(0)
+        # struct_field, not .field(): rows that do not match (or are null) must stay null, not "".
+        out = pc.struct_field(pc.extract_regex(as_text(out), _named(expr.extract)), [0])
     if expr.lower:
         out = pc.utf8_lower(as_text(out))
     if expr.upper:
         out = pc.utf8_upper(as_text(out))
     if expr.map is not None:
-        out = _mapped(as_text(out), expr.map, expr.default)
+        out = _mapped(as_text(out), expr.map, expr.default, drop=expr.drop_unmapped)
     elif expr.lookup is not None:
-        out = _mapped(as_text(out), load_lookup(expr.lookup), expr.default)
+        out = _mapped(as_text(out), load_lookup(expr.lookup), expr.default, drop=expr.drop_unmapped)
     elif expr.default is not None:
         out = pc.fill_null(out if pa.types.is_string(out.type) else as_text(out), expr.default)
+    if expr.add_days is not None:
+        stamps, parse_bad = as_timestamp(out, expr.format)
+        out = pc.add(stamps, pa.scalar(timedelta(days=expr.add_days), pa.duration("us")))
+        bad = _or(bad, parse_bad if pc.any(parse_bad).as_py() else None)
     return out, bad
 
 
 def _named(pattern: str) -> str:
-    """Arrow's extract_regex needs named groups: name the first unnamed group."""
-    if "(?P<" in pattern:
-        return pattern
-    i = 0
+    """Arrow's extract_regex needs every group named: name each unnamed capturing group.
+
+    Group order is kept, so the first field is still the pattern's first group. Parentheses
+    inside character classes (``[(]``) and escaped ones are not groups.
+    """
+    out: list[str] = []
+    i, k, in_class = 0, 0, False
     while i < len(pattern):
-        if pattern[i] == "\\":
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
             i += 2
             continue
-        if pattern[i] == "(" and not pattern.startswith("(?", i):
-            return pattern[:i] + "(?P<v>" + pattern[i + 1 :]
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            # A "]" right after "[" or "[^" is a literal, not the end of the class.
+            j = i + 1 + pattern.startswith("^", i + 1)
+            j += pattern.startswith("]", j)
+            out.append(pattern[i:j])
+            i = j
+            continue
+        elif c == "(" and not pattern.startswith("(?", i):
+            k += 1
+            out.append(f"(?P<_g{k}>")
+            i += 1
+            continue
+        out.append(c)
         i += 1
-    return pattern
+    return "".join(out)

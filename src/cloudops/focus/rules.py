@@ -20,23 +20,40 @@ Sources (exactly one per expression):
   instant of that month / of the next month (UTC)
 
 Modifiers, applied in this order: ``extract: REGEX`` (first group), ``lower``/``upper``,
-``map: {src: dst}`` or ``lookup: FILE.csv`` (unmapped values kept), ``default: VALUE``
-(replaces nulls and, with map/lookup, unmapped values). Typing hints for the target
-column: ``format: STRPTIME`` or a list of them (datetimes not in ISO 8601),
-``decimal_comma: true`` (numbers written ``1.234,56``).
+``map: {src: dst}`` or ``lookup: FILE.csv`` (unmapped values kept, or null with
+``drop_unmapped: true``), ``default: VALUE`` (replaces nulls and, with map/lookup, unmapped
+values), ``add_days: N`` (the value as a UTC datetime, parsed with this expression's
+``format``, plus N days: e.g. an inclusive end date made exclusive). Typing hints for the target
+column: ``format: STRPTIME`` or a list of them (datetimes not in ISO 8601; also honoured by
+``add_days`` and inside ``month_start``/``month_end``), ``decimal_comma: true`` (numbers written
+``1.234,56``).
 
-``COND``: ``{column: COL, in: [..]}``, ``{column: COL, not_in: [..]}``, ``{column: COL, is_null: true}``.
+``COND``: ``{column: COL, in: [..]}``, ``{column: COL, not_in: [..]}``, ``{column: COL, is_null: true}``,
+``{column: COL, matches: REGEX}`` (the column's text contains a match; null never matches).
 
 Beyond ``columns``: ``aliases`` (canonical column -> other header spellings, matched
-without regard to case), ``tags`` (prefixed columns, map and key/value-list columns ->
-the FOCUS ``Tags`` object), ``extensions`` / ``extension_prefixes`` (provider columns kept
-in ``x_Extensions``), ``explode`` (a list column whose elements become extra FOCUS rows,
-e.g. GCP credits), ``x_provider`` (provider id from the data, for FOCUS files).
+without regard to case), ``header_names`` (a regex whose first group is the name to use
+for a header it matches, e.g. localised Azure headers ``Abonnement-GUID (SubscriptionGuid)``),
+``tags`` (prefixed columns, map and key/value-list columns ->
+the FOCUS ``Tags`` object; ``rename_prefixes`` rewrites map keys such as ``user_team``),
+``extensions`` / ``extension_prefixes`` (provider columns kept in ``x_Extensions``; map
+columns are kept as JSON text), ``explode`` (a list column whose elements become extra
+FOCUS rows, e.g. GCP credits), ``x_provider`` (provider id from the data, for FOCUS files),
+``null_values`` (text values meaning "no value", e.g. ``NULL``), ``json_maps`` (columns that
+hold a JSON object as text in CSV and a map in Parquet: text is read as a map of text, so
+``map_get`` and ``tags.maps`` work on both; a row whose text is not a JSON object is rejected).
+Detection: ``detect.all_of`` (every column), ``any_of`` (at least one, when given),
+``none_of`` (none).
+``json_types`` (types of nested fields, see ``cloudops.focus.nested``: JSON lines are read
+with them, and such a field arriving as JSON text, e.g. a CSV flattening, is parsed into its
+type; a row whose text is not JSON of that shape is rejected) and ``kv_lists`` (text columns of
+``key:value`` pairs, e.g. ``k1:v1;k2:v2``, read as key/value lists for ``tags.maps``).
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -75,11 +92,19 @@ class Condition(_M):
     in_: list[str] | None = Field(None, alias="in")
     not_in: list[str] | None = None
     is_null: bool | None = None
+    matches: str | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Condition:
-        if sum(x is not None for x in (self.in_, self.not_in, self.is_null)) != 1:
-            raise ValueError("a condition needs exactly one of in, not_in, is_null")
+        if sum(x is not None for x in (self.in_, self.not_in, self.is_null, self.matches)) != 1:
+            raise ValueError("a condition needs exactly one of in, not_in, is_null, matches")
+        if self.matches is not None:
+            import re
+
+            try:
+                re.compile(self.matches)
+            except re.error as exc:
+                raise ValueError(f"matches pattern {self.matches!r} is not a regular expression: {exc}") from None
         return self
 
 
@@ -142,6 +167,8 @@ class Expr(_M):
     map: dict[str, str] | None = None
     lookup: str | None = None
     default: str | None = None
+    drop_unmapped: bool = Field(False, description="With map/lookup: values not in the table become null.")
+    add_days: int | None = Field(None, description="The value as a UTC datetime (per `format`) plus N days.")
     format: str | list[str] | None = None
     decimal_comma: bool = False
 
@@ -179,10 +206,22 @@ class Expr(_M):
             raise ValueError("mul takes exactly two operands")
         if self.map is not None and self.lookup is not None:
             raise ValueError("use map or lookup, not both")
+        if self.drop_unmapped and self.map is None and self.lookup is None:
+            raise ValueError("drop_unmapped needs map or lookup")
         if self.extract is not None:
             import re
 
-            if re.compile(self.extract).groups < 1:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            try:
+                groups = re.compile(self.extract).groups
+                pc.match_substring_regex(pa.array([""], pa.string()), self.extract)  # Arrow's RE2 must accept it
+            except (re.error, pa.ArrowInvalid) as exc:
+                raise ValueError(
+                    f"extract pattern {self.extract!r} is not a usable regular expression: {exc}"
+                ) from None
+            if groups < 1:
                 raise ValueError(f"extract pattern {self.extract!r} needs a capturing group")
         return self
 
@@ -225,6 +264,9 @@ class Expr(_M):
 
 class Detect(_M):
     all_of: list[str] = Field(description="Columns that must all be in the header (after aliasing).")
+    any_of: list[str] = Field(
+        default_factory=list, description="At least one of these columns must be in the header (if any are given)."
+    )
     none_of: list[str] = Field(default_factory=list, description="Columns that must not be in the header.")
 
 
@@ -236,6 +278,10 @@ class Reconcile(_M):
 class TagSource(_M):
     column: str
     prefix: str = ""
+    rename_prefixes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Key prefix -> replacement (first match, before `prefix`), e.g. `user_: ''` for CUR 2.0 tags.",
+    )
 
 
 class Tags(_M):
@@ -251,6 +297,11 @@ class Explode(_M):
     )
 
 
+class KvList(_M):
+    pairs: str = Field(";", min_length=1, description="Separator between pairs.")
+    kv: str = Field(":", min_length=1, description="Separator between a key and its value (first one counts).")
+
+
 class FormatRules(_M):
     id: str
     provider: str
@@ -260,6 +311,13 @@ class FormatRules(_M):
     priority: int = Field(0, description="Higher wins when several formats match a header.")
     detect: Detect
     aliases: dict[str, list[str]] = Field(default_factory=dict)
+    header_names: str | None = Field(
+        None,
+        description=(
+            "Regex: a header name it matches is read as its first group before aliasing, e.g. localised"
+            " Azure headers `Abonnement-GUID (SubscriptionGuid)` with `\\(([A-Za-z0-9_]+)\\)\\s*$`."
+        ),
+    )
     reconcile: Reconcile
     columns: dict[str, Expr]
     tags: Tags | None = None
@@ -270,9 +328,28 @@ class FormatRules(_M):
     )
     explode: list[Explode] = Field(default_factory=list)
     x_provider: Expr | None = Field(None, description="Provider id per row (default: the `provider` field).")
+    null_values: list[str] = Field(
+        default_factory=list, description="Text values that mean no value in every text column (e.g. `NULL`)."
+    )
+    json_maps: list[str] = Field(
+        default_factory=list,
+        description="Columns holding a JSON object as text (CSV) or a map (Parquet); text is read as a map of text.",
+    )
+    json_types: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Types of nested fields (`string`, `float64`, `decimal(P,S)`, `{field: T}`, `[T]`): JSON lines "
+        "are read with them; a field that arrives as JSON text (CSV) is parsed into its type.",
+    )
+    kv_lists: dict[str, KvList] = Field(
+        default_factory=dict, description="Text columns of `key:value` pairs read as key/value lists (for tags)."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FormatRules:
+        if self.json_types:
+            from cloudops.focus.nested import json_schema
+
+            json_schema(self.json_types)  # ValueError names the bad type
         for name in list(self.columns) + [c for e in self.explode for c in e.columns]:
             try:
                 column_by_name(name)
@@ -286,6 +363,15 @@ class FormatRules(_M):
         for key in self.extensions:
             if not key.startswith("x_"):
                 raise ValueError(f"extension key {key!r} must start with x_")
+        if self.header_names is not None:
+            try:
+                groups = re.compile(self.header_names).groups
+            except re.error as exc:
+                raise ValueError(
+                    f"header_names pattern {self.header_names!r} is not a regular expression: {exc}"
+                ) from None
+            if groups < 1:
+                raise ValueError(f"header_names pattern {self.header_names!r} needs a capturing group")
         seen: dict[str, str] = {}
         for canonical, spellings in self.aliases.items():
             for s in [canonical, *spellings]:
@@ -324,9 +410,14 @@ class FormatRules(_M):
         """Header name -> canonical name, for the header names that are aliases."""
         lookup = {s.casefold(): canonical for canonical, spellings in self.aliases.items() for s in spellings}
         lookup.update({c.casefold(): c for c in self.aliases})
+        pattern = re.compile(self.header_names) if self.header_names else None
         out: dict[str, str] = {}
         for name in header:
-            canonical = lookup.get(name.strip().lstrip("\ufeff").casefold())
+            clean = name.strip().lstrip("\ufeff")
+            found = pattern.search(clean) if pattern is not None else None
+            if found is not None and found.group(1):
+                clean = found.group(1).strip()  # e.g. "Abonnement-GUID (SubscriptionGuid)" -> "SubscriptionGuid"
+            canonical = lookup.get(clean.casefold(), clean if found is not None else None)
             if canonical is not None and canonical != name:
                 out[name] = canonical
         return out

@@ -7,12 +7,14 @@ Every function works on whole Arrow arrays. Parsers return ``(values, bad)`` whe
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from cloudops.focus.columns import DECIMAL, TIMESTAMP
 
@@ -22,7 +24,9 @@ __all__ = [
     "as_timestamp",
     "json_body",
     "json_object",
+    "json_object_map",
     "kv_json_body",
+    "list_parents",
     "parse_decimal",
     "parse_timestamp",
     "wrap_json",
@@ -31,6 +35,7 @@ __all__ = [
 _WIDE = pa.decimal128(38, 18)
 _WIDE_LIMIT = 1e20  # Decimal(38, 18) holds magnitudes below 10**20
 _TEN_PLACES = Decimal("1e-10")
+_LONG_FRACTION = r"^[+-]?\d*\.\d{19,}$"  # plain notation with more decimals than Decimal(38, 18) holds
 _NUMBER_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 _NULL_STR = pa.scalar(None, pa.string())
@@ -51,6 +56,13 @@ def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     if pc.any(too_big).as_py():
         bad = pc.or_(bad, too_big)
         clean = pc.if_else(too_big, pa.scalar(None, pa.string()), clean)
+    if pc.any(pc.match_substring_regex(clean, _LONG_FRACTION)).as_py():
+        # More decimals than Decimal(38, 18) takes (Azure writes costs such as
+        # 0.0000000072922557592391990000). Only the value rounded to 10 places is kept, so keep 17
+        # decimals and a sticky 18th digit (1 if any dropped digit is non-zero): half-even rounding
+        # to 10 places gives exactly what the full value gives, and the columnar cast still applies.
+        clean = pc.replace_substring_regex(clean, r"^([+-]?\d*\.\d{17})0+$", r"\1")
+        clean = pc.replace_substring_regex(clean, r"^([+-]?\d*\.\d{17})\d+$", r"\11")
     try:
         wide = pc.cast(clean, _WIDE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -135,23 +147,55 @@ def json_body(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     return pc.utf8_rtrim(body, characters=",")
 
 
-def kv_json_body(arr: pa.Array, key_prefix: str = "") -> pa.Array:
-    """Per row, JSON members from a map column or a list of ``{key, value}`` records ("" if none)."""
+def list_parents(arr: pa.Array) -> pa.Array:
+    """Per element of ``pc.list_flatten(arr)``, the index of its row (int64).
+
+    Unlike ``pc.list_parent_indices``, consistent with ``list_flatten`` for null lists
+    that still span values (flatten skips those).
+    """
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    return pa.array(np.repeat(np.arange(len(arr), dtype=np.int64), lengths), pa.int64())
+
+
+def _rename_prefixes(keys: pa.Array, renames: Mapping[str, str]) -> pa.Array:
+    """Replace the first matching key prefix (judged on the original key) by its replacement."""
+    out = keys
+    done = pa.nulls(len(keys), pa.bool_()).fill_null(False)
+    for src, dst in renames.items():
+        hit = pc.and_(pc.fill_null(pc.starts_with(keys, src), False), pc.invert(done))
+        renamed = pc.binary_join_element_wise(dst, pc.utf8_slice_codeunits(keys, len(src)), "")
+        out = pc.if_else(hit, renamed, out)
+        done = pc.or_(done, hit)
+    return out
+
+
+def kv_json_body(arr: pa.Array, key_prefix: str = "", rename_prefixes: Mapping[str, str] | None = None) -> pa.Array:
+    """Per row, JSON members from a map column or a list of ``{key, value}`` records ("" if none).
+
+    ``rename_prefixes`` rewrites key prefixes first (e.g. ``{"user_": ""}``), then ``key_prefix``
+    is put in front of every key.
+    """
     n = len(arr)
     if pa.types.is_map(arr.type):
-        elems = pc.list_flatten(arr)  # struct<key, value>
-        keys, values = elems.field(0), elems.field(1)
-    elif pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        # Arrow has no list kernels for maps (and MapArray.flatten aborts on slices): view as a list.
+        t = arr.type
+        entry = pa.struct([pa.field("key", t.key_type), pa.field("value", t.item_type)])
+        arr = pc.cast(arr, pa.list_(entry))
+    if arr.null_count == n:  # no pairs at all (also a column missing from the file)
+        return pa.nulls(n, pa.string()).fill_null("")
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
         elems = pc.list_flatten(arr)
         if not pa.types.is_struct(elems.type) or elems.type.get_field_index("key") < 0:
             raise ValueError(f"cannot read key/value pairs from a list of {elems.type}")
-        keys = elems.field("key")
-        values = elems.field("value") if elems.type.get_field_index("value") >= 0 else pa.nulls(len(elems))
-    elif pa.types.is_null(arr.type):
-        return pa.nulls(n, pa.string()).fill_null("")
+        # struct_field, not .field(): a null element must give a null key (skipped below).
+        keys = pc.struct_field(elems, "key")
+        has_value = elems.type.get_field_index("value") >= 0
+        values = pc.struct_field(elems, "value") if has_value else pa.nulls(len(elems))
     else:
         raise ValueError(f"cannot read key/value pairs from a {arr.type} column")
     keys = as_text(keys)
+    if rename_prefixes:
+        keys = _rename_prefixes(keys, rename_prefixes)
     key_json = pc.binary_join_element_wise(
         '"', _json_escape(pc.binary_join_element_wise(key_prefix, keys, "")), '":', ""
     )
@@ -162,21 +206,124 @@ def kv_json_body(arr: pa.Array, key_prefix: str = "") -> pa.Array:
         pc.binary_join_element_wise('"', _json_escape(val_text), '"', ""),
     )
     members = pc.binary_join_element_wise(key_json, val_json, "")
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    # Pairs without a key are skipped (a null member would blank the whole row's object).
+    keep = pc.is_valid(members)
+    parents = list_parents(arr)
+    if not pc.all(keep).as_py():
+        members, parents = members.filter(keep), parents.filter(keep)
+    lengths = np.bincount(parents.to_numpy(zero_copy_only=False), minlength=n)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     grouped = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), members)
     return pc.fill_null(pc.binary_join(grouped, ","), "")
+
+
+_TEXT_MAP = pa.map_(pa.string(), pa.string())
+_TEMPORAL = (pa.types.is_timestamp, pa.types.is_date, pa.types.is_time)
+
+
+def json_object_map(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """JSON object text -> ``map<string, string>`` (map and list columns pass through unchanged).
+
+    Member values become text: strings as they are, numbers and booleans in their JSON
+    spelling, nested values as JSON text; members whose value is JSON null are dropped.
+    Returns ``(maps, bad)``: ``bad`` marks non-null text that is not a JSON object (its map
+    is null). Columnar (Arrow's JSON reader) unless some row needs the exact slow path.
+    """
+    n = len(arr)
+    no = pa.nulls(n, pa.bool_()).fill_null(False)
+    t = arr.type
+    if pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        return arr, no
+    if pa.types.is_null(t):
+        return pa.nulls(n, _TEXT_MAP), no
+    text = as_text(arr)
+    try:
+        return _json_maps_columnar(text), no
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError):
+        return _json_maps_rowwise(text)
+
+
+def _json_maps_columnar(text: pa.Array) -> pa.Array:
+    n = len(text)
+    valid = pc.is_valid(text)
+    # Raw line breaks can only be whitespace between JSON tokens: one object per line.
+    flat = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.fill_null(text, "{}"), r"[\r\n]+", " "))
+    shaped = pc.and_(pc.starts_with(flat, "{"), pc.ends_with(flat, "}"))
+    if not pc.all(shaped).as_py():
+        raise ValueError("not every value is a JSON object")
+    lines = pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), flat)
+    data = pc.binary_join(lines, "\n")[0].as_buffer()
+    opts = pajson.ReadOptions(use_threads=False, block_size=max(1 << 20, data.size + 1))
+    table = pajson.read_json(pa.BufferReader(data), read_options=opts)
+    if any(is_t(f.type) for f in table.schema for is_t in _TEMPORAL):
+        # Arrow infers timestamps from strings; read those members again as plain text.
+        schema = pa.schema(
+            [pa.field(f.name, pa.string() if any(is_t(f.type) for is_t in _TEMPORAL) else f.type) for f in table.schema]
+        )
+        parse = pajson.ParseOptions(explicit_schema=schema)
+        table = pajson.read_json(pa.BufferReader(data), read_options=opts, parse_options=parse)
+    if table.num_rows != n:
+        raise ValueError("row count changed while reading JSON objects")
+    rows: list[pa.Array] = []
+    keys: list[pa.Array] = []
+    values: list[pa.Array] = []
+    for name, chunked in zip(table.column_names, table.columns, strict=True):
+        col = chunked.combine_chunks()
+        if pa.types.is_null(col.type):
+            continue
+        if pa.types.is_nested(col.type):
+            raise ValueError("nested JSON values")
+        txt = as_text(col)
+        present = pc.is_valid(txt)
+        idx = pc.indices_nonzero(present)
+        if len(idx):
+            rows.append(pc.cast(idx, pa.int64()))
+            keys.append(pa.nulls(len(idx), pa.string()).fill_null(name))
+            values.append(txt.filter(present))
+    if rows:
+        row = pa.concat_arrays(rows)
+        order = pc.sort_indices(row)  # stable: members keep their column order within a row
+        key_arr = pa.concat_arrays(keys).take(order)
+        value_arr = pa.concat_arrays(values).take(order)
+        counts = np.bincount(row.to_numpy(), minlength=n)
+    else:
+        key_arr = pa.array([], pa.string())
+        value_arr = pa.array([], pa.string())
+        counts = np.zeros(n, dtype=np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32), pa.int32())
+    return pa.MapArray.from_arrays(offsets, key_arr, value_arr, type=_TEXT_MAP, mask=pc.invert(valid))
+
+
+def _json_maps_rowwise(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    items: list[list[tuple[str, str]] | None] = []
+    flags: list[bool] = []
+    for v in text.to_pylist():
+        obj: Any = None
+        if v is not None:
+            try:
+                obj = json.loads(v)
+            except ValueError:
+                obj = None
+        if v is None or not isinstance(obj, dict):
+            items.append(None)
+            flags.append(v is not None)
+            continue
+        members = [(str(k), x if isinstance(x, str) else json.dumps(x)) for k, x in obj.items() if x is not None]
+        items.append(members)
+        flags.append(False)
+    return pa.array(items, _TEXT_MAP), pa.array(flags, pa.bool_())
 
 
 def wrap_json(bodies: list[pa.Array], n: int) -> pa.Array:
     """Join several member lists into one JSON object per row; null where there are no members."""
     if not bodies:
         return pa.nulls(n, pa.string())
-    body = pc.binary_join_element_wise(*bodies, ",", null_handling="replace", null_replacement="")
-    body = pc.replace_substring_regex(body, ",{2,}", ",")
-    body = pc.utf8_trim(body, characters=",")
-    obj = pc.binary_join_element_wise("{", body, "}", "")
-    return pc.if_else(pc.equal(body, ""), _NULL_STR, obj)
+    # Join the non-empty bodies one by one: never edit the text (values may hold ",,").
+    body = pa.nulls(n, pa.string())
+    for more in bodies:
+        more = pc.if_else(pc.equal(more, ""), _NULL_STR, more)
+        body = pc.coalesce(pc.binary_join_element_wise(body, more, ","), body, more)
+    return pc.binary_join_element_wise("{", body, "}", "")
 
 
 def json_object(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
@@ -195,7 +342,8 @@ def as_text(arr: pa.Array) -> pa.Array:
         return pc.cast(arr, pa.string())
     if pa.types.is_timestamp(t):
         ts = arr if t.tz is not None else pc.assume_timezone(arr, "UTC")
-        return pc.strftime(pc.cast(ts, TIMESTAMP), format="%Y-%m-%dT%H:%M:%SZ")
+        text = pc.strftime(pc.cast(ts, TIMESTAMP, safe=t.unit != "ns"), format="%Y-%m-%dT%H:%M:%SZ")
+        return pc.replace_substring_regex(text, r"\.0{6}Z$", "Z")  # whole seconds without a fraction
     if pa.types.is_boolean(t):
         return pc.if_else(arr, pa.scalar("true"), pa.scalar("false"))
     return pc.cast(arr, pa.string())
@@ -214,7 +362,8 @@ def as_decimal(arr: pa.Array, *, decimal_comma: bool = False) -> tuple[pa.Array,
     if pa.types.is_null(t):
         return pa.nulls(len(arr), DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     text = as_text(arr)
-    if decimal_comma:
+    # Only text is written with a decimal comma; a float's text (1.5) must not lose its point.
+    if decimal_comma and (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)):
         text = pc.replace_substring(text, ".", "")
         text = pc.replace_substring(text, ",", ".")
     return parse_decimal(text)
@@ -226,7 +375,8 @@ def as_timestamp(arr: pa.Array, fmt: str | list[str] | None = None) -> tuple[pa.
     ok = pa.nulls(len(arr), pa.bool_()).fill_null(False)
     if pa.types.is_timestamp(t):
         ts = arr if t.tz is not None else pc.assume_timezone(arr, "UTC")
-        return pc.cast(ts, TIMESTAMP), ok
+        # Nanoseconds are truncated to microseconds (a safe cast would raise on them).
+        return pc.cast(ts, TIMESTAMP, safe=t.unit != "ns"), ok
     if pa.types.is_date(t):
         return pc.assume_timezone(pc.cast(arr, pa.timestamp("us")), "UTC"), ok
     if pa.types.is_null(t):

@@ -13,6 +13,7 @@ import pyarrow as pa
 from cloudops.errors import BadDataError
 from cloudops.focus.convert import ConversionResult, convert_batch
 from cloudops.focus.detect import canonical_header, detect_format
+from cloudops.focus.nested import json_schema
 from cloudops.focus.rules import FormatRules
 from cloudops.schemas.events import RejectedRow
 from cloudops.sources.readers import InvalidLine, TableFile, open_table
@@ -114,6 +115,8 @@ def open_conversion(path: Path, *, source: str, file_id: str, block_size: int) -
     """
     table = open_table(path, source=source, block_size=block_size)
     rules = detect_format(table.header, source=source)
+    if rules.json_types:
+        table.use_json_schema(json_schema(rules.json_types))  # JSON lines only
     renames = canonical_header(table.header, rules)
     if len(set(renames)) != len(renames):
         raise BadDataError("two header columns mean the same field after aliasing", source=source)

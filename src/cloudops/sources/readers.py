@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -43,6 +43,7 @@ __all__ = [
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"  # an archive with no members is only its end record
 _PARQUET_MAGIC = b"PAR1"
 _BOM = b"\xef\xbb\xbf"
 Kind = Literal["csv", "csv.gz", "zip", "parquet", "jsonl", "jsonl.gz"]
@@ -82,7 +83,7 @@ def sniff(path: Path, source: str | None = None) -> Kind:
         except (OSError, pa.ArrowInvalid, EOFError) as exc:
             raise _read_error(exc, path, src) from exc
         return "jsonl.gz" if inner.lstrip(_BOM).lstrip()[:1] == b"{" else "csv.gz"
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
         return "zip"
     if head.startswith(_PARQUET_MAGIC):
         return "parquet"
@@ -151,7 +152,12 @@ def _csv_batches(
         quoted_strings_can_be_null=True,
         null_values=[""],
     )
-    reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    try:
+        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):  # a header without a line break after it: no rows
+            return
+        raise
     for batch in reader:
         if batch.num_rows:
             yield batch
@@ -207,27 +213,6 @@ def _flat_names(schema: pa.Schema) -> list[str]:
     return names
 
 
-class _Counting(io.RawIOBase):
-    """A read-only file that counts the bytes taken from it (for progress)."""
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self._fh = fh
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._fh.read(len(b))
-        b[: len(data)] = data
-        self.count += len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self._fh.close()
-        super().close()
-
-
 @dataclass
 class TableFile:
     """A billing file opened for reading: its kind, flattened header and batches.
@@ -241,19 +226,54 @@ class TableFile:
     header: list[str]
     block_size: int
     bytes_read: int = 0
+    json_schema: pa.Schema | None = None
 
-    def _open_counted(self) -> tuple[_Counting, IO[bytes]]:
-        counted = _Counting(self.path.open("rb"))
+    def _json_parse_options(self) -> pajson.ParseOptions:
+        if self.json_schema is None:
+            return pajson.ParseOptions()
+        return pajson.ParseOptions(explicit_schema=self.json_schema, unexpected_field_behavior="infer")
+
+    def use_json_schema(self, schema: pa.Schema) -> None:
+        """Read JSON lines with these field types (other fields inferred); the header is read again.
+
+        Without it Arrow guesses each field's type from the first block, and a field that is
+        null or an empty list all through that block cannot hold a value later in the file.
+        No effect on other kinds of file. BadDataError if the file cannot be read with them.
+        """
+        if self.kind not in ("jsonl", "jsonl.gz"):
+            return
+        self.json_schema = schema
+        try:
+            with open_decompressed(self.path) as fh:
+                reader = pajson.open_json(
+                    fh,
+                    read_options=pajson.ReadOptions(block_size=self.block_size),
+                    parse_options=self._json_parse_options(),
+                )
+                self.header = _flat_names(reader.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError) as exc:
+            raise _read_error(exc, self.path, self.source) from exc
+        _check_unique(self.header, self.source)
+
+    def _open_counted(self) -> tuple[pa.NativeFile, pa.NativeFile]:
+        """The raw file (its position is the progress) and the stream to parse (gunzipped if need be).
+
+        Native Arrow files only: a Python file object read from Arrow's threads can deadlock
+        the interpreter at exit after a reader failed on it.
+        """
+        raw = pa.OSFile(str(self.path), "rb")
         gz = self.kind in ("csv.gz", "jsonl.gz")
-        stream = pa.input_stream(io.BufferedReader(counted), compression="gzip" if gz else None)
-        return counted, stream
+        return raw, (pa.CompressedInputStream(raw, "gzip") if gz else raw)
 
     def batches(self, on_invalid: Callable[[InvalidLine], None]) -> Iterator[pa.RecordBatch]:
         """Batches in file order (blocking). BadDataError if the file breaks part-way."""
         try:
             if self.kind in ("csv", "csv.gz"):
-                with open_decompressed(self.path) as fh:
-                    yield from _csv_batches(fh, self.header, block_size=self.block_size, on_invalid=on_invalid)
+                counted, fh = self._open_counted()
+                with fh:
+                    for batch in _csv_batches(fh, self.header, block_size=self.block_size, on_invalid=on_invalid):
+                        self.bytes_read = counted.tell()
+                        yield batch
             elif self.kind == "zip":
                 yield from self._zip_batches(on_invalid)
             elif self.kind == "parquet":
@@ -270,11 +290,16 @@ class TableFile:
             else:
                 counted, fh = self._open_counted()
                 with fh:
-                    reader = pajson.open_json(fh, read_options=pajson.ReadOptions(block_size=self.block_size))
+                    reader = pajson.open_json(
+                        fh,
+                        read_options=pajson.ReadOptions(block_size=self.block_size),
+                        parse_options=self._json_parse_options(),
+                    )
                     for batch in reader:
-                        self.bytes_read = counted.count
+                        self.bytes_read = counted.tell()
                         if batch.num_rows:
                             yield _flatten(batch)
+            self.bytes_read = self.path.stat().st_size  # read to the end
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise _read_error(exc, self.path, self.source) from exc
 
