@@ -119,6 +119,20 @@ def rollup_view(name: str, source: str, time_expr: str, time_name: str, dims: li
     )
 
 
+def cascade_view(suffix: str, dims: list[str]) -> str:
+    """rollup_month fed from rollup_day's inserted (already aggregated) blocks: far less work per insert."""
+    cols = ", ".join(dims)
+    metrics = ", ".join(
+        f"sum({m}) AS {m}"
+        for m in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Rows")
+    )
+    return (
+        f"CREATE MATERIALIZED VIEW {{db}}.mv_rollup_month{suffix} TO {{db}}.rollup_month{suffix} AS\n"
+        f"SELECT toStartOfMonth(Day) AS Month, BillingMonth, x_Source, {cols}, {metrics}\n"
+        f"FROM {{db}}.rollup_day{suffix}\nGROUP BY Month, BillingMonth, x_Source, {cols};\n"
+    )
+
+
 def tag_view(source: str, suffix: str) -> str:
     # Aggregate by the Tags text first (few distinct values), then split the JSON: the
     # JSON is parsed once per group, not once per row.
@@ -162,7 +176,10 @@ for suffix, source in (("", "focus"), ("_staging", "focus_staging")):
     up.append(rollup_table("rollup_tag_day" + suffix, "Day", TAG_DIMS, ["TagKey", "TagValue"]))
 for suffix, source in (("", "focus"), ("_staging", "focus_staging")):
     for name, (expr, tname, dims) in ROLLUPS.items():
-        up.append(rollup_view(name, source, expr, tname, dims))
+        if name == "rollup_month":
+            up.append(cascade_view(suffix, dims))
+        else:
+            up.append(rollup_view(name, source, expr, tname, dims))
     up.append(tag_view(source, suffix))
 # Backfill rollups from what focus already holds (views only see new inserts).
 for name, (expr, tname, dims) in ROLLUPS.items():

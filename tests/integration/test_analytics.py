@@ -91,23 +91,32 @@ async def test_rollups_equal_raw_through_duplicates_and_a_restated_month(analyti
     assert sources[6] == "rollup_tag_day"
     assert sources[10] == "focus"  # start at 06:00 is not day-aligned
 
-    # Restate February for source "azure": new contents staged, then swapped in.
+    # Restate February for source "aws": new contents staged, then swapped in.
     restated = []
-    for batch in synthetic_batches(20_000, shape=BillShape(**{**SHAPE.__dict__, "seed": 99}), batch_rows=5_000):
+    for batch in synthetic_batches(21_000, shape=BillShape(**{**SHAPE.__dict__, "seed": 99}), batch_rows=7_000):
         feb = pc.and_(
-            pc.equal(batch.column("x_Provider"), "azure"),
+            pc.equal(batch.column("x_Provider"), "aws"),
             pc.equal(pc.month(batch.column("BillingPeriodStart")), 2),
         )
         restated.append(batch.filter(feb))
     table = pa.Table.from_batches(restated).combine_chunks()
     for i, b in enumerate(table.to_batches(max_chunksize=3_000)):
         await insert_focus_batch(ch, "acme", b, token=f"restate-{i}", staging=True)
-    swap_period(ch, "acme", date(2025, 2, 1), "azure")
     q = (
         "SELECT count(), sum(BilledCost) FROM tenant_acme.focus "
-        "WHERE x_Source = 'azure' AND toYYYYMM(BillingPeriodStart) = 202502"
+        "WHERE x_Source = 'aws' AND toYYYYMM(BillingPeriodStart) = 202502"
     )
+    before, _ = ch.call(lambda c: c.query(q).result_rows[0])
+    others = (
+        "SELECT count() FROM tenant_acme.focus WHERE NOT (x_Source = 'aws' AND toYYYYMM(BillingPeriodStart) = 202502)"
+    )
+    untouched = ch.call(lambda c: c.query(others).result_rows[0][0])
+    assert before > 0
+    assert table.num_rows > 0
+    assert table.num_rows != before
+    swap_period(ch, "acme", date(2025, 2, 1), "aws")
     n, total = ch.call(lambda c: c.query(q).result_rows[0])
+    assert ch.call(lambda c: c.query(others).result_rows[0][0]) == untouched
     assert n == table.num_rows
     assert Decimal(total) == sum((v for v in table.column("BilledCost").to_pylist()), Decimal(0))
     staged = ch.call(lambda c: c.query("SELECT count() FROM tenant_acme.focus_staging").result_rows[0][0])

@@ -106,15 +106,27 @@ def synthetic_batches(
     svc_cats = [s[1] for s in _SERVICES]
     providers = [s[2] for s in _SERVICES]
     base_us = int(shape.start.timestamp() * 1_000_000)
+    # Like real billing files, each batch holds one (billing month, provider): one partition.
+    day_month = np.array([(shape.start + timedelta(days=int(x))).month for x in range(shape.days)])
+    day_year = np.array([(shape.start + timedelta(days=int(x))).year for x in range(shape.days)])
+    periods = sorted({(int(y), int(m)) for y, m in zip(day_year, day_month, strict=True)})
+    provider_names = list(dict.fromkeys(providers))
+    by_provider = {p: np.array([i for i, s in enumerate(_SERVICES) if s[2] == p]) for p in provider_names}
     seq = 0
     while done < rows:
         n = min(batch_rows, rows - done)
-        svc = _zipf_choice(rng, len(_SERVICES), n, 1.1)
+        year, month = periods[seq % len(periods)]
+        provider = provider_names[(seq // len(periods)) % len(provider_names)]
+        days_in = np.flatnonzero((day_year == year) & (day_month == month))
+        svc_pool = by_provider[provider]
+        svc = svc_pool[_zipf_choice(rng, len(svc_pool), n, 1.1)]
         sub = _zipf_choice(rng, shape.sub_accounts, n, 1.2)
         acct = sub % shape.billing_accounts
-        region = _zipf_choice(rng, len(_REGIONS), n, 1.0)
+        # A sub account runs mostly in its home region.
+        home = sub % len(_REGIONS)
+        region = np.where(rng.random(n) < 0.8, home, _zipf_choice(rng, len(_REGIONS), n, 1.0))
         res = _zipf_choice(rng, shape.resources, n, 0.9)
-        day = rng.integers(0, shape.days, n)
+        day = days_in[rng.integers(0, len(days_in), n)]
         hourly = np.isin(np.array(svc_cats)[svc], list(_HOURLY))
         hour = np.where(hourly, rng.integers(0, 24, n), 0)
         start_us = base_us + (day * 86_400 + hour * 3_600) * 1_000_000

@@ -29,6 +29,8 @@ async def insert_focus_batch(
         "insert_deduplicate": 1,
         # Rollup tables fed by materialised views deduplicate the same block too.
         "deduplicate_blocks_in_dependent_materialized_views": 1,
+        # The rollup views of one insert run side by side instead of one after another.
+        "parallel_view_processing": 1,
     }
     await ch.run(lambda c: c.insert_arrow(table, data, settings=settings))
     return int(batch.num_rows)

@@ -177,6 +177,19 @@ def test_file_without_a_currency_column_is_one_clear_error(name: str) -> None:
     assert str(path) in str(err.value)
 
 
+def test_bom_file_row_without_cost_is_rejected() -> None:
+    """OpenCost's BOM.csv: the pay-as-you-go header behind a byte-order mark, one row with only a date.
+
+    (Not a golden fixture: its FOCUS output is empty, which the official validator cannot judge.)"""
+    conv, rows, rejected = _convert(AZURE / "opencost" / "headersets__BOM.csv")
+    assert conv.rules.id == "azure-payg"
+    assert (conv.rows_in, conv.rows_rejected, rows) == (1, 1, [])
+    assert conv.source_totals == {}
+    assert len(rejected) == 1
+    assert rejected[0].row_number == 0
+    assert "BilledCost: mandatory value missing (from PreTaxCost)" in rejected[0].reason
+
+
 def test_short_rows_are_rejected_as_malformed(tmp_path: Path) -> None:
     """OpenCost's Template.csv rows lack the last field: with a currency column added after it (and no
     padding) every record is one field short and is rejected with its line, never shifted."""
@@ -420,3 +433,31 @@ def test_derived_and_synthetic_fixtures_are_what_the_builder_writes(tmp_path: Pa
     assert len(built) == 9
     for rel in built:
         assert filecmp.cmp(tmp_path / rel, AZURE / rel, shallow=False), f"{rel} differs from build_fixtures.py"
+
+
+def test_costs_with_more_than_18_decimals_round_exactly_and_stay_columnar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure writes costs such as 0.0000000072922557592391990000: half-even to 10 places, exactly as
+    Python's Decimal does, without the per-row fallback (ties and sticky digits included)."""
+    import random
+    from decimal import ROUND_HALF_EVEN
+
+    from cloudops.focus import values
+
+    rng = random.Random(7)
+    texts = [
+        "0.0000000072922557592391990000",
+        "1.00000000005000000000001",
+        "1.000000000050000000000000",
+        "-2.00000000015000000000000",
+        "0.0001188669167459011366",
+        "12.5",
+        None,
+    ]
+    for _ in range(300):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(19, 28)))
+        texts.append(f"{rng.choice(['', '-'])}{rng.randint(0, 10**6)}.{digits}")
+    monkeypatch.setattr(values, "localcontext", None)  # the per-row fallback must not run
+    parsed, bad = values.parse_decimal(pa.array(texts, pa.string()))
+    assert not any(bad.to_pylist())
+    want = [None if t is None else Decimal(t).quantize(Decimal("1e-10"), rounding=ROUND_HALF_EVEN) for t in texts]
+    assert parsed.to_pylist() == want

@@ -402,25 +402,8 @@ FROM {db}.focus
 GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_month TO {db}.rollup_month AS
-SELECT
-    toStartOfMonth(ChargePeriodStart) AS Month,
-    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
-    x_Source,
-    ifNull(ProviderName, '') AS ProviderName,
-    ifNull(BillingAccountId, '') AS BillingAccountId,
-    ifNull(SubAccountId, '') AS SubAccountId,
-    ifNull(ServiceCategory, '') AS ServiceCategory,
-    ifNull(ServiceName, '') AS ServiceName,
-    ifNull(RegionId, '') AS RegionId,
-    ifNull(ChargeCategory, '') AS ChargeCategory,
-    ifNull(PricingCategory, '') AS PricingCategory,
-    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
-    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
-    ifNull(ConsumedUnit, '') AS ConsumedUnit,
-    ifNull(BillingCurrency, '') AS BillingCurrency,
-    sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
-    sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
-FROM {db}.focus
+SELECT toStartOfMonth(Day) AS Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency, sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost, sum(ContractedCost) AS ContractedCost, sum(ConsumedQuantity) AS ConsumedQuantity, sum(Rows) AS Rows
+FROM {db}.rollup_day
 GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_month TO {db}.rollup_resource_month AS
@@ -488,25 +471,8 @@ FROM {db}.focus_staging
 GROUP BY Day, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_month_staging TO {db}.rollup_month_staging AS
-SELECT
-    toStartOfMonth(ChargePeriodStart) AS Month,
-    toDate(toStartOfMonth(BillingPeriodStart)) AS BillingMonth,
-    x_Source,
-    ifNull(ProviderName, '') AS ProviderName,
-    ifNull(BillingAccountId, '') AS BillingAccountId,
-    ifNull(SubAccountId, '') AS SubAccountId,
-    ifNull(ServiceCategory, '') AS ServiceCategory,
-    ifNull(ServiceName, '') AS ServiceName,
-    ifNull(RegionId, '') AS RegionId,
-    ifNull(ChargeCategory, '') AS ChargeCategory,
-    ifNull(PricingCategory, '') AS PricingCategory,
-    ifNull(CommitmentDiscountType, '') AS CommitmentDiscountType,
-    ifNull(CommitmentDiscountStatus, '') AS CommitmentDiscountStatus,
-    ifNull(ConsumedUnit, '') AS ConsumedUnit,
-    ifNull(BillingCurrency, '') AS BillingCurrency,
-    sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
-    sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows
-FROM {db}.focus_staging
+SELECT toStartOfMonth(Day) AS Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency, sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost, sum(ContractedCost) AS ContractedCost, sum(ConsumedQuantity) AS ConsumedQuantity, sum(Rows) AS Rows
+FROM {db}.rollup_day_staging
 GROUP BY Month, BillingMonth, x_Source, ProviderName, BillingAccountId, SubAccountId, ServiceCategory, ServiceName, RegionId, ChargeCategory, PricingCategory, CommitmentDiscountType, CommitmentDiscountStatus, ConsumedUnit, BillingCurrency;
 
 CREATE MATERIALIZED VIEW {db}.mv_rollup_resource_month_staging TO {db}.rollup_resource_month_staging AS
