@@ -19,8 +19,8 @@ services: ## make sure the PostgreSQL and Redis binaries exist (the suite starts
 	@scripts/ensure-services.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -53,7 +53,10 @@ def dashboard(end: datetime) -> list[tuple[str, Query]]:
     year = end - timedelta(days=365)
     out += [
         ("month over month by service", Query(group_by=("ServiceName",), granularity="month", start=year, end=end)),
-        ("top 50 resources, 30d", Query(group_by=("ResourceId",), top_n=50, start=end - timedelta(days=30), end=end)),
+        (
+            "top 50 resources, last month",
+            Query(group_by=("ResourceId",), top_n=50, start=(end - timedelta(days=1)).replace(day=1), end=end),
+        ),
         (
             "commitment coverage, 90d",
             Query(
@@ -96,7 +99,9 @@ async def main(rows: int, repeat: int, work: Path) -> None:
     gen_s = load_s = 0.0
     loaded = 0
     t0 = time.perf_counter()
-    batches = synthetic_batches(rows, shape=shape, batch_rows=1_000_000, file_id="bench")
+    # Files of one (billing month, provider) each, like real exports: every month of every provider gets data.
+    batch_rows = max(50_000, min(1_000_000, rows // 60))
+    batches = synthetic_batches(rows, shape=shape, batch_rows=batch_rows, file_id="bench")
     while True:
         g = time.perf_counter()
         batch = next(batches, None)
@@ -176,9 +181,9 @@ async def main(rows: int, repeat: int, work: Path) -> None:
     cols = ch.call(
         lambda c: (
             c.query(
-                "SELECT name, compression_codec, formatReadableSize(data_compressed_bytes), round(data_uncompressed_bytes / "
-                "greatest(data_compressed_bytes, 1), 1) FROM system.columns WHERE database = {d:String} AND table = 'focus' "
-                "ORDER BY data_compressed_bytes DESC LIMIT 12",
+                "SELECT name, compression_codec, formatReadableSize(data_compressed_bytes), "
+                "round(data_uncompressed_bytes / greatest(data_compressed_bytes, 1), 1) FROM system.columns "
+                "WHERE database = {d:String} AND table = 'focus' ORDER BY data_compressed_bytes DESC LIMIT 12",
                 parameters={"d": f"tenant_{TENANT}"},
             ).result_rows
         )

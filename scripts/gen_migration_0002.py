@@ -170,8 +170,8 @@ up = [
     "DROP TABLE {db}.focus_v2;\n",
     FACT.format(table="focus_staging", defs=defs),
 ]
-for suffix, source in (("", "focus"), ("_staging", "focus_staging")):
-    for name, (expr, tname, dims) in ROLLUPS.items():
+for suffix in ("", "_staging"):
+    for name, (_expr, tname, dims) in ROLLUPS.items():
         up.append(rollup_table(name + suffix, tname, dims))
     up.append(rollup_table("rollup_tag_day" + suffix, "Day", TAG_DIMS, ["TagKey", "TagValue"]))
 for suffix, source in (("", "focus"), ("_staging", "focus_staging")):

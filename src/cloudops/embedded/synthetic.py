@@ -70,7 +70,7 @@ class BillShape:
     days: int = 365
     billing_accounts: int = 4
     sub_accounts: int = 60
-    resources: int = 200_000
+    resources: int = 20_000
     tagged_share: float = 0.7
     seed: int = 7
 
