@@ -119,13 +119,15 @@ def synthetic_batches(
         provider = provider_names[(seq // len(periods)) % len(provider_names)]
         days_in = np.flatnonzero((day_year == year) & (day_month == month))
         svc_pool = by_provider[provider]
-        svc = svc_pool[_zipf_choice(rng, len(svc_pool), n, 1.1)]
-        sub = _zipf_choice(rng, shape.sub_accounts, n, 1.2)
+        # A resource belongs to one sub account, service, region and team (as in a real bill);
+        # rows pick resources with a long tail.
+        res = _zipf_choice(rng, shape.resources, n, 1.05)
+        mix = (res.astype(np.int64) * 2_654_435_761) % (1 << 32)
+        svc = svc_pool[_zipf_choice(np.random.default_rng(1), len(svc_pool), shape.resources, 1.1)[res]]
+        sub = _zipf_choice(np.random.default_rng(2), shape.sub_accounts, shape.resources, 1.2)[res]
         acct = sub % shape.billing_accounts
-        # A sub account runs mostly in its home region.
         home = sub % len(_REGIONS)
-        region = np.where(rng.random(n) < 0.8, home, _zipf_choice(rng, len(_REGIONS), n, 1.0))
-        res = _zipf_choice(rng, shape.resources, n, 0.9)
+        region = np.where(mix % 10 < 8, home, mix % len(_REGIONS))
         day = days_in[rng.integers(0, len(days_in), n)]
         hourly = np.isin(np.array(svc_cats)[svc], list(_HOURLY))
         hour = np.where(hourly, rng.integers(0, 24, n), 0)
@@ -154,9 +156,9 @@ def synthetic_batches(
         effective = np.where(kind == 1, list_units * 6 // 10, list_units)
         billed = np.where(kind == 3, -(list_units // 5), np.where(kind == 1, effective, list_units))
         qty = (rng.lognormal(1.0, 1.0, n) * 1_000).astype(np.int64)
-        tagged = rng.random(n) < shape.tagged_share
-        team = rng.integers(0, len(_TEAMS), n)
-        env = rng.integers(0, len(_ENVS), n)
+        tagged = (mix % 1000) < shape.tagged_share * 1000
+        team = (mix // 7) % len(_TEAMS)
+        env = (mix // 11) % len(_ENVS)
         tags = pc.binary_join_element_wise('{"team":"', _pick(_TEAMS, team), '","env":"', _pick(_ENVS, env), '"}', "")
         tags = pc.if_else(pa.array(tagged), tags, pa.scalar(None, pa.string()))
         cat = np.array(["Usage", "Usage", "Tax", "Credit"])[kind]
