@@ -79,6 +79,9 @@ __all__ = [
 ]
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available (4x faster)
+
+
 class RulesError(ValueError):
     """A rules file is invalid."""
 
@@ -431,7 +434,7 @@ def rules_dir() -> Path:
 def load_rules(path: Path) -> FormatRules:
     """Load and validate one rules file; raises RulesError naming the file and the problem."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe loader
         rules = FormatRules.model_validate(data)
     except (yaml.YAMLError, ValueError) as exc:
         raise RulesError(f"{path.name}: {exc}") from exc

@@ -47,6 +47,9 @@ def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     Returns ``(values, bad)``: ``bad`` is True where a non-null input is not a number or
     does not fit; those positions are null in ``values``.
     """
+    fast = _parse_decimal_fast(arr)
+    if fast is not None:
+        return fast
     ok = pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True)
     bad = pc.invert(ok)
     clean = pc.if_else(ok, pc.utf8_trim_whitespace(arr), pa.scalar(None, pa.string()))
@@ -87,6 +90,20 @@ def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     return values, bad
 
 
+def _parse_decimal_fast(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """The common case in two casts: every value is a plain number of modest size with at most
+    18 decimals. Returns None (use the careful path) as soon as anything is unusual."""
+    try:
+        magnitude = pc.max(pc.abs(pc.cast(arr, pa.float64()))).as_py()
+        if magnitude is not None and not magnitude < _WIDE_LIMIT:  # also catches nan/inf
+            return None
+        wide = pc.cast(arr, _WIDE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    values = pc.cast(pc.round(wide, 10, round_mode="half_to_even"), DECIMAL)
+    return values, pa.nulls(len(arr), pa.bool_()).fill_null(False)
+
+
 def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa.Array]:
     """Parse timestamps to UTC ``timestamp[us]``; ISO 8601 by default, else strptime ``fmt``.
 
@@ -99,6 +116,10 @@ def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa
         values = pc.cast(values, TIMESTAMP)
         bad = pc.and_(pc.is_valid(arr), pc.is_null(values))
         return values, bad
+    try:  # the usual case: every value is ISO 8601 with a zone (Z or an offset)
+        return pc.cast(arr, TIMESTAMP), pa.nulls(len(arr), pa.bool_()).fill_null(False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     ok = pc.fill_null(pc.match_substring_regex(arr, _ISO_RE), True)
     s = pc.if_else(ok, arr, pa.scalar(None, pa.string()))
     s = pc.replace_substring_regex(s, r"(\.\d{6})\d+", r"\1")  # Arrow parses up to microseconds
@@ -124,6 +145,8 @@ def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa
 
 
 def _json_escape(arr: pa.Array) -> pa.Array:
+    if not pc.any(pc.match_substring_regex(arr, r'["\\\x00-\x1f]')).as_py():
+        return arr  # nothing to escape (the usual case): one scan instead of six
     s = pc.replace_substring(arr, "\\", "\\\\")
     s = pc.replace_substring(s, '"', '\\"')
     s = pc.replace_substring(s, "\n", "\\n")
