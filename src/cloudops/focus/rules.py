@@ -434,7 +434,7 @@ def rules_dir() -> Path:
 def load_rules(path: Path) -> FormatRules:
     """Load and validate one rules file; raises RulesError naming the file and the problem."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe loader
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
         rules = FormatRules.model_validate(data)
     except (yaml.YAMLError, ValueError) as exc:
         raise RulesError(f"{path.name}: {exc}") from exc
