@@ -37,9 +37,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="Topic declarations and schemas.", no_args_is_help=True)
+sources_app = typer.Typer(help="Billing sources of a tenant (needs CLOUDOPS_POSTGRES__DSN).", no_args_is_help=True)
 query_app = typer.Typer(help="Ask ClickHouse.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(query_app, name="query")
+app.add_typer(sources_app, name="sources")
 console = Console()
 err = Console(stderr=True)
 
@@ -394,6 +396,54 @@ def _register_validate() -> None:
 
 
 _register_validate()
+
+
+def _pg_dsn() -> str:
+    dsn = get_settings().postgres.dsn
+    if not dsn:
+        raise CloudopsError("sources live in the control plane: set CLOUDOPS_POSTGRES__DSN and run `cloudops migrate`")
+    return dsn
+
+
+@sources_app.command("add")
+def sources_add(
+    source_id: Annotated[str, typer.Argument(help="Source id, e.g. aws-payer-123.")],
+    provider: Annotated[str, typer.Option(help="aws, azure, gcp, oci, alibaba or focus.")],
+    bucket: Annotated[str, typer.Option(help="Bucket (or container) the exports arrive in.")],
+    prefix: Annotated[str, typer.Option(help="Key prefix of the exports.")] = "",
+    credentials_ref: Annotated[str | None, typer.Option(help="Reference to credentials (never the secret).")] = None,
+    schedule_s: Annotated[int | None, typer.Option(help="Also list the prefix every N seconds (>= 60).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Create or update a billing source (idempotent by id)."""
+    from cloudops.sinks.postgres.ledger import add_source
+
+    t = tenant or get_settings().app.tenant
+    s = add_source(
+        _pg_dsn(),
+        t,
+        id=source_id,
+        provider=provider,
+        bucket=bucket,
+        prefix=prefix,
+        credentials_ref=credentials_ref,
+        schedule_s=schedule_s,
+    )
+    console.print(f"source {s.id}: {s.provider} s3://{s.bucket}/{s.prefix} (tenant {t})")
+
+
+@sources_app.command("list")
+def sources_list(
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """The tenant's billing sources."""
+    from cloudops.sinks.postgres.ledger import list_sources
+
+    t = tenant or get_settings().app.tenant
+    table = Table("id", "provider", "bucket", "prefix", "schedule (s)", "enabled", title=f"sources ({t})")
+    for s in list_sources(_pg_dsn(), t):
+        table.add_row(s.id, s.provider, s.bucket, s.prefix, str(s.schedule_s or "-"), str(s.enabled))
+    console.print(table)
 
 
 @topics_app.command("schema")

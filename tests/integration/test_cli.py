@@ -122,6 +122,12 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     from cloudops.sinks.postgres import list_tenants
 
     assert [t.id for t in list_tenants(env["CLOUDOPS_POSTGRES__DSN"])] == ["acme"]
+
+    out = _cli(env, "sources", "add", "aws-main", "--provider", "aws", "--bucket", "bills", "--prefix", "cur/")
+    assert out.returncode == 0, out.stderr
+    out = _cli(env, "sources", "list")
+    assert "aws-main" in out.stdout
+    assert "bills" in out.stdout
     out = _cli(env, "migrate", "--to", "0")
     assert "down 0001 focus" in out.stdout
     out = _cli(env, "migrate")

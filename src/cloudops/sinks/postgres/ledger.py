@@ -1,0 +1,268 @@
+"""Billing sources and the file ledger of a tenant (schema ``tenant_<id>``, migration 0003).
+
+The ledger has one row per object version, keyed by (source, object key, version or
+ETag). Whichever trigger sees a file first records it; later sightings only add their
+trigger name. A worker may parse a file only after :func:`claim` moved it to
+``parsing``; a second delivery finds it claimed (or done) and skips it, so a file is
+parsed once in effect. States::
+
+    seen -> parsing -> parsed -> loaded -> reconciled
+                  \\-> rejected (bad data)   any of parsing/parsed/loaded -> failed (may be claimed again)
+
+Functions take a connection or a DSN (see :mod:`cloudops.sinks.postgres.client`) and
+block the calling thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from cloudops.errors import ConfigError
+from cloudops.sinks.postgres.client import ConnOrDsn, connection, schema_for
+
+__all__ = [
+    "LedgerEntry",
+    "Source",
+    "State",
+    "add_source",
+    "advance",
+    "claim",
+    "get_file",
+    "list_files",
+    "list_sources",
+    "record_seen",
+    "source_for_object",
+]
+
+State = Literal["seen", "parsing", "parsed", "loaded", "reconciled", "rejected", "failed"]
+_NEXT: dict[str, set[str]] = {
+    "parsing": {"parsed", "rejected", "failed"},
+    "parsed": {"loaded", "failed"},
+    "loaded": {"reconciled", "failed"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    provider: str
+    bucket: str
+    prefix: str
+    credentials_ref: str | None
+    schedule_s: int | None
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    source_id: str
+    object_key: str
+    version: str
+    file_id: str
+    url: str
+    state: State
+    triggers: list[str]
+    attempts: int
+    rows_in: int | None
+    rows_landed: int | None
+    rows_rejected: int | None
+    source_totals: dict[str, str] | None
+    landed_totals: dict[str, str] | None
+    last_error: str | None
+    first_seen_at: datetime
+    updated_at: datetime
+
+
+def _t(tenant: str, table: str) -> sql.Identifier:
+    return sql.Identifier(schema_for(tenant), table)
+
+
+def add_source(
+    conn_or_dsn: ConnOrDsn,
+    tenant: str,
+    *,
+    id: str,
+    provider: str,
+    bucket: str,
+    prefix: str = "",
+    credentials_ref: str | None = None,
+    schedule_s: int | None = None,
+) -> Source:
+    """Create or update a source (idempotent by id). Blocks; ConfigError if the schema is not migrated."""
+    query = sql.SQL(
+        "INSERT INTO {} (id, provider, bucket, prefix, credentials_ref, schedule_s) VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, bucket = EXCLUDED.bucket, "
+        "prefix = EXCLUDED.prefix, credentials_ref = EXCLUDED.credentials_ref, schedule_s = EXCLUDED.schedule_s "
+        "RETURNING id, provider, bucket, prefix, credentials_ref, schedule_s, enabled"
+    ).format(_t(tenant, "sources"))
+    with connection(conn_or_dsn) as conn:
+        row = _one(conn, tenant, query, [id, provider, bucket, prefix, credentials_ref, schedule_s])
+    return Source(**row)
+
+
+def list_sources(conn_or_dsn: ConnOrDsn, tenant: str) -> list[Source]:
+    """Every source of the tenant, by id."""
+    query = sql.SQL(
+        "SELECT id, provider, bucket, prefix, credentials_ref, schedule_s, enabled FROM {} ORDER BY id"
+    ).format(_t(tenant, "sources"))
+    with connection(conn_or_dsn) as conn:
+        return [Source(**r) for r in _all(conn, tenant, query, [])]
+
+
+def source_for_object(conn_or_dsn: ConnOrDsn, tenant: str, bucket: str, key: str) -> Source | None:
+    """The enabled source whose bucket matches and whose prefix is the longest prefix of ``key``."""
+    query = sql.SQL(
+        "SELECT id, provider, bucket, prefix, credentials_ref, schedule_s, enabled FROM {} "
+        "WHERE enabled AND bucket = %s AND starts_with(%s, prefix) ORDER BY length(prefix) DESC LIMIT 1"
+    ).format(_t(tenant, "sources"))
+    with connection(conn_or_dsn) as conn:
+        rows = _all(conn, tenant, query, [bucket, key])
+    return Source(**rows[0]) if rows else None
+
+
+_ENTRY_COLS = (
+    "source_id, object_key, version, file_id, url, state, triggers, attempts, rows_in, rows_landed, "
+    "rows_rejected, source_totals, landed_totals, last_error, first_seen_at, updated_at"
+)
+
+
+def record_seen(
+    conn_or_dsn: ConnOrDsn,
+    tenant: str,
+    *,
+    source_id: str,
+    object_key: str,
+    version: str,
+    file_id: str,
+    url: str,
+    trigger: str,
+) -> tuple[LedgerEntry, bool]:
+    """Record that ``trigger`` saw this object version. Returns (entry, first time seen).
+
+    Idempotent: the same version seen again (any trigger) keeps one row; only the
+    trigger is added to its ``triggers``.
+    """
+    query = sql.SQL(
+        "INSERT INTO {t} (source_id, object_key, version, file_id, url, triggers) VALUES (%s, %s, %s, %s, %s, "
+        "ARRAY[%s]) ON CONFLICT (source_id, object_key, version) DO UPDATE SET triggers = CASE WHEN "
+        "%s = ANY({t}.triggers) THEN {t}.triggers ELSE array_append({t}.triggers, %s::text) END "
+        "RETURNING " + _ENTRY_COLS + ", (xmax = 0) AS inserted"
+    ).format(t=_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        row = _one(conn, tenant, query, [source_id, object_key, version, file_id, url, trigger, trigger, trigger])
+    inserted = bool(row.pop("inserted"))
+    return LedgerEntry(**row), inserted
+
+
+def claim(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, lease_s: int = 900) -> LedgerEntry | None:
+    """Atomically move a file to ``parsing`` if nobody else may be parsing it; None otherwise.
+
+    Claimable: ``seen``, ``failed``, or ``parsing`` whose claim is older than ``lease_s``
+    (the worker died). Each claim counts one attempt. A file already parsed, loaded,
+    reconciled or rejected is never claimed again (delete its row to force a re-parse).
+    """
+    query = sql.SQL(
+        "UPDATE {} SET state = 'parsing', attempts = attempts + 1, updated_at = now() WHERE file_id = %s AND "
+        "(state IN ('seen', 'failed') OR (state = 'parsing' AND updated_at < now() - make_interval(secs => %s))) "
+        "RETURNING " + _ENTRY_COLS
+    ).format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        rows = _all(conn, tenant, query, [file_id, lease_s])
+    return LedgerEntry(**rows[0]) if rows else None
+
+
+def advance(
+    conn_or_dsn: ConnOrDsn,
+    tenant: str,
+    file_id: str,
+    state: State,
+    *,
+    rows_in: int | None = None,
+    rows_landed: int | None = None,
+    rows_rejected: int | None = None,
+    source_totals: Mapping[str, Decimal] | None = None,
+    landed_totals: Mapping[str, Decimal] | None = None,
+    error: str | None = None,
+) -> LedgerEntry:
+    """Move a file to ``state`` (only along the allowed transitions), recording counts and totals.
+
+    Raises ValueError for a transition the state machine does not allow (e.g. loaded ->
+    parsing) or an unknown file. Money is stored as decimal strings.
+    """
+    allowed = [s for s, nxt in _NEXT.items() if state in nxt]
+    if not allowed:
+        raise ValueError(f"no transition leads to {state!r}")
+
+    def money(v: Mapping[str, Decimal] | None) -> Jsonb | None:
+        return None if v is None else Jsonb({k: str(x) for k, x in v.items()})
+
+    query = sql.SQL(
+        "UPDATE {} SET state = %s, updated_at = now(), rows_in = COALESCE(%s, rows_in), "
+        "rows_landed = COALESCE(%s, rows_landed), rows_rejected = COALESCE(%s, rows_rejected), "
+        "source_totals = COALESCE(%s, source_totals), landed_totals = COALESCE(%s, landed_totals), "
+        "last_error = COALESCE(%s, last_error) WHERE file_id = %s AND state = ANY(%s) RETURNING " + _ENTRY_COLS
+    ).format(_t(tenant, "file_ledger"))
+    params = [
+        state,
+        rows_in,
+        rows_landed,
+        rows_rejected,
+        money(source_totals),
+        money(landed_totals),
+        error,
+        file_id,
+        allowed,
+    ]
+    with connection(conn_or_dsn) as conn:
+        rows = _all(conn, tenant, query, params)
+        if not rows:
+            current = get_file(conn, tenant, file_id)
+            where = "unknown file" if current is None else f"file is {current.state}"
+            raise ValueError(f"cannot move {file_id} to {state}: {where}")
+    return LedgerEntry(**rows[0])
+
+
+def get_file(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> LedgerEntry | None:
+    query = sql.SQL("SELECT " + _ENTRY_COLS + " FROM {} WHERE file_id = %s").format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        rows = _all(conn, tenant, query, [file_id])
+    return LedgerEntry(**rows[0]) if rows else None
+
+
+def list_files(
+    conn_or_dsn: ConnOrDsn, tenant: str, *, state: State | None = None, limit: int = 100
+) -> list[LedgerEntry]:
+    """Ledger rows, most recently updated first (optionally of one state)."""
+    where = sql.SQL("WHERE state = %s") if state else sql.SQL("")
+    query = sql.SQL("SELECT " + _ENTRY_COLS + " FROM {} {} ORDER BY updated_at DESC LIMIT %s").format(
+        _t(tenant, "file_ledger"), where
+    )
+    with connection(conn_or_dsn) as conn:
+        return [LedgerEntry(**r) for r in _all(conn, tenant, query, [*([state] if state else []), limit])]
+
+
+def _all(conn: Any, tenant: str, query: sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
+    import psycopg
+
+    try:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return list(cur.fetchall()) if cur.description else []
+    except psycopg.errors.UndefinedTable as exc:
+        raise ConfigError(
+            f"{schema_for(tenant)} has no ledger tables: run `cloudops migrate --tenant {tenant}`"
+        ) from exc
+
+
+def _one(conn: Any, tenant: str, query: sql.Composed, params: list[Any]) -> dict[str, Any]:
+    rows = _all(conn, tenant, query, params)
+    assert len(rows) == 1
+    return rows[0]

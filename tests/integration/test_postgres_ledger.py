@@ -1,0 +1,138 @@
+"""Sources and the file ledger on a real PostgreSQL (started by the suite)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from cloudops.errors import ConfigError
+from cloudops.sinks.postgres import migrate
+from cloudops.sinks.postgres.ledger import (
+    add_source,
+    advance,
+    claim,
+    get_file,
+    list_files,
+    list_sources,
+    record_seen,
+    source_for_object,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tenant(postgres_db: str, tenant_id: str) -> str:
+    migrate(postgres_db, tenant_id)
+    return tenant_id
+
+
+def _seen(dsn: str, tenant: str, trigger: str, version: str = "etag-1") -> tuple:
+    return record_seen(
+        dsn,
+        tenant,
+        source_id="aws-main",
+        object_key="cur/2025-01/part-1.csv.gz",
+        version=version,
+        file_id=f"fid-{version}",
+        url=f"s3://bills/cur/2025-01/part-1.csv.gz#{version}",
+        trigger=trigger,
+    )
+
+
+def test_sources_add_list_and_match_longest_prefix(postgres_db: str, tenant: str) -> None:
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    add_source(postgres_db, tenant, id="aws-legacy", provider="aws", bucket="bills", prefix="cur/legacy/")
+    add_source(postgres_db, tenant, id="azure", provider="azure", bucket="exports", schedule_s=3600)
+    assert [s.id for s in list_sources(postgres_db, tenant)] == ["aws-legacy", "aws-main", "azure"]
+    assert source_for_object(postgres_db, tenant, "bills", "cur/legacy/x.csv").id == "aws-legacy"  # type: ignore[union-attr]
+    assert source_for_object(postgres_db, tenant, "bills", "cur/2025/x.csv").id == "aws-main"  # type: ignore[union-attr]
+    assert source_for_object(postgres_db, tenant, "bills", "other/x.csv") is None
+    # Idempotent by id: updating keeps one row.
+    add_source(postgres_db, tenant, id="azure", provider="azure", bucket="exports", schedule_s=7200)
+    assert [s.schedule_s for s in list_sources(postgres_db, tenant) if s.id == "azure"] == [7200]
+
+
+def test_same_file_from_both_triggers_is_one_row_and_parsed_once(postgres_db: str, tenant: str) -> None:
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    entry, first = _seen(postgres_db, tenant, "s3-event")
+    assert first
+    assert entry.state == "seen"
+    again, first_again = _seen(postgres_db, tenant, "schedule")
+    assert not first_again
+    assert again.triggers == ["s3-event", "schedule"]
+    _seen(postgres_db, tenant, "s3-event")  # redelivered event
+    assert get_file(postgres_db, tenant, "fid-etag-1").triggers == ["s3-event", "schedule"]  # type: ignore[union-attr]
+
+    # Two workers race for it: exactly one wins.
+    results: list[object] = []
+
+    def worker() -> None:
+        results.append(claim(postgres_db, tenant, "fid-etag-1"))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert claim(postgres_db, tenant, "fid-etag-1") is None  # still being parsed
+
+    advance(
+        postgres_db,
+        tenant,
+        "fid-etag-1",
+        "parsed",
+        rows_in=10,
+        rows_rejected=1,
+        source_totals={"USD": Decimal("12.3400000000")},
+    )
+    advance(postgres_db, tenant, "fid-etag-1", "loaded", rows_landed=9)
+    done = advance(postgres_db, tenant, "fid-etag-1", "reconciled", landed_totals={"USD": Decimal("12.34")})
+    assert (done.state, done.rows_in, done.rows_landed, done.rows_rejected, done.attempts) == (
+        "reconciled",
+        10,
+        9,
+        1,
+        1,
+    )
+    assert done.source_totals == {"USD": "12.3400000000"}
+    assert claim(postgres_db, tenant, "fid-etag-1") is None  # done files are never parsed again
+    # A new version of the object (new ETag) is a new row and can be claimed.
+    _seen(postgres_db, tenant, "s3-event", version="etag-2")
+    assert claim(postgres_db, tenant, "fid-etag-2") is not None
+
+
+def test_failed_files_can_be_claimed_again_and_stale_claims_expire(postgres_db: str, tenant: str) -> None:
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    _seen(postgres_db, tenant, "schedule")
+    assert claim(postgres_db, tenant, "fid-etag-1") is not None
+    failed = advance(postgres_db, tenant, "fid-etag-1", "failed", error="ClickHouse unavailable")
+    assert failed.last_error == "ClickHouse unavailable"
+    second = claim(postgres_db, tenant, "fid-etag-1")
+    assert second is not None
+    assert second.attempts == 2
+    # A worker that died mid-parse: its claim expires after the lease.
+    assert claim(postgres_db, tenant, "fid-etag-1", lease_s=3600) is None
+    assert claim(postgres_db, tenant, "fid-etag-1", lease_s=0) is not None
+    assert [e.file_id for e in list_files(postgres_db, tenant, state="parsing")] == ["fid-etag-1"]
+
+
+def test_state_machine_refuses_invalid_moves(postgres_db: str, tenant: str) -> None:
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    _seen(postgres_db, tenant, "schedule")
+    with pytest.raises(ValueError, match="file is seen"):
+        advance(postgres_db, tenant, "fid-etag-1", "loaded")
+    with pytest.raises(ValueError, match="unknown file"):
+        advance(postgres_db, tenant, "nope", "parsed")
+    with pytest.raises(ValueError, match="no transition"):
+        advance(postgres_db, tenant, "fid-etag-1", "parsing")
+
+
+def test_unmigrated_tenant_gets_a_clear_error(postgres_db: str, tenant_id: str) -> None:
+    migrate(postgres_db, tenant_id, target=2)
+    with pytest.raises(ConfigError, match="cloudops migrate"):
+        list_sources(postgres_db, tenant_id)
