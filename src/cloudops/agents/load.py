@@ -163,6 +163,7 @@ class Loader:
             reconciled=env.status == "complete" and reconcile(env, landed.source_rows, landed.totals, landed.rows),
         )
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
+        await self._record(receipt)
         await self._announce(receipt)
         self.rt.count("load.files")
         FILES.labels("load", "reconciled" if receipt.reconciled else "unreconciled").inc()
@@ -174,6 +175,26 @@ class Loader:
             receipt.rows_rejected,
             receipt.reconciled,
         )
+
+    async def _record(self, receipt: BillingLoaded) -> None:
+        """Move the file's ledger row to loaded, then reconciled (or failed with the mismatch).
+
+        Best effort after the durable receipt: a ledger row already past this point (a
+        redelivered end record) or an unreachable control plane is logged, not retried.
+        """
+        ledger = self.rt.ledger
+        if ledger is None or not ledger.enabled or receipt.status != "complete":
+            return
+        try:
+            await ledger.advance(receipt.tenant, receipt.file_id, "loaded", rows_landed=receipt.rows_landed)
+            if receipt.reconciled:
+                await ledger.advance(receipt.tenant, receipt.file_id, "reconciled", landed_totals=receipt.landed_totals)
+            else:
+                await ledger.advance(
+                    receipt.tenant, receipt.file_id, "failed", error="landed rows or cost differ from the source"
+                )
+        except Exception as exc:  # see docstring
+            log.info("load: ledger not advanced for %s: %s", receipt.file_url, exc)
 
     async def _announce(self, receipt: BillingLoaded) -> None:
         """Bump the tenant's data version and tell live subscribers (when Redis is configured).

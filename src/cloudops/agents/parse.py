@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -53,6 +53,35 @@ async def handle_billing_file(
     attempts = 1
     conv: FileConversion | None = None
     published = 0
+    ledger = rt.ledger
+    try:
+        if ledger is not None and ledger.enabled:
+            claimed = await with_retries(
+                lambda: ledger.claim(event),
+                what=f"claim {event.url}",
+                attempts=ing.max_attempts,
+                base_s=ing.backoff_base_s,
+                max_s=ing.backoff_max_s,
+            )
+            if not claimed:
+                rt.count("parse.skipped")
+                return
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        await rt.dead_letter(
+            BILLING_FILES,
+            error_kind=classify(exc),
+            reason=f"file ledger: {exc}",
+            key=key,
+            value=value,
+            partition=partition,
+            offset=offset,
+            tenant=event.tenant,
+            file_id=event.file_id,
+            file_url=event.url,
+        )
+        return
     try:
         spool = rt.settings.app.work_dir / "spool"
         try:
@@ -73,6 +102,15 @@ async def handle_billing_file(
             published = await _publish_file(rt, event, conv, partition, offset)
         finally:
             path.unlink(missing_ok=True)
+        if ledger is not None:
+            await ledger.advance(
+                event.tenant,
+                event.file_id,
+                "parsed",
+                rows_in=conv.rows_in,
+                rows_rejected=conv.rows_rejected,
+                source_totals=conv.source_totals,
+            )
         rt.count("parse.files")
         FILES.labels("parse", "ok").inc()
         ROWS.labels("read").inc(conv.rows_in)
@@ -96,6 +134,12 @@ async def handle_billing_file(
         reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
         if conv is not None and published:
             await _publish_end(rt, event, conv, published, status="aborted", reason=reason)
+        if ledger is not None:
+            state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
+            try:
+                await ledger.advance(event.tenant, event.file_id, state, error=reason)
+            except Exception as ledger_exc:  # the DLQ record below still carries the file
+                log.warning("parse: could not mark %s %s in the ledger: %s", event.url, state, ledger_exc)
         await rt.dead_letter(
             BILLING_FILES,
             error_kind=kind,

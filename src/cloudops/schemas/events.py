@@ -63,6 +63,9 @@ class BillingFile(_Record):
     size: int | None = Field(None, ge=0, description="Object size in bytes, if known.")
     event_time: datetime = Field(default_factory=_now, description="When the object was created (UTC).")
     trigger: Trigger = Field(description="What announced the object.")
+    source_id: str | None = Field(
+        None, description="Billing source (control plane) the object belongs to, if known; else resolved by bucket/key."
+    )
 
     @property
     def file_id(self) -> str:

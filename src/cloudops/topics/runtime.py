@@ -16,6 +16,7 @@ from cloudops.metrics import DEAD_LETTERS
 from cloudops.schemas.events import DeadLetter, RejectedRow
 from cloudops.settings import Settings
 from cloudops.topics.codec import encode_record
+from cloudops.topics.ledger import FileLedger
 from cloudops.topics.specs import BILLING_FILES, BILLING_LOADED, FOCUS_BATCHES, TopicSpec
 
 __all__ = ["Runtime"]
@@ -31,10 +32,11 @@ class Runtime:
     settings: Settings
     topics: dict[str, TopicT] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    ledger: FileLedger | None = None
 
     @classmethod
     def bind(cls, app: faust.App, settings: Settings) -> Runtime:
-        rt = cls(app, settings)
+        rt = cls(app, settings, ledger=FileLedger(settings))
         for spec in (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED):
             for name in (spec.name, spec.dlq):
                 rt.topics[name] = app.topic(
