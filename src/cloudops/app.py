@@ -6,14 +6,19 @@ from collections.abc import Iterable
 
 import faust
 
-from cloudops.agents import ROLES, bridge, load, parse
+from cloudops.agents import ROLES, bridge, load, parse, schedule
 from cloudops.errors import ConfigError
 from cloudops.settings import Settings
 from cloudops.topics.runtime import Runtime
 
 __all__ = ["ROLES", "create_app"]
 
-_REGISTER = {"bridge": bridge.register, "parse": parse.register, "load": load.register}
+_REGISTER = {
+    "bridge": bridge.register,
+    "schedule": schedule.register,
+    "parse": parse.register,
+    "load": load.register,
+}
 
 
 def _broker_url(bootstrap: str) -> str:

@@ -90,7 +90,7 @@ def demo(
 @app.command()
 def worker(
     role: Annotated[
-        list[str] | None, typer.Option("--role", "-r", help="bridge, parse, load (repeat); default all.")
+        list[str] | None, typer.Option("--role", "-r", help="bridge, schedule, parse, load (repeat); default all.")
     ] = None,
     loglevel: Annotated[str | None, typer.Option(help="Log level (default: CLOUDOPS_APP__LOG_LEVEL).")] = None,
 ) -> None:

@@ -142,6 +142,9 @@ class IngestSettings(_Section):
     max_attempts: int = Field(5, ge=1, description="Attempts for a transient failure before the DLQ.")
     backoff_base_s: float = Field(0.5, gt=0, description="First retry delay; doubles per attempt.")
     backoff_max_s: float = Field(30.0, gt=0, description="Upper bound of one retry delay.")
+    schedule_tick_s: float = Field(
+        30.0, gt=0, description="How often the schedule agent checks which sources are due for a listing."
+    )
 
 
 class LoadSettings(_Section):

@@ -45,6 +45,7 @@ async def running(
         clickhouse={"dsn": chdb_dsn},
         postgres={"dsn": postgres_db},
         aws=object_store.settings(sqs_wait_seconds=1),
+        ingest={"schedule_tick_s": 0.5},
     )
     queue_url = await provision_bucket_queue(settings.aws, bucket, f"events-{unique}")
     settings = settings.with_overrides(aws={"sqs_queue_url": queue_url})
@@ -111,3 +112,37 @@ async def test_same_file_via_both_triggers_and_redelivery_parses_once(running: t
     assert sorted(entry.triggers) == ["s3-event", "schedule"]
     assert (entry.rows_in, entry.rows_landed, entry.rows_rejected) == (1281, 1281, 0)
     assert entry.landed_totals == {"USD": "1.6823086974"}
+
+
+async def test_scheduled_listing_announces_new_and_changed_versions_once(running: tuple[Settings, Any]) -> None:
+    from cloudops.agents.schedule import scan_due_sources
+
+    settings, rt = running
+    tenant = settings.app.tenant
+    dsn = settings.postgres.dsn or ""
+    bucket = f"listed-{tenant}"
+    async with s3_client(settings.aws) as s3:
+        await s3.create_bucket(Bucket=bucket)  # no event notifications: only the schedule finds files here
+        put = await s3.put_object(Bucket=bucket, Key="exports/cur.csv", Body=SAMPLE.read_bytes())
+    add_source(dsn, tenant, id="aws-listed", provider="aws", bucket=bucket, prefix="exports/", schedule_s=60)
+    file_id = file_id_for(tenant, f"s3://{bucket}/exports/cur.csv", put["ETag"].strip('"'), None)
+
+    def receipts(recs: list) -> list[BillingLoaded]:
+        return [r for r in (decode_record(BillingLoaded, x.value) for x in recs) if r.file_id == file_id]
+
+    bootstrap = settings.kafka.bootstrap_servers
+    [receipt] = receipts(await read_topic(bootstrap, "billing-loaded", until=lambda rs: len(receipts(rs)) >= 1))
+    assert receipt.reconciled
+    for _ in range(100):  # the loader moves the ledger row after publishing the receipt
+        entry = get_file(dsn, tenant, file_id)
+        if entry is not None and entry.state == "reconciled":
+            break
+        await asyncio.sleep(0.1)
+    assert entry is not None
+    assert (entry.state, entry.triggers, entry.attempts) == ("reconciled", ["schedule"], 1)
+
+    # Listing again announces nothing new; a rewritten object (new ETag) is announced once.
+    assert await scan_due_sources(rt, {}) == 0
+    async with s3_client(settings.aws) as s3:
+        await s3.put_object(Bucket=bucket, Key="exports/cur.csv", Body=SAMPLE.read_bytes() + b"\n")
+    assert await scan_due_sources(rt, {}) == 1

@@ -3,6 +3,6 @@
 Agents never import each other; they talk through topics.
 """
 
-ROLES = ("bridge", "parse", "load")
+ROLES = ("bridge", "schedule", "parse", "load")
 
 __all__ = ["ROLES"]
