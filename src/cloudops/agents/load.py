@@ -162,9 +162,11 @@ class Loader:
             status=env.status,
             reconciled=env.status == "complete" and reconcile(env, landed.source_rows, landed.totals, landed.rows),
         )
+        # Bump the data version before the receipt: whoever sees a receipt can rely on caches
+        # no longer serving answers from before this load.
+        await self._announce(receipt)
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
         await self._record(receipt)
-        await self._announce(receipt)
         self.rt.count("load.files")
         FILES.labels("load", "reconciled" if receipt.reconciled else "unreconciled").inc()
         log.info(
@@ -199,8 +201,8 @@ class Loader:
     async def _announce(self, receipt: BillingLoaded) -> None:
         """Bump the tenant's data version and tell live subscribers (when Redis is configured).
 
-        Best effort: the receipt is already durable on ``billing-loaded``; a Redis outage
-        is logged, not retried, and never blocks loading.
+        Runs before the receipt is published. Best effort: the rows are already in ClickHouse
+        and the receipt follows; a Redis outage is logged, not retried, and never blocks loading.
         """
         url = self.rt.settings.redis.url
         if not url:
