@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloudops.focus.columns import EXTENSION_COLUMNS, FOCUS_COLUMNS
+from cloudops.sinks.clickhouse.planner import RESOURCE_DIMENSIONS, ROLLUP_DIMENSIONS, TAG_DIMENSIONS
 
 OUT = Path(__file__).parents[1] / "src/cloudops/sinks/clickhouse/migrations"
 
@@ -60,20 +61,7 @@ METRICS = """    `BilledCost` Decimal(38, 10),
 METRIC_SELECT = """sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost, sum(ListCost) AS ListCost,
     sum(ContractedCost) AS ContractedCost, sum(ifNull(ConsumedQuantity, 0)) AS ConsumedQuantity, count() AS Rows"""
 
-DIMS = [
-    "ProviderName",
-    "BillingAccountId",
-    "SubAccountId",
-    "ServiceCategory",
-    "ServiceName",
-    "RegionId",
-    "ChargeCategory",
-    "PricingCategory",
-    "CommitmentDiscountType",
-    "CommitmentDiscountStatus",
-    "ConsumedUnit",
-    "BillingCurrency",
-]
+DIMS = list(ROLLUP_DIMENSIONS)  # the planner's view of each rollup is the single source of truth
 ROLLUPS = {
     # name: (time column expression, time column name, dims)
     "rollup_day": ("toDate(ChargePeriodStart)", "Day", DIMS),
@@ -81,20 +69,10 @@ ROLLUPS = {
     "rollup_resource_month": (
         "toStartOfMonth(ChargePeriodStart)",
         "Month",
-        [
-            "ProviderName",
-            "BillingAccountId",
-            "SubAccountId",
-            "ServiceName",
-            "RegionId",
-            "ResourceId",
-            "ResourceName",
-            "ResourceType",
-            "BillingCurrency",
-        ],
+        list(RESOURCE_DIMENSIONS),
     ),
 }
-TAG_DIMS = ["ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "BillingCurrency"]
+TAG_DIMS = list(TAG_DIMENSIONS)
 
 
 def rollup_table(name: str, time_name: str, dims: list[str], extra: list[str] | None = None) -> str:

@@ -177,18 +177,9 @@ async def _ingest(targets: list[str], tenant: str) -> int:
     for target in targets:
         if target.startswith("s3://"):
             bucket, prefix = split_s3_url(target)
-            for obj in await list_objects(settings.aws, bucket, prefix):
-                events.append(
-                    BillingFile(
-                        tenant=tenant,
-                        url=f"s3://{obj.bucket}/{obj.key}",
-                        bucket=obj.bucket,
-                        key=obj.key,
-                        etag=obj.etag,
-                        size=obj.size,
-                        trigger="manual",
-                    )
-                )
+            events.extend(
+                obj.billing_file(tenant, "manual") for obj in await list_objects(settings.aws, bucket, prefix)
+            )
         else:
             events.extend(await asyncio.to_thread(_local_events, target, tenant))
     await ensure_topics(settings.kafka)

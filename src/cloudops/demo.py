@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
@@ -29,8 +30,10 @@ from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore, provision_bucket_queue
 from cloudops.schemas.events import BillingLoaded, file_id_for
 from cloudops.settings import Settings
-from cloudops.sinks.clickhouse import CostRow, connect, cost_by
+from cloudops.sinks.analytics import Analytics
+from cloudops.sinks.clickhouse import connect
 from cloudops.sinks.clickhouse.client import close_all
+from cloudops.sinks.clickhouse.planner import Query
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import decode_record
@@ -46,7 +49,7 @@ QUEUE = "billing-object-created"
 @dataclass
 class DemoResult:
     receipts: list[BillingLoaded]
-    costs: list[CostRow]
+    costs: list[dict[str, Any]]  # ProviderName, ServiceName, BilledCost, EffectiveCost, Rows
     seconds: float
     uploads: dict[str, str] = field(default_factory=dict)  # file id -> key
 
@@ -162,7 +165,10 @@ async def run_demo(
                 on_receipt=lambda _r: progress.advance(wait),
             )
         ch = connect(settings.clickhouse_dsn)
-        costs = await asyncio.to_thread(cost_by, ch, tenant, ["ProviderName", "ServiceName"], limit=25)
+        by_service = Query(
+            metrics=("BilledCost", "EffectiveCost", "Rows"), group_by=("ProviderName", "ServiceName"), top_n=25
+        )
+        costs = (await Analytics(ch).run(tenant, by_service)).as_dicts()
         ordered = [receipts[fid] for fid in uploads if fid in receipts]
         return DemoResult(ordered, costs, time.monotonic() - started, uploads)
     finally:
@@ -188,11 +194,11 @@ def print_report(result: DemoResult, console: Console) -> None:
     table.add_column("Rows", justify="right")
     for row in result.costs:
         table.add_row(
-            str(row.group[0]),
-            str(row.group[1]),
-            f"{row.billed_cost:.10f}",
-            f"{row.effective_cost:.10f}",
-            str(row.rows),
+            str(row["ProviderName"]),
+            str(row["ServiceName"]),
+            f"{row['BilledCost']:.10f}",
+            f"{row['EffectiveCost']:.10f}",
+            str(row["Rows"]),
         )
     console.print(table)
     console.print("[bold]Reconciliation per file[/bold]")

@@ -34,7 +34,7 @@ async def test_demo_lands_every_sample_to_the_cent(tmp_path: Path) -> None:
         assert receipt.rows_landed == rows
         assert receipt.landed_totals == {"USD": total}
     # The answer printed is the same money.
-    assert sum((c.billed_cost for c in result.costs), Decimal(0)) == sum(
+    assert sum((c["BilledCost"] for c in result.costs), Decimal(0)) == sum(
         (_unblended(p)[1] for p in sample_files()), Decimal(0)
     )
 

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from cloudops.errors import CloudopsError
-from cloudops.schemas.events import BillingFile
 from cloudops.sinks.postgres import ledger
 from cloudops.sources.objects import list_objects
 from cloudops.topics.codec import encode_record
@@ -42,16 +41,7 @@ async def scan_due_sources(rt: Runtime, last_run: dict[str, float], *, now: floa
             continue
         last_run[src.id] = now
         for obj in await list_objects(rt.settings.aws, src.bucket, src.prefix):
-            event = BillingFile(
-                tenant=tenant,
-                url=f"s3://{obj.bucket}/{obj.key}",
-                bucket=obj.bucket,
-                key=obj.key,
-                etag=obj.etag,
-                size=obj.size,
-                trigger="schedule",
-                source_id=src.id,
-            )
+            event = obj.billing_file(tenant, "schedule", source_id=src.id)
             if await asyncio.to_thread(ledger.get_file, dsn, tenant, event.file_id) is not None:
                 continue
             await rt.publish(BILLING_FILES, key=event.file_id, value=encode_record(event))

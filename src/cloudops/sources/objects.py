@@ -23,7 +23,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloudops.errors import BadDataError, TransientError
-from cloudops.schemas.events import BillingFile
+from cloudops.schemas.events import BillingFile, Trigger
 from cloudops.settings import AwsSettings
 
 __all__ = ["ObjectInfo", "fetch_to_spool", "list_objects", "s3_client", "split_s3_url", "stat_local"]
@@ -48,6 +48,19 @@ class ObjectInfo:
     key: str
     etag: str | None
     size: int
+
+    def billing_file(self, tenant: str, trigger: Trigger, source_id: str | None = None) -> BillingFile:
+        """The ``billing-files`` event announcing this listed object version."""
+        return BillingFile(
+            tenant=tenant,
+            url=f"s3://{self.bucket}/{self.key}",
+            bucket=self.bucket,
+            key=self.key,
+            etag=self.etag,
+            size=self.size,
+            trigger=trigger,
+            source_id=source_id,
+        )
 
 
 def split_s3_url(url: str) -> tuple[str, str]:

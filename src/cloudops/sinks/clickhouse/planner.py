@@ -26,7 +26,10 @@ from cloudops.errors import ConfigError
 __all__ = [
     "DIMENSIONS",
     "METRICS",
+    "RESOURCE_DIMENSIONS",
     "ROLLUPS",
+    "ROLLUP_DIMENSIONS",
+    "TAG_DIMENSIONS",
     "Filter",
     "Plan",
     "Query",
@@ -53,7 +56,7 @@ _METRIC_SQL = {
     "Savings": ("sum(ListCost) - sum(EffectiveCost)", "sum(ListCost) - sum(EffectiveCost)"),
     "Rows": ("toUInt64(count())", "toUInt64(sum(Rows))"),
 }
-_ROLLUP_DIMS = (
+ROLLUP_DIMENSIONS = (
     "ProviderName",
     "BillingAccountId",
     "SubAccountId",
@@ -67,7 +70,7 @@ _ROLLUP_DIMS = (
     "ConsumedUnit",
     "BillingCurrency",
 )
-_RESOURCE_DIMS = (
+RESOURCE_DIMENSIONS = (
     "ProviderName",
     "BillingAccountId",
     "SubAccountId",
@@ -78,7 +81,7 @@ _RESOURCE_DIMS = (
     "ResourceType",
     "BillingCurrency",
 )
-_TAG_DIMS = ("ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "BillingCurrency")
+TAG_DIMENSIONS = ("ProviderName", "BillingAccountId", "SubAccountId", "ServiceName", "BillingCurrency")
 _RAW_ONLY = (
     "AvailabilityZone",
     "BillingAccountName",
@@ -95,7 +98,7 @@ _RAW_ONLY = (
     "x_SourceFormat",
     "x_FileId",
 )
-DIMENSIONS: tuple[str, ...] = tuple(dict.fromkeys(_ROLLUP_DIMS + _RESOURCE_DIMS + _RAW_ONLY))
+DIMENSIONS: tuple[str, ...] = tuple(dict.fromkeys(ROLLUP_DIMENSIONS + RESOURCE_DIMENSIONS + _RAW_ONLY))
 TAG_PREFIX = "tag:"
 
 
@@ -187,10 +190,10 @@ class Rollup:
 
 
 ROLLUPS: tuple[Rollup, ...] = (
-    Rollup("rollup_month", "month", "Month", frozenset(_ROLLUP_DIMS)),
-    Rollup("rollup_day", "day", "Day", frozenset(_ROLLUP_DIMS)),
-    Rollup("rollup_resource_month", "month", "Month", frozenset(_RESOURCE_DIMS)),
-    Rollup("rollup_tag_day", "day", "Day", frozenset(_TAG_DIMS), tag=True),
+    Rollup("rollup_month", "month", "Month", frozenset(ROLLUP_DIMENSIONS)),
+    Rollup("rollup_day", "day", "Day", frozenset(ROLLUP_DIMENSIONS)),
+    Rollup("rollup_resource_month", "month", "Month", frozenset(RESOURCE_DIMENSIONS)),
+    Rollup("rollup_tag_day", "day", "Day", frozenset(TAG_DIMENSIONS), tag=True),
 )
 
 
