@@ -1,0 +1,1 @@
+"""Savings recommenders: pure functions over a tenant's FOCUS aggregates -> Recommendation records."""

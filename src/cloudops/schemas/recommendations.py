@@ -1,0 +1,104 @@
+"""Value schema of the ``recommendations`` topic (schema_version 1), shared by recommenders,
+the Terraform proposer, the lifecycle store and the PR bot.
+
+A recommendation names one cloud resource, what to change on it and what that saves per
+month, computed from the tenant's own FOCUS costs (EffectiveCost). ``changes`` lists the
+Terraform argument edits; an empty tuple means report-only (e.g. unused commitments).
+Money travels as decimal strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+__all__ = [
+    "AttributeChange",
+    "Confidence",
+    "Evidence",
+    "Recommendation",
+    "RecommendationState",
+    "Risk",
+    "fingerprint_for",
+]
+
+Confidence = Literal["high", "medium", "low"]
+Risk = Literal["none", "restart", "replacement"]
+RecommendationState = Literal["open", "pr_open", "merged", "dismissed", "superseded", "expired"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fingerprint_for(tenant: str, kind: str, resource_id: str, proposed: dict[str, str]) -> str:
+    """Stable identity of a recommendation: same tenant, recommender, resource and target -> same id."""
+    target = "\x1e".join(f"{k}={v}" for k, v in sorted(proposed.items()))
+    raw = "\x1f".join([tenant, kind, resource_id, target]).encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AttributeChange(_Record):
+    """One Terraform argument edit on the resource's block: ``attribute = current`` -> ``proposed``."""
+
+    attribute: str = Field(description="Argument name in the resource block, e.g. `type` or `instance_type`.")
+    current: str | None = Field(description="Value the bill shows today (unquoted); None when the argument is unset.")
+    proposed: str = Field(description="New value (unquoted string, or a number as text).")
+    value_kind: Literal["string", "number", "bool"] = Field("string", description="How to write the value in HCL.")
+
+
+class Evidence(_Record):
+    """Why: the analytics query that was run and the rows of this resource it returned."""
+
+    query: str = Field(description="The normalised analytics query (JSON) whose rows back this recommendation.")
+    rows: tuple[dict[str, str], ...] = Field(description="The resource's rows, every value as text.")
+
+
+class Recommendation(_Record):
+    """`recommendations`: one savings opportunity for one resource."""
+
+    schema_version: Literal[1] = 1
+    tenant: str
+    kind: str = Field(description="Recommender id, e.g. `aws-ebs-gp2-to-gp3`.")
+    provider: str = Field(description="`aws`, `azure`, `gcp`, `oci` or `alibaba`.")
+    resource_id: str = Field(description="Cloud resource id as in FOCUS ResourceId (ARN, volume id, ...).")
+    resource_type: str | None = Field(
+        None, description="Terraform resource type that manages it, e.g. `aws_ebs_volume`; None when report-only."
+    )
+    title: str = Field(description="One line, e.g. `Move EBS volume vol-0abc from gp2 to gp3`.")
+    current: dict[str, str] = Field(description="Current configuration as the bill shows it.")
+    proposed: dict[str, str] = Field(description="Proposed configuration.")
+    changes: tuple[AttributeChange, ...] = Field((), description="Terraform argument edits; empty = report-only.")
+    monthly_savings: Decimal = Field(description="Estimated savings per month from the tenant's EffectiveCost.")
+    currency: str
+    confidence: Confidence
+    risk: Risk = Field(description="`restart`: applying restarts the resource; `replacement`: recreates it.")
+    risk_note: str = Field("", description="What the risk means for this resource, in a sentence.")
+    evidence: Evidence
+    period: str = Field(description="Billing month(s) the estimate is based on, e.g. `2023-11`.")
+    found_at: datetime = Field(default_factory=_now)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_for(self.tenant, self.kind, self.resource_id, self.proposed)
+
+    @property
+    def yearly_savings(self) -> Decimal:
+        return self.monthly_savings * 12
+
+    @property
+    def terraform_addressable(self) -> bool:
+        """True when the recommendation has argument edits for a Terraform-managed resource type."""
+        return bool(self.changes) and self.resource_type is not None
+
+    @field_serializer("monthly_savings")
+    def _money(self, v: Decimal) -> str:
+        return str(v)

@@ -1,0 +1,1 @@
+"""Terraform changes for recommendations: locate the resource (state + HCL), patch it minimally, check it, render PR text."""
