@@ -16,6 +16,7 @@ __all__ = [
     "BadDataError",
     "CloudopsError",
     "ConfigError",
+    "ObjectSupersededError",
     "ErrorKind",
     "TransientError",
     "classify",
@@ -42,6 +43,15 @@ class BadDataError(CloudopsError):
         self.reason = reason
         self.source = source
         super().__init__(f"{source}: {reason}" if source else reason)
+
+
+class ObjectSupersededError(BadDataError):
+    """The announced object version was overwritten before it was read.
+
+    Not a failure: the newer version is announced by its own event or listing and is
+    ingested then. The announced version is recorded as rejected (superseded), with no
+    dead letter.
+    """
 
 
 class TransientError(CloudopsError):

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["DEAD_LETTERS", "FILES", "RETRIES", "ROWS", "STAGE_SECONDS"]
+__all__ = [
+    "CONSUMER_LAG",
+    "DEAD_LETTERS",
+    "END_TO_END_SECONDS",
+    "FILES",
+    "PERIODS",
+    "RETRIES",
+    "ROWS",
+    "STAGE_SECONDS",
+]
 
 FILES = Counter("cloudops_files_total", "Billing files by stage outcome.", ["stage", "outcome"])
 ROWS = Counter("cloudops_rows_total", "Billing rows by outcome (read, converted, rejected, landed).", ["outcome"])
@@ -15,4 +24,16 @@ STAGE_SECONDS = Histogram(
     "Time spent per file in a stage.",
     ["stage"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
+)
+PERIODS = Counter("cloudops_period_versions_total", "Period versions swapped in (or failed verification).", ["outcome"])
+END_TO_END_SECONDS = Histogram(
+    "cloudops_end_to_end_seconds",
+    "From the billing object's creation (event time) to its rows being queryable (receipt or period swap).",
+    ["kind"],
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 7200),
+)
+CONSUMER_LAG = Gauge(
+    "cloudops_consumer_lag_messages",
+    "Messages not yet processed, per consumer group, topic and partition (end offset - committed offset).",
+    ["group", "topic", "partition"],
 )

@@ -150,7 +150,17 @@ class IngestSettings(_Section):
 class LoadSettings(_Section):
     """Landing FOCUS batches in ClickHouse."""
 
-    max_attempts: int = Field(5, ge=1, description="Attempts for a failed insert before the DLQ.")
+    outage_budget_s: float = Field(
+        900.0,
+        gt=0,
+        description=(
+            "How long the loader waits out ClickHouse being unavailable, retrying with backoff while its "
+            "consumer is paused (backpressure), before a batch goes to the DLQ as transient."
+        ),
+    )
+    sweep_interval_s: float = Field(
+        30.0, gt=0, description="How often a loader looks for complete period versions to swap in (restatements)."
+    )
 
 
 class Settings(BaseSettings):

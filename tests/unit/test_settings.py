@@ -35,7 +35,7 @@ def test_defaults() -> None:
     assert s.redis.url is None
     assert s.aws.sqs_queue_url is None
     assert s.ingest.block_bytes == 4 << 20
-    assert s.load.max_attempts == 5
+    assert s.load.outage_budget_s == 900.0
 
 
 def test_env_vars_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_settings_table_lists_every_field() -> None:
     assert by_env["CLOUDOPS_APP__TENANT"] == "default"
     assert by_env["CLOUDOPS_INGEST__BLOCK_BYTES"] == str(4 << 20)
     assert by_env["CLOUDOPS_CLICKHOUSE__DSN"] == ""
-    assert {"CLOUDOPS_APP__WORK_DIR", "CLOUDOPS_AWS__SQS_QUEUE_URL", "CLOUDOPS_LOAD__MAX_ATTEMPTS"} <= set(by_env)
+    assert {"CLOUDOPS_APP__WORK_DIR", "CLOUDOPS_AWS__SQS_QUEUE_URL", "CLOUDOPS_LOAD__OUTAGE_BUDGET_S"} <= set(by_env)
 
 
 def test_settings_table_names_are_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,7 +191,7 @@ def test_settings_table_names_are_read_back(monkeypatch: pytest.MonkeyPatch) -> 
         "CLOUDOPS_POSTGRES__DSN": "postgresql://u@h/db",
         "CLOUDOPS_AWS__REGION": "eu-west-1",
         "CLOUDOPS_INGEST__DOWNLOAD_CHUNK_BYTES": str(128 << 10),
-        "CLOUDOPS_LOAD__MAX_ATTEMPTS": "2",
+        "CLOUDOPS_LOAD__OUTAGE_BUDGET_S": "2",
     }
     documented = {r[0] for r in settings_table()}
     assert set(values) <= documented
@@ -204,7 +204,7 @@ def test_settings_table_names_are_read_back(monkeypatch: pytest.MonkeyPatch) -> 
     assert s.postgres.dsn == "postgresql://u@h/db"
     assert s.aws.region == "eu-west-1"
     assert s.ingest.download_chunk_bytes == 128 << 10
-    assert s.load.max_attempts == 2
+    assert s.load.outage_budget_s == 2.0
 
 
 def test_module_exports() -> None:

@@ -9,13 +9,15 @@ and cost in ClickHouse and publishes the receipt, reconciled against the parser'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from cloudops.errors import BadDataError, classify
-from cloudops.metrics import FILES, ROWS
-from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope
+from cloudops.metrics import END_TO_END_SECONDS, FILES, PERIODS, ROWS
+from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope, PeriodSwapped
 from cloudops.sinks.clickhouse import (
     ClickHouse,
     connect,
@@ -24,11 +26,12 @@ from cloudops.sinks.clickhouse import (
     insert_focus_batch,
     migrate,
 )
+from cloudops.sinks.clickhouse.periods import drop_pending, pending_tag, promote_pending
 from cloudops.sinks.redis import publish_loaded
 from cloudops.topics.codec import decode_batch, decode_envelope, encode_record
 from cloudops.topics.retry import RetriesExhausted, with_retries
 from cloudops.topics.runtime import Runtime
-from cloudops.topics.specs import BILLING_LOADED, FOCUS_BATCHES
+from cloudops.topics.specs import BILLING_LOADED, BILLING_PERIODS, FOCUS_BATCHES
 
 __all__ = ["Loader", "reconcile", "register"]
 
@@ -66,13 +69,19 @@ class Loader:
         self._ready: set[str] = set()
 
     async def _retry(self, fn: Any, what: str) -> Any:
+        """Retry a ClickHouse step through an outage of up to ``load.outage_budget_s``.
+
+        While this waits, the agent takes no new message from its partitions: the consumer
+        pauses instead of buffering (the broker keeps the backlog), so memory stays bounded.
+        """
         ing = self.rt.settings.ingest
         return await with_retries(
             fn,
             what=what,
-            attempts=self.rt.settings.load.max_attempts,
+            attempts=ing.max_attempts,
             base_s=ing.backoff_base_s,
             max_s=ing.backoff_max_s,
+            budget_s=self.rt.settings.load.outage_budget_s,
         )
 
     async def ensure_tenant(self, tenant: str) -> None:
@@ -102,8 +111,21 @@ class Loader:
                 batch = decode_batch(value or b"")
                 if batch.num_rows != env.row_count:
                     raise BadDataError(f"batch has {batch.num_rows} rows, envelope says {env.row_count}")
+                staged = env.period_version is not None
+                x_source = env.source_id
+                if staged:
+                    if not env.source_id or env.period is None:
+                        raise BadDataError("a staged batch needs source_id and period")
+                    x_source = pending_tag(env.source_id, env.period_version or "")
                 await self._retry(
-                    lambda: insert_focus_batch(self.ch, env.tenant, batch, token=env.batch_id),  # type: ignore[union-attr]
+                    lambda: insert_focus_batch(
+                        self.ch,
+                        env.tenant,  # type: ignore[union-attr]
+                        batch,
+                        token=env.batch_id,  # type: ignore[union-attr]
+                        pending=staged,
+                        x_source=x_source,
+                    ),
                     f"insert {env.batch_id}",
                 )
                 self.rt.count("load.rows", batch.num_rows)
@@ -134,18 +156,21 @@ class Loader:
             )
 
     async def _finish_file(self, env: FocusBatchEnvelope) -> None:
+        staged = env.period_version is not None
         if env.status == "aborted":
-            db = database_for(env.tenant)
+            table = f"{database_for(env.tenant)}.{'focus_pending' if staged else 'focus'}"
             await self._retry(
                 lambda: self.ch.run(
                     lambda c: c.command(
-                        f"DELETE FROM {db}.focus WHERE x_FileId = {{fid:String}}",
+                        f"DELETE FROM {table} WHERE x_FileId = {{fid:String}}",
                         parameters={"fid": env.file_id},
                     )
                 ),
                 f"remove aborted file {env.file_id}",
             )
-        landed = await self._retry(lambda: file_landed(self.ch, env.tenant, env.file_id), "count landed rows")
+        landed = await self._retry(
+            lambda: file_landed(self.ch, env.tenant, env.file_id, pending=staged), "count landed rows"
+        )
         receipt = BillingLoaded(
             tenant=env.tenant,
             file_id=env.file_id,
@@ -160,6 +185,9 @@ class Loader:
             rejected_totals=env.rejected_totals or {},
             landed_totals=landed.totals,
             status=env.status,
+            source_id=env.source_id,
+            period=env.period,
+            period_version=env.period_version,
             reconciled=env.status == "complete" and reconcile(env, landed.source_rows, landed.totals, landed.rows),
         )
         # Bump the data version before the receipt: whoever sees a receipt can rely on caches
@@ -167,6 +195,10 @@ class Loader:
         await self._announce(receipt)
         await self.rt.publish(BILLING_LOADED, key=env.file_id, value=encode_record(receipt))
         await self._record(receipt)
+        if receipt.reconciled and env.source_id and env.period and env.period_version:
+            await self.maybe_promote(env.tenant, env.source_id, env.period, env.period_version)
+        if env.object_time is not None and env.period_version is None and receipt.reconciled:
+            END_TO_END_SECONDS.labels("file").observe((receipt.loaded_at - env.object_time).total_seconds())
         self.rt.count("load.files")
         FILES.labels("load", "reconciled" if receipt.reconciled else "unreconciled").inc()
         log.info(
@@ -198,6 +230,103 @@ class Loader:
         except Exception as exc:  # see docstring
             log.info("load: ledger not advanced for %s: %s", receipt.file_url, exc)
 
+    async def maybe_promote(self, tenant: str, source_id: str, period: date, version: str) -> bool:
+        """Swap the period version in if all its files are reconciled. Never raises; False if not swapped.
+
+        A failure here is logged and left to the sweeper (:meth:`sweep`), which retries
+        versions that are complete but not live.
+        """
+        ledger = self.rt.ledger
+        if ledger is None or not ledger.enabled:
+            return False
+        try:
+            progress = await ledger.version_progress(tenant, source_id, period, version)
+            if progress is None or not progress.complete:
+                return False
+            return await self.promote(tenant, source_id, period, version)
+        except Exception as exc:
+            log.warning("load: %s %s version %s not swapped in yet: %s", source_id, period, version, exc)
+            return False
+
+    async def promote(self, tenant: str, source_id: str, period: date, version: str) -> bool:
+        """Claim and swap in one complete period version; publish ``billing-periods``. True if swapped."""
+        ledger = self.rt.ledger
+        assert ledger is not None
+        claimed = await ledger.begin_promotion(tenant, source_id, period, version)
+        if claimed is None:
+            return False
+        await self.ensure_tenant(tenant)
+        tag = pending_tag(source_id, version)
+        try:
+            promoted = await self._retry(
+                lambda: asyncio.to_thread(promote_pending, self.ch, tenant, period, source_id, tag),
+                f"swap {source_id} {period:%Y-%m}",
+            )
+        except BadDataError as exc:
+            await ledger.fail_promotion(tenant, source_id, period, version, exc.reason)
+            PERIODS.labels("failed").inc()
+            log.error("load: %s %s version %s cannot be swapped in: %s", source_id, period, version, exc.reason)
+            return False
+        except BaseException:
+            # Let the sweeper retry soon instead of waiting for the claim's lease to expire.
+            with contextlib.suppress(Exception):
+                await ledger.release_promotion(tenant, source_id, period, version)
+            raise
+        replaced = await ledger.finish_promotion(
+            tenant, source_id, period, version, rows_landed=promoted.rows, landed_totals=promoted.totals
+        )
+        for pv in await ledger.versions(tenant, source_id, period):
+            if pv.state in ("live", "superseded", "failed"):
+                await self._retry(
+                    lambda pv=pv: asyncio.to_thread(  # type: ignore[misc]
+                        drop_pending, self.ch, tenant, period, pending_tag(source_id, pv.version)
+                    ),
+                    f"drop pending {source_id} {period:%Y-%m}",
+                )
+        swapped = PeriodSwapped(
+            tenant=tenant,
+            source_id=source_id,
+            period=period,
+            period_version=version,
+            replaced_version=replaced,
+            files=len(set(claimed.files)),
+            rows_landed=promoted.rows,
+            landed_totals=promoted.totals,
+        )
+        await self._announce_data(tenant, f"period:{source_id}/{period:%Y-%m}", {"period_version": version})
+        await self.rt.publish(BILLING_PERIODS, key=f"{source_id}/{period:%Y-%m}", value=encode_record(swapped))
+        PERIODS.labels("swapped").inc()
+        END_TO_END_SECONDS.labels("period").observe((swapped.swapped_at - claimed.delivered_at).total_seconds())
+        log.info(
+            "load: swapped in %s %s version %s (%d rows, replaced %s)",
+            source_id,
+            f"{period:%Y-%m}",
+            version,
+            promoted.rows,
+            replaced,
+        )
+        return True
+
+    async def sweep(self) -> int:
+        """Swap in every complete version not yet live (after a crash or a lost race). Returns how many."""
+        ledger = self.rt.ledger
+        if ledger is None or not ledger.enabled:
+            return 0
+        done = 0
+        for tenant, pv in await ledger.promotable():
+            if await self.maybe_promote(tenant, pv.source_id, pv.period, pv.version):
+                done += 1
+        return done
+
+    async def _announce_data(self, tenant: str, what: str, detail: dict[str, Any]) -> None:
+        url = self.rt.settings.redis.url
+        if not url:
+            return
+        try:
+            await publish_loaded(url, tenant, what, detail)
+        except Exception as exc:
+            log.warning("load: could not publish the data version to Redis: %s", exc)
+
     async def _announce(self, receipt: BillingLoaded) -> None:
         """Bump the tenant's data version and tell live subscribers (when Redis is configured).
 
@@ -228,3 +357,12 @@ def register(app: Any, rt: Runtime) -> None:
             msg = event.message
             headers = {k: v for k, v in (msg.headers or [])} if not isinstance(msg.headers, dict) else msg.headers
             await loader.handle(msg.key, msg.value, headers, msg.partition, msg.offset)
+
+    if rt.ledger is not None and rt.ledger.enabled:
+
+        @app.timer(interval=rt.settings.load.sweep_interval_s)  # type: ignore[untyped-decorator]
+        async def sweep_periods() -> None:
+            try:
+                await loader.sweep()
+            except Exception as exc:  # the next tick tries again
+                log.warning("load: period sweep failed: %s", exc)

@@ -15,11 +15,12 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from cloudops.errors import BadDataError, classify
+from cloudops.errors import BadDataError, ObjectSupersededError, classify
 from cloudops.focus.convert import sum_by_currency
 from cloudops.metrics import FILES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
 from cloudops.sources.converter import FileConversion, open_conversion
+from cloudops.sources.manifests import is_manifest_key, parse_manifest
 from cloudops.sources.objects import fetch_to_spool
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
 from cloudops.topics.retry import RetriesExhausted, with_retries
@@ -54,8 +55,23 @@ async def handle_billing_file(
     conv: FileConversion | None = None
     published = 0
     ledger = rt.ledger
+    source = None
     try:
         if ledger is not None and ledger.enabled:
+            source = await with_retries(
+                lambda: ledger.source(event),
+                what=f"source of {event.url}",
+                attempts=ing.max_attempts,
+                base_s=ing.backoff_base_s,
+                max_s=ing.backoff_max_s,
+            )
+            manifest_source = source is not None and source.layout == "manifest"
+            if manifest_source and event.period_version is None and not is_manifest_key(event.key):
+                # A data file of a manifest source counts only as part of a period version:
+                # its manifest (delivered after the data) announces it.
+                rt.count("parse.unlisted")
+                log.info("parse: %s waits for its manifest (source %s)", event.url, event.source_id or "?")
+                return
             claimed = await with_retries(
                 lambda: ledger.claim(event),
                 what=f"claim {event.url}",
@@ -82,6 +98,10 @@ async def handle_billing_file(
             file_url=event.url,
         )
         return
+    source_id = source.id if source is not None else event.source_id
+    if source is not None and source.layout == "manifest" and event.period_version is None:
+        await _handle_manifest(rt, event, source.id, key, value, partition, offset)
+        return
     try:
         spool = rt.settings.app.work_dir / "spool"
         try:
@@ -99,7 +119,7 @@ async def handle_billing_file(
             conv = await asyncio.to_thread(
                 open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
             )
-            published = await _publish_file(rt, event, conv, partition, offset)
+            published = await _publish_file(rt, event, conv, source_id)
         finally:
             path.unlink(missing_ok=True)
         if ledger is not None:
@@ -126,6 +146,8 @@ async def handle_billing_file(
         )
     except asyncio.CancelledError:
         raise
+    except ObjectSupersededError as exc:
+        await _superseded(rt, event, exc)
     except Exception as exc:
         kind = classify(exc)
         FILES.labels("parse", kind).inc()
@@ -133,7 +155,7 @@ async def handle_billing_file(
             log.exception("parse: unexpected error on %s", event.url)
         reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
         if conv is not None and published:
-            await _publish_end(rt, event, conv, published, status="aborted", reason=reason)
+            await _publish_end(rt, event, conv, published, source_id, status="aborted", reason=reason)
         if ledger is not None:
             state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
             try:
@@ -155,9 +177,122 @@ async def handle_billing_file(
         )
 
 
-async def _publish_file(
-    rt: Runtime, event: BillingFile, conv: FileConversion, partition: int | None, offset: int | None
-) -> int:
+async def _handle_manifest(
+    rt: Runtime,
+    event: BillingFile,
+    source_id: str,
+    key: bytes | None,
+    value: bytes | None,
+    partition: int | None,
+    offset: int | None,
+) -> None:
+    """Register the period version a manifest describes and announce each of its files.
+
+    Idempotent: a redelivered manifest registers nothing new, and its files keep their
+    identity (file id = object + period version), so the ledger parses each once. A
+    manifest older than the newest known version of its period announces nothing.
+    """
+    ing = rt.settings.ingest
+    ledger = rt.ledger
+    assert ledger is not None
+    attempts = 1
+    try:
+        spool = rt.settings.app.work_dir / "spool"
+        try:
+            path = await with_retries(
+                lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
+                what=f"fetch {event.url}",
+                attempts=ing.max_attempts,
+                base_s=ing.backoff_base_s,
+                max_s=ing.backoff_max_s,
+            )
+        except RetriesExhausted as exc:
+            attempts = exc.attempts
+            raise
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        finally:
+            path.unlink(missing_ok=True)
+        manifest = parse_manifest(data, bucket=event.bucket or "", key=event.key)
+        version = await ledger.register_version(
+            event.tenant,
+            source_id=source_id,
+            period=manifest.period,
+            version=manifest.version,
+            manifest_key=event.key,
+            delivered_at=event.event_time,
+            files=[k for _, k in manifest.files],
+        )
+        announced = 0
+        if version.state in ("pending", "promoting"):
+            for bucket, file_key in manifest.files:
+                data_file = BillingFile(
+                    tenant=event.tenant,
+                    provider_hint=event.provider_hint,
+                    url=f"s3://{bucket}/{file_key}",
+                    bucket=bucket,
+                    key=file_key,
+                    event_time=event.event_time,
+                    trigger=event.trigger,
+                    source_id=source_id,
+                    period=manifest.period,
+                    period_version=manifest.version,
+                )
+                await rt.publish(BILLING_FILES, key=data_file.file_id, value=encode_record(data_file))
+                announced += 1
+        await ledger.advance(event.tenant, event.file_id, "reconciled")
+        rt.count("parse.manifests")
+        log.info(
+            "manifest %s: %s version %s of %s (%s), %d files announced",
+            event.url,
+            manifest.kind,
+            manifest.version,
+            f"{manifest.period:%Y-%m}",
+            version.state,
+            announced,
+        )
+    except asyncio.CancelledError:
+        raise
+    except ObjectSupersededError as exc:
+        await _superseded(rt, event, exc)
+    except Exception as exc:
+        kind = classify(exc)
+        if kind == "bug":
+            log.exception("parse: unexpected error on manifest %s", event.url)
+        reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+        state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
+        try:
+            await ledger.advance(event.tenant, event.file_id, state, error=reason)
+        except Exception as ledger_exc:  # the DLQ record below still carries the manifest
+            log.warning("parse: could not mark manifest %s %s: %s", event.url, state, ledger_exc)
+        await rt.dead_letter(
+            BILLING_FILES,
+            error_kind=kind,
+            reason=reason,
+            key=key,
+            value=value,
+            partition=partition,
+            offset=offset,
+            attempts=attempts,
+            tenant=event.tenant,
+            file_id=event.file_id,
+            file_url=event.url,
+        )
+
+
+async def _superseded(rt: Runtime, event: BillingFile, exc: ObjectSupersededError) -> None:
+    """The announced version was overwritten before it was read: record it, no dead letter."""
+    rt.count("parse.superseded")
+    FILES.labels("parse", "superseded").inc()
+    log.info("parse: %s was overwritten before it was read; its newer version is ingested on its own", event.url)
+    if rt.ledger is not None:
+        try:
+            await rt.ledger.advance(event.tenant, event.file_id, "rejected", error=f"superseded: {exc.reason}")
+        except Exception as ledger_exc:
+            log.warning("parse: could not mark %s superseded in the ledger: %s", event.url, ledger_exc)
+
+
+async def _publish_file(rt: Runtime, event: BillingFile, conv: FileConversion, source_id: str | None) -> int:
     chunks = conv.chunks()
     seq = 0
     max_bytes = rt.settings.kafka.max_message_bytes
@@ -172,8 +307,6 @@ async def _publish_file(
                 error_kind="bad_data",
                 reason=row.reason,
                 key=event.file_id.encode(),
-                partition=partition,
-                offset=offset,
                 source_topic=BILLING_FILES.name,
                 tenant=event.tenant,
                 file_id=event.file_id,
@@ -200,6 +333,9 @@ async def _publish_file(
                 row_end=row_end,
                 row_count=piece.num_rows,
                 cost_totals=sum_by_currency(piece.column("BilledCost"), piece.column("BillingCurrency")),
+                source_id=source_id,
+                period=event.period,
+                period_version=event.period_version,
             )
             await rt.publish(
                 FOCUS_BATCHES,
@@ -209,7 +345,7 @@ async def _publish_file(
             )
             seq += 1
             rt.count("parse.batches")
-    await _publish_end(rt, event, conv, seq, status="complete", reason=None)
+    await _publish_end(rt, event, conv, seq, source_id, status="complete", reason=None)
     return seq
 
 
@@ -218,7 +354,14 @@ def _split(batch: pa.RecordBatch, max_bytes: int) -> list[tuple[pa.RecordBatch, 
 
 
 async def _publish_end(
-    rt: Runtime, event: BillingFile, conv: FileConversion, batches: int, *, status: Any, reason: str | None
+    rt: Runtime,
+    event: BillingFile,
+    conv: FileConversion,
+    batches: int,
+    source_id: str | None,
+    *,
+    status: Any,
+    reason: str | None,
 ) -> None:
     env = FocusBatchEnvelope(
         kind="end",
@@ -239,6 +382,10 @@ async def _publish_end(
         rejected_totals=conv.rejected_totals,
         status=status,
         reason=reason,
+        source_id=source_id,
+        object_time=event.event_time,
+        period=event.period,
+        period_version=event.period_version,
     )
     await rt.publish(FOCUS_BATCHES, key=event.file_id, value=b"", headers={ENVELOPE_HEADER: encode_record(env)})
 

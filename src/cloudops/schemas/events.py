@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -19,6 +19,7 @@ __all__ = [
     "BillingLoaded",
     "DeadLetter",
     "FocusBatchEnvelope",
+    "PeriodSwapped",
     "Provider",
     "RejectedRow",
     "Trigger",
@@ -33,13 +34,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def file_id_for(tenant: str, url: str, etag: str | None, version_id: str | None) -> str:
+def file_id_for(
+    tenant: str, url: str, etag: str | None, version_id: str | None, period_version: str | None = None
+) -> str:
     """Deterministic identity of one version of one billing object (hex, 32 chars).
 
     The same object version always gets the same id, whichever trigger saw it, so
-    every downstream write keyed by it is idempotent.
+    every downstream write keyed by it is idempotent. A data file listed by a period
+    manifest is identified within that period version (the same object listed by two
+    versions is loaded into each).
     """
-    raw = "\x1f".join([tenant, url, etag or "", version_id or ""]).encode()
+    parts = [tenant, url, etag or "", version_id or ""]
+    if period_version:
+        parts.append(period_version)
+    raw = "\x1f".join(parts).encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
@@ -66,11 +74,17 @@ class BillingFile(_Record):
     source_id: str | None = Field(
         None, description="Billing source (control plane) the object belongs to, if known; else resolved by bucket/key."
     )
+    period: date | None = Field(
+        None, description="Billing month (first day) when the file belongs to a manifest-defined period version."
+    )
+    period_version: str | None = Field(
+        None, description="Period version (e.g. AWS assembly id) whose manifest lists this file; staged until swapped."
+    )
 
     @property
     def file_id(self) -> str:
         """Identity of this object version (see :func:`file_id_for`)."""
-        return file_id_for(self.tenant, self.url, self.etag, self.version_id)
+        return file_id_for(self.tenant, self.url, self.etag, self.version_id, self.period_version)
 
 
 class FocusBatchEnvelope(_Record):
@@ -110,6 +124,14 @@ class FocusBatchEnvelope(_Record):
         "complete", description="end only: `aborted` when the file failed part-way; its rows are removed."
     )
     reason: str | None = Field(None, description="end only: why the file was aborted.")
+    source_id: str | None = Field(None, description="Billing source id (written to x_Source), if known.")
+    object_time: datetime | None = Field(
+        None, description="end only: when the billing object was created (for end-to-end latency)."
+    )
+    period: date | None = Field(None, description="Billing month of the period version the file belongs to.")
+    period_version: str | None = Field(
+        None, description="Period version: rows are staged in focus_pending until the version is swapped in."
+    )
 
     @field_serializer("cost_totals", "source_totals", "rejected_totals")
     def _money(self, v: dict[str, Decimal] | None) -> dict[str, str] | None:
@@ -133,6 +155,11 @@ class BillingLoaded(_Record):
     rejected_totals: dict[str, Decimal] = Field(description="Source cost of rejected rows per currency.")
     landed_totals: dict[str, Decimal] = Field(description="sum(BilledCost) in ClickHouse per currency.")
     status: Literal["complete", "aborted"] = Field("complete", description="`aborted`: nothing of the file landed.")
+    source_id: str | None = Field(None, description="Billing source id, if known.")
+    period: date | None = Field(None, description="Billing month of the file's period version, if any.")
+    period_version: str | None = Field(
+        None, description="Set when the file was staged: its rows become visible when the version is swapped in."
+    )
     reconciled: bool = Field(
         description=(
             "rows_in == rows_landed + rows_rejected, FOCUS rows landed == FOCUS rows published, and "
@@ -163,6 +190,7 @@ class DeadLetter(_Record):
     offset: int | None = None
     key_b64: str | None = Field(None, description="Original key bytes, base64.")
     value_b64: str | None = Field(None, description="Original value bytes, base64.")
+    headers_b64: dict[str, str] | None = Field(None, description="Original headers (name -> value bytes, base64).")
     error_kind: Literal["bad_data", "transient", "bug"]
     reason: str
     attempts: int = 1
@@ -177,3 +205,22 @@ class DeadLetter(_Record):
     def b64(data: bytes | None) -> str | None:
         """Encode original bytes for the record."""
         return None if data is None else base64.b64encode(data).decode()
+
+
+class PeriodSwapped(_Record):
+    """`billing-periods`: a version of a billing period became the one queries see (atomically)."""
+
+    schema_version: Literal[1] = 1
+    tenant: str
+    source_id: str
+    period: date = Field(description="Billing month (first day).")
+    period_version: str = Field(description="Version swapped in, e.g. the AWS CUR assembly id.")
+    replaced_version: str | None = Field(None, description="Version it replaced, if one was live.")
+    files: int = Field(description="Data files of the version, all loaded and reconciled.")
+    rows_landed: int = Field(description="FOCUS rows of the period now visible.")
+    landed_totals: dict[str, Decimal] = Field(description="sum(BilledCost) per currency now visible.")
+    swapped_at: datetime = Field(default_factory=_now)
+
+    @field_serializer("landed_totals")
+    def _money(self, v: dict[str, Decimal]) -> dict[str, str]:
+        return {k: str(x) for k, x in v.items()}

@@ -22,7 +22,7 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloudops.errors import BadDataError, TransientError
+from cloudops.errors import BadDataError, ObjectSupersededError, TransientError
 from cloudops.schemas.events import BillingFile, Trigger
 from cloudops.settings import AwsSettings
 
@@ -95,7 +95,7 @@ def _classify_client_error(exc: ClientError, what: str) -> Exception:
     if code in _TRANSIENT_CODES or status.startswith("5"):
         return TransientError(f"{what}: object store error {code or status}")
     if code in ("PreconditionFailed", "412"):
-        return BadDataError(f"{what}: object changed since it was announced (ETag mismatch)")
+        return ObjectSupersededError(f"{what}: object changed since it was announced (ETag mismatch)")
     if code in ("NoSuchKey", "404", "NoSuchBucket", "NoSuchVersion"):
         return BadDataError(f"{what}: object not found ({code})")
     return BadDataError(f"{what}: object store refused the read ({code or status})")

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import Settings
-from cloudops.sinks.postgres import ledger
+from cloudops.sinks.postgres import ledger, periods
+from cloudops.sinks.postgres.tenants import list_tenants
 
 __all__ = ["FileLedger"]
 
@@ -32,14 +36,18 @@ class FileLedger:
     def enabled(self) -> bool:
         return bool(self.dsn)
 
+    async def source(self, event: BillingFile) -> ledger.Source | None:
+        """The registered source of the object (by bucket and longest prefix), if any."""
+        if not self.dsn or not event.bucket:
+            return None
+        return await asyncio.to_thread(ledger.source_for_object, self.dsn, event.tenant, event.bucket, event.key)
+
     async def source_of(self, event: BillingFile) -> str | None:
         if not self.dsn:
             return None
         if event.source_id:
             return event.source_id
-        if not event.bucket:
-            return None
-        src = await asyncio.to_thread(ledger.source_for_object, self.dsn, event.tenant, event.bucket, event.key)
+        src = await self.source(event)
         return src.id if src else None
 
     async def claim(self, event: BillingFile) -> bool:
@@ -48,6 +56,9 @@ class FileLedger:
         if not self.dsn or source_id is None:
             return True
         version = event.version_id or event.etag or ""
+        if event.period_version:
+            # The same object listed by two versions of a period is two ledger rows.
+            version = f"{version}@{event.period_version}"
         await asyncio.to_thread(
             ledger.record_seen,
             self.dsn,
@@ -58,6 +69,8 @@ class FileLedger:
             file_id=event.file_id,
             url=event.url,
             trigger=event.trigger,
+            period=event.period,
+            period_version=event.period_version,
         )
         entry = await asyncio.to_thread(ledger.claim, self.dsn, event.tenant, event.file_id, lease_s=self.lease_s)
         if entry is None:
@@ -73,3 +86,86 @@ class FileLedger:
         if entry is None:
             return
         await asyncio.to_thread(ledger.advance, self.dsn, tenant, file_id, state, **fields)  # type: ignore[arg-type]
+
+    # -- period versions (restatements); every call needs the control plane -----------------
+
+    def _need_dsn(self) -> str:
+        if not self.dsn:
+            raise RuntimeError("period versions need the control plane (CLOUDOPS_POSTGRES__DSN)")
+        return self.dsn
+
+    async def register_version(
+        self,
+        tenant: str,
+        *,
+        source_id: str,
+        period: date,
+        version: str,
+        manifest_key: str,
+        delivered_at: datetime,
+        files: Sequence[str],
+    ) -> periods.PeriodVersion:
+        return await asyncio.to_thread(
+            periods.register_version,
+            self._need_dsn(),
+            tenant,
+            source_id=source_id,
+            period=period,
+            version=version,
+            manifest_key=manifest_key,
+            delivered_at=delivered_at,
+            files=files,
+        )
+
+    async def version_progress(
+        self, tenant: str, source_id: str, period: date, version: str
+    ) -> periods.VersionProgress | None:
+        return await asyncio.to_thread(periods.version_progress, self._need_dsn(), tenant, source_id, period, version)
+
+    async def begin_promotion(
+        self, tenant: str, source_id: str, period: date, version: str
+    ) -> periods.PeriodVersion | None:
+        return await asyncio.to_thread(periods.begin_promotion, self._need_dsn(), tenant, source_id, period, version)
+
+    async def finish_promotion(
+        self,
+        tenant: str,
+        source_id: str,
+        period: date,
+        version: str,
+        *,
+        rows_landed: int,
+        landed_totals: Mapping[str, Decimal],
+    ) -> str | None:
+        return await asyncio.to_thread(
+            periods.finish_promotion,
+            self._need_dsn(),
+            tenant,
+            source_id,
+            period,
+            version,
+            rows_landed=rows_landed,
+            landed_totals=landed_totals,
+        )
+
+    async def fail_promotion(self, tenant: str, source_id: str, period: date, version: str, error: str) -> None:
+        await asyncio.to_thread(
+            periods.fail_promotion, self._need_dsn(), tenant, source_id, period, version, error=error
+        )
+
+    async def release_promotion(self, tenant: str, source_id: str, period: date, version: str) -> None:
+        await asyncio.to_thread(periods.release_promotion, self._need_dsn(), tenant, source_id, period, version)
+
+    async def promotable(self) -> list[tuple[str, periods.PeriodVersion]]:
+        """(tenant, version) pairs ready to be swapped in, across every registered tenant."""
+        dsn = self._need_dsn()
+        out: list[tuple[str, periods.PeriodVersion]] = []
+        for tenant in await asyncio.to_thread(list_tenants, dsn):
+            for pv in await asyncio.to_thread(periods.promotable, dsn, tenant.id):
+                out.append((tenant.id, pv))
+        return out
+
+    async def versions(self, tenant: str, source_id: str, period: date) -> list[periods.PeriodVersion]:
+        return await asyncio.to_thread(
+            periods.list_versions, self._need_dsn(), tenant, source_id=source_id, period=period
+        )

@@ -17,7 +17,7 @@ from cloudops.schemas.events import DeadLetter, RejectedRow
 from cloudops.settings import Settings
 from cloudops.topics.codec import encode_record
 from cloudops.topics.ledger import FileLedger
-from cloudops.topics.specs import BILLING_FILES, BILLING_LOADED, FOCUS_BATCHES, TopicSpec
+from cloudops.topics.specs import ALL_TOPICS, TopicSpec
 
 __all__ = ["Runtime"]
 
@@ -37,7 +37,7 @@ class Runtime:
     @classmethod
     def bind(cls, app: faust.App, settings: Settings) -> Runtime:
         rt = cls(app, settings, ledger=FileLedger(settings))
-        for spec in (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED):
+        for spec in ALL_TOPICS:
             for name in (spec.name, spec.dlq):
                 rt.topics[name] = app.topic(
                     name,

@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cloudops.schemas.events import BillingFile, BillingLoaded, DeadLetter, FocusBatchEnvelope
+from cloudops.schemas.events import BillingFile, BillingLoaded, DeadLetter, FocusBatchEnvelope, PeriodSwapped
 
 __all__ = [
     "ALL_TOPICS",
     "BILLING_FILES",
     "BILLING_LOADED",
+    "BILLING_PERIODS",
     "FOCUS_BATCHES",
     "TopicSpec",
     "dlq_name",
@@ -67,7 +68,18 @@ BILLING_LOADED = TopicSpec(
     content_type="application/json",
     description="Receipt per file: rows in / landed / rejected and cost totals, counted in ClickHouse.",
 )
-ALL_TOPICS: tuple[TopicSpec, ...] = (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED)
+BILLING_PERIODS = TopicSpec(
+    name="billing-periods",
+    model=PeriodSwapped,
+    version=1,
+    key="source id / billing month (e.g. `cur/2023-11`)",
+    content_type="application/json",
+    description=(
+        "A version of a billing period (e.g. an AWS CUR assembly) was swapped in atomically: queries now see "
+        "exactly this version of the period."
+    ),
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED, BILLING_PERIODS)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -115,3 +115,18 @@ async def test_real_sleep_is_short() -> None:
     # No patching: the delays really are awaited and the call still finishes quickly.
     fn = Flaky(TransientError("a"), TransientError("b"), value="v")
     assert await with_retries(fn, what="x", attempts=3, base_s=0.001, max_s=0.002) == "v"
+
+
+async def test_budget_retries_past_the_attempt_count_until_the_outage_ends() -> None:
+    # Ten failures with attempts=2: without a budget this would give up after two.
+    fn = Flaky(*[ConnectionError(f"refused {i}") for i in range(10)], value="back")
+    assert await with_retries(fn, what="insert", attempts=2, base_s=0.001, max_s=0.002, budget_s=30) == "back"
+    assert fn.calls == 11
+
+
+async def test_budget_exhausted_raises_with_the_attempts_made() -> None:
+    fn = Flaky(*[TimeoutError("down")] * 1000)
+    with pytest.raises(RetriesExhausted) as info:
+        await with_retries(fn, what="insert", attempts=2, base_s=0.01, max_s=0.01, budget_s=0.05)
+    assert info.value.attempts > 2
+    assert fn.calls == info.value.attempts

@@ -20,18 +20,21 @@ class FileLanded:
     totals: dict[str, Decimal]
 
 
-async def file_landed(ch: ClickHouse, tenant: str, file_id: str) -> FileLanded:
-    """FOCUS rows, distinct source rows and BilledCost per currency of one file, counted in ClickHouse."""
-    db = database_for(tenant)
+async def file_landed(ch: ClickHouse, tenant: str, file_id: str, *, pending: bool = False) -> FileLanded:
+    """FOCUS rows, distinct source rows and BilledCost per currency of one file, counted in ClickHouse.
+
+    ``pending``: count in ``focus_pending`` (a staged period version) instead of ``focus``.
+    One query: per-currency sums plus the file-wide distinct source-row count.
+    """
+    table = f"{database_for(tenant)}.{'focus_pending' if pending else 'focus'}"
     sql = (
-        f"SELECT BillingCurrency, count(), sum(BilledCost) FROM {db}.focus "
-        "WHERE x_FileId = {fid:String} GROUP BY BillingCurrency"
+        "SELECT groupArray((cur, n, cost)), any(distinct_rows) FROM (SELECT BillingCurrency AS cur, count() AS n, "
+        f"sum(BilledCost) AS cost, (SELECT uniqExact(x_RowNumber) FROM {table} WHERE x_FileId = {{fid:String}}) "
+        f"AS distinct_rows FROM {table} WHERE x_FileId = {{fid:String}} GROUP BY BillingCurrency)"
     )
-    params = {"fid": file_id}
-    result = await ch.run(lambda c: c.query(sql, parameters=params))
-    distinct_sql = f"SELECT uniqExact(x_RowNumber) FROM {db}.focus WHERE x_FileId = {{fid:String}}"
-    distinct = await ch.run(lambda c: c.query(distinct_sql, parameters=params).result_rows[0][0])
-    rows = sum(int(r[1]) for r in result.result_rows)
+    per_currency, distinct = await ch.run(lambda c: c.query(sql, parameters={"fid": file_id}).result_rows[0])
     return FileLanded(
-        rows=rows, source_rows=int(distinct), totals={str(r[0]): Decimal(r[2]) for r in result.result_rows}
+        rows=sum(int(n) for _, n, _ in per_currency),
+        source_rows=int(distinct or 0),
+        totals={str(cur): Decimal(cost) for cur, _, cost in per_currency},
     )

@@ -15,15 +15,28 @@ __all__ = ["insert_focus_batch"]
 
 
 async def insert_focus_batch(
-    ch: ClickHouse, tenant: str, batch: pa.RecordBatch, *, token: str, staging: bool = False
+    ch: ClickHouse,
+    tenant: str,
+    batch: pa.RecordBatch,
+    *,
+    token: str,
+    staging: bool = False,
+    pending: bool = False,
+    x_source: str | None = None,
 ) -> int:
-    """Insert ``batch`` into ``tenant_<t>.focus`` (or ``focus_staging``) with deduplication token ``token``.
+    """Insert ``batch`` into ``tenant_<t>.focus`` with deduplication token ``token``.
 
-    Returns the rows sent (not necessarily written: a duplicate is dropped by ClickHouse).
-    Raises TransientError when ClickHouse is unreachable. Idempotent per token.
+    ``staging``/``pending`` choose ``focus_staging``/``focus_pending`` instead. ``x_source``
+    sets the rows' ``x_Source`` (the billing source id, or a pending version's tag);
+    without it the column defaults to the provider. Returns the rows sent (not
+    necessarily written: a duplicate is dropped by ClickHouse). Raises TransientError
+    when ClickHouse is unreachable. Idempotent per token.
     """
-    table = f"{database_for(tenant)}.{'focus_staging' if staging else 'focus'}"
+    name = "focus_pending" if pending else "focus_staging" if staging else "focus"
+    table = f"{database_for(tenant)}.{name}"
     data = pa.Table.from_batches([batch])
+    if x_source is not None:
+        data = data.append_column("x_Source", pa.array([x_source] * batch.num_rows, pa.string()))
     settings = {
         "insert_deduplication_token": token,
         "insert_deduplicate": 1,

@@ -6,7 +6,7 @@ trigger name. A worker may parse a file only after :func:`claim` moved it to
 ``parsing``; a second delivery finds it claimed (or done) and skips it, so a file is
 parsed once in effect. States::
 
-    seen -> parsing -> parsed -> loaded -> reconciled
+    seen -> parsing -> parsed -> loaded -> reconciled     (a manifest: parsing -> reconciled)
                   \\-> rejected (bad data)   any of parsing/parsed/loaded -> failed (may be claimed again)
 
 Functions take a connection or a DSN (see :mod:`cloudops.sinks.postgres.client`) and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -44,7 +44,8 @@ __all__ = [
 
 State = Literal["seen", "parsing", "parsed", "loaded", "reconciled", "rejected", "failed"]
 _NEXT: dict[str, set[str]] = {
-    "parsing": {"parsed", "rejected", "failed"},
+    # A manifest lands no rows: it is reconciled once the files it lists are announced.
+    "parsing": {"parsed", "rejected", "failed", "reconciled"},
     "parsed": {"loaded", "failed"},
     "loaded": {"reconciled", "failed"},
 }
@@ -59,6 +60,7 @@ class Source:
     credentials_ref: str | None
     schedule_s: int | None
     enabled: bool
+    layout: str = "files"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,11 @@ class LedgerEntry:
     last_error: str | None
     first_seen_at: datetime
     updated_at: datetime
+    period: date | None = None
+    period_version: str | None = None
+
+
+_SOURCE_COLS = "id, provider, bucket, prefix, credentials_ref, schedule_s, enabled, layout"
 
 
 def _t(tenant: str, table: str) -> sql.Identifier:
@@ -95,24 +102,28 @@ def add_source(
     prefix: str = "",
     credentials_ref: str | None = None,
     schedule_s: int | None = None,
+    layout: str = "files",
 ) -> Source:
-    """Create or update a source (idempotent by id). Blocks; ConfigError if the schema is not migrated."""
+    """Create or update a source (idempotent by id). Blocks; ConfigError if the schema is not migrated.
+
+    ``layout``: ``files`` (every object is new data) or ``manifest`` (provider manifests
+    define versions of billing periods; data files are loaded only through a manifest).
+    """
     query = sql.SQL(
-        "INSERT INTO {} (id, provider, bucket, prefix, credentials_ref, schedule_s) VALUES (%s, %s, %s, %s, %s, %s) "
+        "INSERT INTO {} (id, provider, bucket, prefix, credentials_ref, schedule_s, layout) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (id) DO UPDATE SET provider = EXCLUDED.provider, bucket = EXCLUDED.bucket, "
-        "prefix = EXCLUDED.prefix, credentials_ref = EXCLUDED.credentials_ref, schedule_s = EXCLUDED.schedule_s "
-        "RETURNING id, provider, bucket, prefix, credentials_ref, schedule_s, enabled"
+        "prefix = EXCLUDED.prefix, credentials_ref = EXCLUDED.credentials_ref, schedule_s = EXCLUDED.schedule_s, "
+        "layout = EXCLUDED.layout RETURNING " + _SOURCE_COLS
     ).format(_t(tenant, "sources"))
     with connection(conn_or_dsn) as conn:
-        row = _one(conn, tenant, query, [id, provider, bucket, prefix, credentials_ref, schedule_s])
+        row = _one(conn, tenant, query, [id, provider, bucket, prefix, credentials_ref, schedule_s, layout])
     return Source(**row)
 
 
 def list_sources(conn_or_dsn: ConnOrDsn, tenant: str) -> list[Source]:
     """Every source of the tenant, by id."""
-    query = sql.SQL(
-        "SELECT id, provider, bucket, prefix, credentials_ref, schedule_s, enabled FROM {} ORDER BY id"
-    ).format(_t(tenant, "sources"))
+    query = sql.SQL("SELECT " + _SOURCE_COLS + " FROM {} ORDER BY id").format(_t(tenant, "sources"))
     with connection(conn_or_dsn) as conn:
         return [Source(**r) for r in _all(conn, tenant, query, [])]
 
@@ -120,7 +131,7 @@ def list_sources(conn_or_dsn: ConnOrDsn, tenant: str) -> list[Source]:
 def source_for_object(conn_or_dsn: ConnOrDsn, tenant: str, bucket: str, key: str) -> Source | None:
     """The enabled source whose bucket matches and whose prefix is the longest prefix of ``key``."""
     query = sql.SQL(
-        "SELECT id, provider, bucket, prefix, credentials_ref, schedule_s, enabled FROM {} "
+        "SELECT " + _SOURCE_COLS + " FROM {} "
         "WHERE enabled AND bucket = %s AND starts_with(%s, prefix) ORDER BY length(prefix) DESC LIMIT 1"
     ).format(_t(tenant, "sources"))
     with connection(conn_or_dsn) as conn:
@@ -130,7 +141,7 @@ def source_for_object(conn_or_dsn: ConnOrDsn, tenant: str, bucket: str, key: str
 
 _ENTRY_COLS = (
     "source_id, object_key, version, file_id, url, state, triggers, attempts, rows_in, rows_landed, "
-    "rows_rejected, source_totals, landed_totals, last_error, first_seen_at, updated_at"
+    "rows_rejected, source_totals, landed_totals, last_error, first_seen_at, updated_at, period, period_version"
 )
 
 
@@ -144,6 +155,8 @@ def record_seen(
     file_id: str,
     url: str,
     trigger: str,
+    period: date | None = None,
+    period_version: str | None = None,
 ) -> tuple[LedgerEntry, bool]:
     """Record that ``trigger`` saw this object version. Returns (entry, first time seen).
 
@@ -151,13 +164,15 @@ def record_seen(
     trigger is added to its ``triggers``.
     """
     query = sql.SQL(
-        "INSERT INTO {t} (source_id, object_key, version, file_id, url, triggers) VALUES (%s, %s, %s, %s, %s, "
-        "ARRAY[%s]) ON CONFLICT (source_id, object_key, version) DO UPDATE SET triggers = CASE WHEN "
-        "%s = ANY({t}.triggers) THEN {t}.triggers ELSE array_append({t}.triggers, %s::text) END "
+        "INSERT INTO {t} (source_id, object_key, version, file_id, url, period, period_version, triggers) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, ARRAY[%s]) ON CONFLICT (source_id, object_key, version) "
+        "DO UPDATE SET triggers = CASE WHEN %s = ANY({t}.triggers) THEN {t}.triggers "
+        "ELSE array_append({t}.triggers, %s::text) END "
         "RETURNING " + _ENTRY_COLS + ", (xmax = 0) AS inserted"
     ).format(t=_t(tenant, "file_ledger"))
     with connection(conn_or_dsn) as conn:
-        row = _one(conn, tenant, query, [source_id, object_key, version, file_id, url, trigger, trigger, trigger])
+        params = [source_id, object_key, version, file_id, url, period, period_version, trigger, trigger, trigger]
+        row = _one(conn, tenant, query, params)
     inserted = bool(row.pop("inserted"))
     return LedgerEntry(**row), inserted
 
@@ -249,7 +264,7 @@ def list_files(
         return [LedgerEntry(**r) for r in _all(conn, tenant, query, [*([state] if state else []), limit])]
 
 
-def _all(conn: Any, tenant: str, query: sql.Composed, params: list[Any]) -> list[dict[str, Any]]:
+def _all(conn: Any, tenant: str, query: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
     import psycopg
 
     try:
@@ -262,7 +277,7 @@ def _all(conn: Any, tenant: str, query: sql.Composed, params: list[Any]) -> list
         ) from exc
 
 
-def _one(conn: Any, tenant: str, query: sql.Composed, params: list[Any]) -> dict[str, Any]:
+def _one(conn: Any, tenant: str, query: sql.Composable, params: list[Any]) -> dict[str, Any]:
     rows = _all(conn, tenant, query, params)
     assert len(rows) == 1
     return rows[0]

@@ -1,0 +1,124 @@
+"""Provider manifests: which files make up one version of one billing period.
+
+Providers restate billing periods by delivering a new, complete set of files plus a
+manifest that lists them. Three manifest shapes are understood:
+
+* AWS Cost and Usage Report (legacy CUR): ``assemblyId``, ``billingPeriod.start``
+  (``20231101T000000.000Z``), ``bucket`` and ``reportKeys`` (object keys). The same
+  manifest is written at the top of the period folder and inside the assembly folder;
+  both name the same version.
+* AWS Data Exports (CUR 2.0, FOCUS export): ``executionId``, ``billingPeriod.start``
+  (ISO 8601) and ``dataFiles`` (``s3://bucket/key`` URIs).
+* Azure Cost Management exports (manifest.json): ``runInfo.runId``,
+  ``runInfo.startDate`` and ``blobs[].blobName`` (in the manifest's container).
+
+Pure functions over bytes; :class:`~cloudops.errors.BadDataError` for anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from cloudops.errors import BadDataError
+
+__all__ = ["PeriodManifest", "is_manifest_key", "parse_manifest"]
+
+_MANIFEST_KEY = re.compile(r"(^|/)[^/]*manifest\.json$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodManifest:
+    """One version of one billing period: the files that together are the whole period."""
+
+    kind: str
+    period: date
+    version: str
+    files: tuple[tuple[str, str], ...]  # (bucket, key), in manifest order, without duplicates
+
+
+def is_manifest_key(key: str) -> bool:
+    """True for object keys that name a provider manifest (``...-Manifest.json``, ``manifest.json``)."""
+    return bool(_MANIFEST_KEY.search(key))
+
+
+def _month(value: Any, source: str) -> date:
+    if not isinstance(value, str) or not value:
+        raise BadDataError("billing period start missing", source=source)
+    text = value.strip()
+    for fmt in ("%Y%m%dT%H%M%S.%fZ", "%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+            return date(parsed.year, parsed.month, 1)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadDataError(f"billing period start {text!r} is not a date", source=source) from None
+    return date(parsed.year, parsed.month, 1)
+
+
+def _split_s3(uri: str, source: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise BadDataError(f"data file {uri!r} is not an s3:// URI", source=source)
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+def _unique(files: list[tuple[str, str]], source: str) -> tuple[tuple[str, str], ...]:
+    out = tuple(dict.fromkeys(files))
+    if not out:
+        raise BadDataError("manifest lists no data files", source=source)
+    for _, key in out:
+        if not key or key.endswith("/"):
+            raise BadDataError(f"manifest lists an invalid object key {key!r}", source=source)
+    return out
+
+
+def parse_manifest(data: bytes, *, bucket: str, key: str) -> PeriodManifest:
+    """Parse a manifest object (``bucket``/``key`` say where it was read from).
+
+    Raises BadDataError when it is not JSON, not a known manifest shape, or lacks the
+    period, the version or the files.
+    """
+    source = f"{bucket}/{key}"
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadDataError(f"manifest is not JSON: {exc}", source=source) from None
+    if not isinstance(doc, dict):
+        raise BadDataError("manifest is not a JSON object", source=source)
+    if "reportKeys" in doc or "assemblyId" in doc:
+        version = doc.get("assemblyId")
+        keys = doc.get("reportKeys")
+        if not isinstance(version, str) or not version or not isinstance(keys, list):
+            raise BadDataError("CUR manifest needs assemblyId and reportKeys", source=source)
+        where = doc.get("bucket") or bucket
+        period = _month((doc.get("billingPeriod") or {}).get("start"), source)
+        return PeriodManifest("aws-cur", period, version, _unique([(str(where), str(k)) for k in keys], source))
+    if "dataFiles" in doc or "executionId" in doc:
+        version = doc.get("executionId")
+        uris = doc.get("dataFiles")
+        if not isinstance(version, str) or not version or not isinstance(uris, list):
+            raise BadDataError("data export manifest needs executionId and dataFiles", source=source)
+        period = _month((doc.get("billingPeriod") or {}).get("start"), source)
+        return PeriodManifest(
+            "aws-data-exports", period, version, _unique([_split_s3(str(u), source) for u in uris], source)
+        )
+    if "blobs" in doc and "runInfo" in doc:
+        run = doc.get("runInfo") or {}
+        version = run.get("runId")
+        blobs = doc.get("blobs")
+        if not isinstance(version, str) or not version or not isinstance(blobs, list):
+            raise BadDataError("Azure export manifest needs runInfo.runId and blobs", source=source)
+        names = [b.get("blobName") for b in blobs if isinstance(b, dict)]
+        if any(not isinstance(n, str) for n in names):
+            raise BadDataError("Azure export manifest has a blob without blobName", source=source)
+        period = _month(run.get("startDate"), source)
+        return PeriodManifest("azure-export", period, version, _unique([(bucket, str(n)) for n in names], source))
+    raise BadDataError("not a known manifest (AWS CUR, AWS Data Exports or Azure export)", source=source)

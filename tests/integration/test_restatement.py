@@ -1,0 +1,197 @@
+"""A billing month restated three times: only the last version is visible, never a mix.
+
+AWS CUR delivers each version of a month as new data files plus a manifest naming them.
+The source is registered with layout ``manifest``: data-file events alone load nothing;
+each manifest registers a period version whose files land in ``focus_pending``, and the
+version is swapped into the fact table and every rollup when all its files reconcile.
+A poller reads the month's totals from the fact table and the month rollup the whole
+time: every reading must equal one complete version (or the empty start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.cur import CurFile, cur_file, cur_manifest, sample_rows
+from tests.support.kafka import read_topic
+
+from cloudops.app import create_app
+from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.embedded.objectstore import EmbeddedObjectStore, provision_bucket_queue
+from cloudops.schemas.events import PeriodSwapped
+from cloudops.settings import Settings
+from cloudops.sinks.clickhouse import connect, database_for
+from cloudops.sinks.postgres import migrate
+from cloudops.sinks.postgres.ledger import add_source, list_files
+from cloudops.sinks.postgres.periods import list_versions
+from cloudops.sources.objects import s3_client
+from cloudops.topics.admin import ensure_topics
+from cloudops.topics.codec import decode_record
+
+pytestmark = pytest.mark.integration
+SOURCE = "cur-main"
+PERIOD_DIR = "cur/report/20231101-20231201"
+
+
+@pytest.fixture
+async def running(
+    broker: EmbeddedBroker,
+    object_store: EmbeddedObjectStore,
+    chdb_dsn: str,
+    postgres_db: str,
+    tmp_path: Path,
+    unique: str,
+) -> AsyncIterator[tuple[Settings, Any, str]]:
+    tenant = f"r{unique}"
+    bucket = f"cur-{unique}"
+    migrate(postgres_db, tenant)
+    add_source(postgres_db, tenant, id=SOURCE, provider="aws", bucket=bucket, prefix="cur/", layout="manifest")
+    settings = Settings(
+        app={"id": f"cloudops-restate-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
+        kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
+        clickhouse={"dsn": chdb_dsn},
+        postgres={"dsn": postgres_db},
+        aws=object_store.settings(sqs_wait_seconds=1),
+        load={"sweep_interval_s": 1.0},
+    )
+    queue_url = await provision_bucket_queue(settings.aws, bucket, f"events-{unique}")
+    settings = settings.with_overrides(aws={"sqs_queue_url": queue_url})
+    await ensure_topics(settings.kafka)
+    app, rt = create_app(settings)
+    await app.start()
+    try:
+        yield settings, rt, bucket
+    finally:
+        await app.stop()
+
+
+def _versions() -> list[tuple[str, list[CurFile]]]:
+    header, rows = sample_rows()
+    return [
+        # v1: month to date, two files.
+        (
+            "20231203T010203Z-v1",
+            [cur_file("report-1.csv", header, rows[:300]), cur_file("report-2.csv", header, rows[300:500])],
+        ),
+        # v2: more days, amounts restated (x1.5), three files.
+        (
+            "20231215T010203Z-v2",
+            [
+                cur_file("report-1.csv", header, rows[:400], scale=Decimal("1.5")),
+                cur_file("report-2.csv", header, rows[400:900], scale=Decimal("1.5")),
+                cur_file("report-3.csv", header, rows[900:1000], scale=Decimal("1.5")),
+            ],
+        ),
+        # v3: the closed month, one file, every row.
+        ("20231203T010203Z-v3-final", [cur_file("report-1.csv", header, rows)]),
+    ]
+
+
+async def _deliver(settings: Settings, bucket: str, assembly: str, files: list[CurFile]) -> None:
+    keys = [f"{PERIOD_DIR}/{assembly}/{f.name}" for f in files]
+    async with s3_client(settings.aws) as s3:
+        for key, f in zip(keys, files, strict=True):
+            await s3.put_object(Bucket=bucket, Key=key, Body=f.body)
+        manifest = cur_manifest(bucket=bucket, assembly=assembly, keys=keys)
+        # Like AWS: one copy in the assembly folder, one at the top of the period folder
+        # (overwritten by the next delivery). Both name the same version.
+        await s3.put_object(Bucket=bucket, Key=f"{PERIOD_DIR}/{assembly}/report-Manifest.json", Body=manifest)
+        await s3.put_object(Bucket=bucket, Key=f"{PERIOD_DIR}/report-Manifest.json", Body=manifest)
+
+
+async def test_month_restated_three_times_only_last_visible_never_mixed(
+    running: tuple[Settings, Any, str],
+) -> None:
+    settings, rt, bucket = running
+    tenant = settings.app.tenant
+    db = database_for(tenant)
+    ch = connect(settings.clickhouse_dsn)
+    versions = _versions()
+    expected = {(sum(f.rows for f in files), sum((f.cost for f in files), Decimal(0))) for _, files in versions}
+    expected.add((0, Decimal(0)))
+
+    readings: list[tuple[str, int, Decimal]] = []
+    stop = asyncio.Event()
+
+    async def poll() -> None:
+        fact = (
+            f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{SOURCE}' "
+            "AND BillingPeriodStart >= '2023-11-01' AND BillingPeriodStart < '2023-12-01'"
+        )
+        rollup = f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month WHERE x_Source = '{SOURCE}'"
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # the tables appear with the first load
+                for name, sql in (("focus", fact), ("rollup_month", rollup)):
+                    n, cost = await ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
+                    readings.append((name, int(n or 0), Decimal(cost or 0)))
+            await asyncio.sleep(0.02)
+
+    poller = asyncio.create_task(poll())
+    bootstrap = settings.kafka.bootstrap_servers
+
+    def swaps(recs: list[Any]) -> list[PeriodSwapped]:
+        out = [decode_record(PeriodSwapped, r.value) for r in recs]
+        return [s for s in out if s.tenant == tenant]
+
+    try:
+        # v1, then wait until it is live.
+        await _deliver(settings, bucket, *versions[0])
+        got = swaps(await read_topic(bootstrap, "billing-periods", until=lambda rs: len(swaps(rs)) >= 1, timeout=90))
+        assert got[0].period_version == versions[0][0]
+        # v2 and v3 back to back: v3 is delivered last, so it must win whatever the timing.
+        await _deliver(settings, bucket, *versions[1])
+        await _deliver(settings, bucket, *versions[2])
+
+        def final(rs: list[Any]) -> bool:
+            return any(s.period_version == versions[2][0] for s in swaps(rs))
+
+        got = swaps(await read_topic(bootstrap, "billing-periods", until=final, timeout=120))
+        await asyncio.sleep(1.5)  # a late v2 swap (if any) would show up here and fail below
+    finally:
+        stop.set()
+        await poller
+
+    last_files = versions[2][1]
+    want = (sum(f.rows for f in last_files), sum((f.cost for f in last_files), Decimal(0)))
+    assert want == (1281, Decimal("1.6823086974"))
+    # Only the last version is visible, in the fact table and in every rollup.
+    for sql in (
+        f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{SOURCE}'",
+        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_day WHERE x_Source = '{SOURCE}'",
+        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month WHERE x_Source = '{SOURCE}'",
+    ):
+        n, cost = await ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
+        assert (int(n), Decimal(cost)) == want, sql
+    # Nothing left behind in staging or pending.
+    for table in ("focus_staging", "focus_pending", "rollup_day_staging"):
+        assert await ch.run(lambda c, t=table: c.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0]) == 0
+
+    # Every reading during the restatements was one whole version (or nothing yet).
+    assert readings, "the poller read nothing"
+    mixed = [r for r in readings if (r[1], r[2]) not in expected]
+    assert not mixed, f"queries saw a mix of versions: {mixed[:5]}"
+    assert (readings[-1][1], readings[-1][2]) == want
+
+    # The control plane agrees: exactly one live version, the last delivered; others superseded.
+    dsn = settings.postgres.dsn or ""
+    states = {v.version: v.state for v in list_versions(dsn, tenant, source_id=SOURCE, period=date(2023, 11, 1))}
+    assert states == {
+        versions[0][0]: "superseded",
+        versions[1][0]: "superseded",
+        versions[2][0]: "live",
+    }
+    live = [v for v in list_versions(dsn, tenant, source_id=SOURCE) if v.state == "live"]
+    assert live[0].rows_landed == 1281
+    assert live[0].landed_totals == {"USD": "1.6823086974"}
+    # Data-file events alone loaded nothing; the manifests announced the files.
+    assert rt.counters.get("parse.unlisted", 0) >= 6
+    files = list_files(dsn, tenant, limit=1000)
+    v3_files = [f for f in files if f.period_version == versions[2][0]]
+    assert [(f.state, f.rows_in, f.rows_landed) for f in v3_files] == [("reconciled", 1281, 1281)]
