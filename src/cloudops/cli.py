@@ -28,6 +28,7 @@ from cloudops.settings import get_settings, settings_table
 if TYPE_CHECKING:
     from cloudops.sinks.analytics import QueryResult
     from cloudops.sinks.clickhouse.planner import Query
+    from cloudops.topics.dlq import DeadLetterRecord
 
 __all__ = ["app", "main"]
 
@@ -39,7 +40,13 @@ app = typer.Typer(
 topics_app = typer.Typer(help="Topic declarations and schemas.", no_args_is_help=True)
 sources_app = typer.Typer(help="Billing sources of a tenant (needs CLOUDOPS_POSTGRES__DSN).", no_args_is_help=True)
 query_app = typer.Typer(help="Ask ClickHouse.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues: list, show and replay what failed.", no_args_is_help=True)
+periods_app = typer.Typer(
+    help="Versions of restated billing periods (needs CLOUDOPS_POSTGRES__DSN).", no_args_is_help=True
+)
 app.add_typer(topics_app, name="topics")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(periods_app, name="periods")
 app.add_typer(query_app, name="query")
 app.add_typer(sources_app, name="sources")
 console = Console()
@@ -404,6 +411,13 @@ def sources_add(
     prefix: Annotated[str, typer.Option(help="Key prefix of the exports.")] = "",
     credentials_ref: Annotated[str | None, typer.Option(help="Reference to credentials (never the secret).")] = None,
     schedule_s: Annotated[int | None, typer.Option(help="Also list the prefix every N seconds (>= 60).")] = None,
+    layout: Annotated[
+        str,
+        typer.Option(
+            help="files: every object is new data. manifest: provider manifests (AWS CUR, Data Exports, Azure "
+            "exports) define versions of billing periods, swapped in whole."
+        ),
+    ] = "files",
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
 ) -> None:
     """Create or update a billing source (idempotent by id)."""
@@ -419,8 +433,9 @@ def sources_add(
         prefix=prefix,
         credentials_ref=credentials_ref,
         schedule_s=schedule_s,
+        layout=layout,
     )
-    console.print(f"source {s.id}: {s.provider} s3://{s.bucket}/{s.prefix} (tenant {t})")
+    console.print(f"source {s.id}: {s.provider} s3://{s.bucket}/{s.prefix}, layout {s.layout} (tenant {t})")
 
 
 @sources_app.command("list")
@@ -431,10 +446,152 @@ def sources_list(
     from cloudops.sinks.postgres.ledger import list_sources
 
     t = tenant or get_settings().app.tenant
-    table = Table("id", "provider", "bucket", "prefix", "schedule (s)", "enabled", title=f"sources ({t})")
+    table = Table("id", "provider", "bucket", "prefix", "layout", "schedule (s)", "enabled", title=f"sources ({t})")
     for s in list_sources(_pg_dsn(), t):
-        table.add_row(s.id, s.provider, s.bucket, s.prefix, str(s.schedule_s or "-"), str(s.enabled))
+        table.add_row(s.id, s.provider, s.bucket, s.prefix, s.layout, str(s.schedule_s or "-"), str(s.enabled))
     console.print(table)
+
+
+@periods_app.command("list")
+def periods_list(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Every version of every billing period: which one is live, which are loading or superseded."""
+    from cloudops.sinks.postgres.periods import list_versions
+
+    t = tenant or get_settings().app.tenant
+    table = Table("source", "period", "version", "state", "files", "rows", "cost", "delivered", title=f"periods ({t})")
+    for v in list_versions(_pg_dsn(), t, source_id=source):
+        table.add_row(
+            v.source_id,
+            f"{v.period:%Y-%m}",
+            v.version,
+            v.state,
+            str(len(v.files)),
+            "-" if v.rows_landed is None else f"{v.rows_landed:,}",
+            _totals(v.landed_totals or {}),
+            f"{v.delivered_at:%Y-%m-%d %H:%M:%S}",
+        )
+    console.print(table)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str | None, typer.Option(help="One DLQ (e.g. billing-files.dlq); default: every DLQ.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only bad_data, transient or bug.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many (newest last).")] = 50,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+) -> None:
+    """Dead letters: where they came from, when, why, and whether they can be replayed."""
+    records = asyncio.run(_read_dlqs(topic, kind))[-limit:]
+    rows = [
+        {
+            "position": r.position,
+            "failed_at": r.letter.failed_at.isoformat(timespec="seconds"),
+            "kind": r.letter.error_kind,
+            "attempts": r.letter.attempts,
+            "tenant": r.letter.tenant or "",
+            "file": r.letter.file_url or "",
+            "row": "" if r.letter.rejected_row is None else r.letter.rejected_row.row_number,
+            "replayable": r.replayable,
+            "reason": r.letter.reason,
+        }
+        for r in records
+    ]
+    if fmt is OutputFormat.json:
+        print(json.dumps(rows, indent=2))
+        return
+    if fmt is OutputFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["position"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    table = Table("position", "failed at", "kind", "tries", "file", "row", "replay", "reason", title="dead letters")
+    for row in rows:
+        table.add_row(
+            str(row["position"]),
+            str(row["failed_at"]),
+            str(row["kind"]),
+            str(row["attempts"]),
+            str(row["file"]),
+            str(row["row"]),
+            "yes" if row["replayable"] else "no",
+            str(row["reason"]),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} dead letter(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    position: Annotated[str, typer.Argument(help="topic:partition:offset, as `cloudops dlq list` prints it.")],
+) -> None:
+    """One dead letter in full, with its original value decoded when it is text."""
+    import base64
+
+    record = _find_dead_letter(position)
+    doc = record.letter.model_dump(mode="json")
+    if record.letter.value_b64:
+        raw = base64.b64decode(record.letter.value_b64)
+        try:
+            doc["value"] = json.loads(raw)
+        except ValueError:
+            doc["value"] = f"<{len(raw)} bytes, binary>"
+    print(json.dumps({"position": record.position, **doc}, indent=2))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    positions: Annotated[list[str] | None, typer.Argument(help="topic:partition:offset of each dead letter.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Replay every replayable dead letter of this DLQ.")] = None,
+    kind: Annotated[str | None, typer.Option(help="With --topic: only bad_data, transient or bug.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be replayed.")] = False,
+) -> None:
+    """Send dead letters back to their source topic, byte for byte (after the cause is fixed)."""
+    from cloudops.topics.dlq import replay
+
+    if positions:
+        chosen = [_find_dead_letter(p) for p in positions]
+    elif topic:
+        chosen = asyncio.run(_read_dlqs(topic, kind))
+    else:
+        raise CloudopsError("name dead letters (topic:partition:offset) or a DLQ with --topic")
+    skipped = [r for r in chosen if not r.replayable]
+    for r in skipped:
+        err.print(f"skip {r.position}: a rejected row or a record without its original value cannot be replayed")
+    if dry_run:
+        for r in chosen:
+            if r.replayable:
+                console.print(f"would replay {r.position} -> {r.letter.source_topic} ({r.letter.file_url or ''})")
+        return
+    sent = asyncio.run(replay(get_settings(), chosen))
+    for r in sent:
+        console.print(f"replayed {r.position} -> {r.letter.source_topic} ({r.letter.file_url or ''})")
+    console.print(f"{len(sent)} replayed, {len(skipped)} skipped")
+
+
+async def _read_dlqs(topic: str | None, kind: str | None) -> list[DeadLetterRecord]:
+    from cloudops.topics.dlq import dlq_topics, read_dead_letters
+
+    bootstrap = get_settings().kafka.bootstrap_servers
+    out: list[DeadLetterRecord] = []
+    for name in [topic] if topic else dlq_topics():
+        out.extend(await read_dead_letters(bootstrap, name))
+    if kind:
+        out = [r for r in out if r.letter.error_kind == kind]
+    return sorted(out, key=lambda r: r.letter.failed_at)
+
+
+def _find_dead_letter(position: str) -> DeadLetterRecord:
+    parts = position.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise CloudopsError(f"{position!r} is not topic:partition:offset")
+    records = asyncio.run(_read_dlqs(parts[0], None))
+    for r in records:
+        if r.partition == int(parts[1]) and r.offset == int(parts[2]):
+            return r
+    raise CloudopsError(f"no dead letter at {position}")
 
 
 @topics_app.command("schema")

@@ -139,9 +139,17 @@ class IngestSettings(_Section):
         4 << 20, ge=64 << 10, description="CSV read block size: bounds memory per file being parsed."
     )
     download_chunk_bytes: int = Field(1 << 20, ge=64 << 10, description="Object download chunk size.")
-    max_attempts: int = Field(5, ge=1, description="Attempts for a transient failure before the DLQ.")
+    max_attempts: int = Field(
+        5, ge=1, description="Attempts in place for a transient failure before the file goes to the retry topic."
+    )
     backoff_base_s: float = Field(0.5, gt=0, description="First retry delay; doubles per attempt.")
     backoff_max_s: float = Field(30.0, gt=0, description="Upper bound of one retry delay.")
+    retry_rounds: int = Field(
+        3, ge=0, description="Rounds through `billing-files.retry` after the in-place attempts, before the DLQ."
+    )
+    retry_delay_s: float = Field(
+        60.0, gt=0, description="Wait before the first retry round; doubles per round (at most 15 minutes)."
+    )
     schedule_tick_s: float = Field(
         30.0, gt=0, description="How often the schedule agent checks which sources are due for a listing."
     )

@@ -153,6 +153,7 @@ class Loader:
                 tenant=env.tenant if env else None,
                 file_id=env.file_id if env else None,
                 file_url=env.file_url if env else None,
+                headers=headers,
             )
 
     async def _finish_file(self, env: FocusBatchEnvelope) -> None:

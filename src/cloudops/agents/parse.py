@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Literal
 
 import pyarrow as pa
 
 from cloudops.errors import BadDataError, ObjectSupersededError, classify
 from cloudops.focus.convert import sum_by_currency
-from cloudops.metrics import FILES, ROWS
+from cloudops.metrics import FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
 from cloudops.sources.converter import FileConversion, open_conversion
 from cloudops.sources.manifests import is_manifest_key, parse_manifest
@@ -33,10 +34,25 @@ log = logging.getLogger(__name__)
 _ARROW = b"application/vnd.apache.arrow.stream"
 
 
+RETRY_ROUND_HEADER = "cloudops-retry-round"
+RETRY_AT_HEADER = "cloudops-retry-at"
+
+
 async def handle_billing_file(
-    rt: Runtime, key: bytes | None, value: bytes | None, partition: int | None, offset: int | None
+    rt: Runtime,
+    key: bytes | None,
+    value: bytes | None,
+    partition: int | None,
+    offset: int | None,
+    *,
+    retry_round: int = 0,
 ) -> None:
-    """Process one ``billing-files`` message. Never raises for bad data or dependency failures."""
+    """Process one ``billing-files`` message. Never raises for bad data or dependency failures.
+
+    A transient failure that outlasts the in-place attempts sends the message to
+    ``billing-files.retry`` (round ``retry_round + 1``, delayed with backoff) until
+    ``ingest.retry_rounds`` rounds are used up; then it is dead-lettered.
+    """
     try:
         event = decode_record(BillingFile, value)
     except BadDataError as exc:
@@ -85,6 +101,8 @@ async def handle_billing_file(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
+        if classify(exc) == "transient" and await _to_retry(rt, event, key, value, retry_round, f"file ledger: {exc}"):
+            return
         await rt.dead_letter(
             BILLING_FILES,
             error_kind=classify(exc),
@@ -156,6 +174,8 @@ async def handle_billing_file(
         reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
         if conv is not None and published:
             await _publish_end(rt, event, conv, published, source_id, status="aborted", reason=reason)
+        if kind == "transient" and await _to_retry(rt, event, key, value, retry_round, reason):
+            return
         if ledger is not None:
             state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
             try:
@@ -280,6 +300,36 @@ async def _handle_manifest(
         )
 
 
+async def _to_retry(
+    rt: Runtime, event: BillingFile, key: bytes | None, value: bytes | None, retry_round: int, reason: str
+) -> bool:
+    """Park the message on the retry topic for a later round; False when the rounds are used up."""
+    ing = rt.settings.ingest
+    if retry_round >= ing.retry_rounds or value is None:
+        return False
+    delay = min(900.0, ing.retry_delay_s * 2**retry_round)
+    if rt.ledger is not None:
+        try:  # claimable again by the next round
+            await rt.ledger.advance(event.tenant, event.file_id, "failed", error=reason)
+        except Exception as exc:
+            log.info("parse: ledger not updated for %s: %s", event.url, exc)
+    retry_topic = BILLING_FILES.retry_topic
+    assert retry_topic is not None
+    await rt.publish(
+        retry_topic,
+        key=(key or event.file_id.encode()).decode(errors="replace"),
+        value=value,
+        headers={
+            RETRY_ROUND_HEADER: str(retry_round + 1).encode(),
+            RETRY_AT_HEADER: f"{time.time() + delay:.3f}".encode(),
+        },
+    )
+    rt.count("parse.retried")
+    RETRIES.labels("parse-round").inc()
+    log.warning("parse: %s failed (%s); retry round %d in %.0fs", event.url, reason, retry_round + 1, delay)
+    return True
+
+
 async def _superseded(rt: Runtime, event: BillingFile, exc: ObjectSupersededError) -> None:
     """The announced version was overwritten before it was read: record it, no dead letter."""
     rt.count("parse.superseded")
@@ -391,10 +441,24 @@ async def _publish_end(
 
 
 def register(app: Any, rt: Runtime) -> None:
-    """Add the parse agent to the app."""
+    """Add the parse agent (and its retry-topic twin) to the app."""
 
     @app.agent(rt.topic(BILLING_FILES), name="cloudops.parse")  # type: ignore[untyped-decorator]
     async def parse(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
             await handle_billing_file(rt, msg.key, msg.value, msg.partition, msg.offset)
+
+    retry_topic = BILLING_FILES.retry_topic
+    assert retry_topic is not None
+
+    @app.agent(rt.topic(retry_topic), name="cloudops.parse-retry")  # type: ignore[untyped-decorator]
+    async def parse_retry(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            headers = dict(msg.headers or [])
+            retry_round = int(headers.get(RETRY_ROUND_HEADER, b"1"))
+            wait = float(headers.get(RETRY_AT_HEADER, b"0")) - time.time()
+            if wait > 0:  # messages of a partition are in due order: waiting here delays none early
+                await asyncio.sleep(min(wait, 900.0))
+            await handle_billing_file(rt, msg.key, msg.value, msg.partition, msg.offset, retry_round=retry_round)

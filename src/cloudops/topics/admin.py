@@ -14,8 +14,8 @@ __all__ = ["all_topic_names", "ensure_topics"]
 
 
 def all_topic_names() -> list[str]:
-    """Every topic cloudops uses, DLQs included."""
-    return [n for spec in ALL_TOPICS for n in (spec.name, spec.dlq)]
+    """Every topic cloudops uses, retry topics and DLQs included."""
+    return [n for spec in ALL_TOPICS for n in spec.names]
 
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:

@@ -38,7 +38,7 @@ class Runtime:
     def bind(cls, app: faust.App, settings: Settings) -> Runtime:
         rt = cls(app, settings, ledger=FileLedger(settings))
         for spec in ALL_TOPICS:
-            for name in (spec.name, spec.dlq):
+            for name in spec.names:
                 rt.topics[name] = app.topic(
                     name,
                     key_type=bytes,
@@ -79,6 +79,7 @@ class Runtime:
         file_id: str | None = None,
         file_url: str | None = None,
         rejected_row: RejectedRow | None = None,
+        headers: Mapping[str, bytes] | None = None,
     ) -> None:
         """Publish a DeadLetter record to ``spec``'s DLQ twin and wait for the ack."""
         record = DeadLetter(
@@ -87,6 +88,7 @@ class Runtime:
             offset=offset,
             key_b64=DeadLetter.b64(key),
             value_b64=DeadLetter.b64(value),
+            headers_b64={k: DeadLetter.b64(v) or "" for k, v in headers.items()} if headers else None,
             error_kind=error_kind,
             reason=reason,
             attempts=attempts,

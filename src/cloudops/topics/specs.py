@@ -29,11 +29,22 @@ class TopicSpec:
     key: str
     content_type: str
     description: str
+    retry: bool = False
 
     @property
     def dlq(self) -> str:
         """Name of the dead-letter twin."""
         return dlq_name(self.name)
+
+    @property
+    def retry_topic(self) -> str | None:
+        """Name of the retry topic (transient failures wait there with backoff), if the topic has one."""
+        return f"{self.name}.retry" if self.retry else None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The topic, its retry topic (if any) and its DLQ."""
+        return (self.name, *((self.retry_topic,) if self.retry_topic else ()), self.dlq)
 
 
 def dlq_name(topic: str) -> str:
@@ -48,6 +59,7 @@ BILLING_FILES = TopicSpec(
     key="file id (UTF-8 hex): one object version always lands on one partition",
     content_type="application/json",
     description="A billing object was created or changed and should be ingested.",
+    retry=True,
 )
 FOCUS_BATCHES = TopicSpec(
     name="focus-batches",

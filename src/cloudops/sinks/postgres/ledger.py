@@ -39,6 +39,7 @@ __all__ = [
     "list_files",
     "list_sources",
     "record_seen",
+    "reopen",
     "source_for_object",
 ]
 
@@ -243,6 +244,19 @@ def advance(
             where = "unknown file" if current is None else f"file is {current.state}"
             raise ValueError(f"cannot move {file_id} to {state}: {where}")
     return LedgerEntry(**rows[0])
+
+
+def reopen(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
+    """Make a rejected or failed file claimable again (a dead letter is being replayed). True if reopened.
+
+    Blocks. A file that is not rejected/failed (or has no ledger row) is left as it is.
+    """
+    query = sql.SQL(
+        "UPDATE {} SET state = 'seen', updated_at = now() WHERE file_id = %s AND state IN ('rejected', 'failed') "
+        "RETURNING file_id"
+    ).format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        return bool(_all(conn, tenant, query, [file_id]))
 
 
 def get_file(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> LedgerEntry | None:
