@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable
 
 import faust
 
-from cloudops.agents import ROLES, bridge, load, parse, schedule
+from cloudops.agents import ROLES, bridge, load, parse, propose, recommend, schedule
 from cloudops.errors import ConfigError
 from cloudops.settings import Settings
 from cloudops.topics.runtime import Runtime
@@ -18,6 +20,8 @@ _REGISTER = {
     "schedule": schedule.register,
     "parse": parse.register,
     "load": load.register,
+    "recommend": recommend.register,
+    "propose": propose.register,
 }
 
 
@@ -44,6 +48,12 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
         topic_replication_factor=kafka.replication_factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        # One client id per process, so operators (and the fault tests) can tell group members apart.
+        broker_client_id=f"{settings.app.id}-{socket.gethostname()}-{os.getpid()}",
+        # Backpressure: at most this many fetched messages wait per partition; a paused agent
+        # (e.g. the loader waiting out a ClickHouse outage) leaves the backlog in the broker.
+        stream_buffer_maxsize=kafka.stream_buffer_maxsize,
+        broker_max_poll_records=kafka.stream_buffer_maxsize,
         broker_session_timeout=kafka.session_timeout_s,
         broker_heartbeat_interval=kafka.heartbeat_interval_s,
         producer_max_request_size=max(kafka.max_message_bytes + 100_000, 1_048_576),

@@ -1,9 +1,11 @@
 """`cloudops demo`: the whole pipeline on embedded defaults, in one process.
 
-Starts noida-db (Kafka wire) and moto (S3 + SQS) on loopback and chdb in-process,
-uploads the sample billing files to a bucket whose ObjectCreated events go to SQS,
-runs the bridge, parse and load agents, waits for each file's receipt, prints the
-answer and the reconciliation, and shuts everything down.
+Starts noida-db (Kafka wire) and moto (S3 + SQS) on loopback, chdb in-process and a
+local GitHub-compatible forge (a bare git repository seeded with the sample Terraform
+repository), uploads the sample billing files to a bucket whose ObjectCreated events go
+to SQS, runs every agent (bridge, parse, load, recommend, propose), waits for each
+file's receipt and for the savings pull requests, prints the answer, the reconciliation
+and the PRs (with one diff and the time from receipt to PR), and shuts everything down.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cloudops.app import create_app
+from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.embedded.forge import LocalForge
 from cloudops.embedded.objectstore import EmbeddedObjectStore, provision_bucket_queue
 from cloudops.schemas.events import BillingLoaded, file_id_for
 from cloudops.settings import Settings
@@ -44,6 +48,19 @@ __all__ = ["DemoResult", "print_report", "run_demo", "sample_files", "wait_for_r
 log = logging.getLogger(__name__)
 BUCKET = "billing-exports"
 QUEUE = "billing-object-created"
+FORGE_OWNER = "acme"
+FORGE_REPO = "infrastructure"
+FORGE_TOKEN = "cloudops-demo-token"
+
+
+@dataclass
+class DemoPullRequest:
+    number: int
+    title: str
+    branch: str
+    url: str
+    changed_paths: list[str]
+    patch: str
 
 
 @dataclass
@@ -52,16 +69,57 @@ class DemoResult:
     costs: list[dict[str, Any]]  # ProviderName, ServiceName, BilledCost, EffectiveCost, Rows
     seconds: float
     uploads: dict[str, str] = field(default_factory=dict)  # file id -> key
+    pull_requests: list[DemoPullRequest] = field(default_factory=list)
+    receipt_to_first_pr_s: float | None = None
+    receipt_to_last_pr_s: float | None = None
+    forge_repo: Path | None = None
 
     @property
     def ok(self) -> bool:
         return bool(self.receipts) and all(r.reconciled for r in self.receipts)
 
 
+def _samples() -> Path:
+    return Path(str(resources.files("cloudops.embedded") / "samples"))
+
+
 def sample_files() -> list[Path]:
     """The billing files shipped for the demo."""
-    folder = Path(str(resources.files("cloudops.embedded") / "samples"))
-    return sorted(p for p in folder.iterdir() if p.suffix in (".csv", ".gz", ".parquet", ".json"))
+    return sorted(p for p in _samples().iterdir() if p.suffix in (".csv", ".gz", ".parquet", ".json"))
+
+
+def _handled(counters: dict[str, int]) -> int:
+    """Recommendations the propose agent has finished with (any outcome)."""
+    return sum(n for k, n in counters.items() if k.startswith("propose."))
+
+
+async def _wait_for_pull_requests(
+    forge: LocalForge, counters: dict[str, int], *, timeout: float, settle: float = 2.0
+) -> tuple[list[int], float, float]:
+    """PR numbers once every published recommendation was handled (and nothing new for ``settle`` s).
+
+    Also returns when the first and the last PR appeared (wall clock).
+    """
+    deadline = time.monotonic() + timeout
+    first_at: float | None = None
+    last_at = 0.0
+    seen: list[int] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        numbers = await asyncio.to_thread(forge.pull_numbers, FORGE_OWNER, FORGE_REPO)
+        published = counters.get("recommend.published", 0)
+        if len(numbers) != len(seen) or _handled(counters) < published:
+            if len(numbers) != len(seen):
+                last_at = time.time()
+                first_at = first_at or last_at
+            seen = numbers
+            quiet_since = time.monotonic()
+        elif seen and time.monotonic() - quiet_since >= settle:
+            break
+        await asyncio.sleep(0.1)
+    if first_at is None:
+        raise TimeoutError(f"no pull request was opened within {timeout:.0f}s")
+    return seen, first_at, last_at
 
 
 async def wait_for_receipts(
@@ -117,6 +175,8 @@ async def run_demo(
     broker = EmbeddedBroker(work_dir / "broker")
     store = EmbeddedObjectStore()
     app = None
+    forge: LocalForge | None = None
+    forge_started = False
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -140,10 +200,19 @@ async def run_demo(
             )
             queue_url = await provision_bucket_queue(settings.aws, BUCKET, QUEUE)
             settings = settings.with_overrides(aws={"sqs_queue_url": queue_url})
-            progress.update(step, advance=1, description="creating topics")
+            progress.update(step, advance=1, description="creating topics; starting the local forge")
             await ensure_topics(settings.kafka)
-            progress.update(step, advance=1, description="starting agents: bridge, parse, load")
-            app, _rt = create_app(settings, ["bridge", "parse", "load"])
+            repo_dir, state_file = terraform_sample_repo(), terraform_sample_state()
+            forge = LocalForge(work_dir / "forge", token=FORGE_TOKEN)
+            await asyncio.to_thread(forge.start)
+            forge_started = True
+            bare = await asyncio.to_thread(forge.create_repository, FORGE_OWNER, FORGE_REPO, seed_dir=repo_dir)
+            settings = settings.with_overrides(
+                github={"base_url": forge.base_url, "token": FORGE_TOKEN, "repo": f"{FORGE_OWNER}/{FORGE_REPO}"},
+                terraform={"repo_dir": repo_dir, "state": str(state_file)},
+            )
+            progress.update(step, advance=1, description="starting agents: bridge, parse, load, recommend, propose")
+            app, rt = create_app(settings, ["bridge", "parse", "load", "recommend", "propose"])
             await app.start()
             progress.update(step, advance=1, description="services up")
 
@@ -158,11 +227,32 @@ async def run_demo(
                     progress.advance(up)
 
             wait = progress.add_task("waiting for billing-loaded receipts", total=len(uploads))
+            receipt_at: dict[str, float] = {}
+
+            def on_receipt(r: BillingLoaded) -> None:
+                receipt_at[r.file_id] = time.time()
+                progress.advance(wait)
+
             receipts = await wait_for_receipts(
-                settings.kafka.bootstrap_servers,
-                set(uploads),
-                timeout=timeout,
-                on_receipt=lambda _r: progress.advance(wait),
+                settings.kafka.bootstrap_servers, set(uploads), timeout=timeout, on_receipt=on_receipt
+            )
+            prs_task = progress.add_task("waiting for savings pull requests (recommend -> propose)", total=None)
+            numbers, first_pr_at, last_pr_at = await _wait_for_pull_requests(forge, rt.counters, timeout=timeout)
+            progress.update(prs_task, total=len(numbers), completed=len(numbers))
+        last_receipt = max(receipt_at.values())
+        pulls = []
+        for n in numbers:
+            record = forge.pull_record(FORGE_OWNER, FORGE_REPO, n)
+            diff = forge.pull_diff(FORGE_OWNER, FORGE_REPO, n)
+            pulls.append(
+                DemoPullRequest(
+                    number=n,
+                    title=str(record["title"]),
+                    branch=str(record["head"]),
+                    url=f"{forge.base_url}/repos/{FORGE_OWNER}/{FORGE_REPO}/pulls/{n}",
+                    changed_paths=list(diff.changed_paths),
+                    patch=diff.patch,
+                )
             )
         ch = connect(settings.clickhouse_dsn)
         by_service = Query(
@@ -170,11 +260,22 @@ async def run_demo(
         )
         costs = (await Analytics(ch).run(tenant, by_service)).as_dicts()
         ordered = [receipts[fid] for fid in uploads if fid in receipts]
-        return DemoResult(ordered, costs, time.monotonic() - started, uploads)
+        return DemoResult(
+            ordered,
+            costs,
+            time.monotonic() - started,
+            uploads,
+            pull_requests=pulls,
+            receipt_to_first_pr_s=first_pr_at - last_receipt,
+            receipt_to_last_pr_s=last_pr_at - last_receipt,
+            forge_repo=bare.path,
+        )
     finally:
         if app is not None:
             with contextlib.suppress(Exception):
                 await app.stop()
+        if forge is not None and forge_started:
+            await asyncio.to_thread(forge.stop)
         close_all()
         store.stop()
         await asyncio.to_thread(broker.stop)
@@ -208,6 +309,25 @@ def print_report(result: DemoResult, console: Console) -> None:
             f"  {mark} {r.file_url} ({r.format}): rows in {r.rows_in} = landed {r.rows_landed} + rejected "
             f"{r.rows_rejected}; source {_money(dict(r.source_totals))} = "
             f"landed {_money(dict(r.landed_totals))} + rejected {_money(dict(r.rejected_totals))}"
+        )
+    if result.pull_requests:
+        prs = Table(title=f"Savings pull requests opened in the local forge ({FORGE_OWNER}/{FORGE_REPO})")
+        prs.add_column("#", justify="right")
+        prs.add_column("Title")
+        prs.add_column("Branch")
+        prs.add_column("Files")
+        for pr in result.pull_requests:
+            prs.add_row(str(pr.number), pr.title, pr.branch, ", ".join(pr.changed_paths))
+        console.print(prs)
+        first = result.pull_requests[0]
+        console.print(f"[bold]PR #{first.number} diff[/bold] ({first.url})")
+        console.print(first.patch, markup=False, highlight=False)
+        if result.forge_repo is not None:
+            console.print(f"Forge repository (bare git): {result.forge_repo}")
+    if result.receipt_to_first_pr_s is not None:
+        console.print(
+            f"Time from the last billing-loaded receipt to the first pull request: {result.receipt_to_first_pr_s:.2f}s"
+            f" (all {len(result.pull_requests)}: {result.receipt_to_last_pr_s or 0:.2f}s)"
         )
     console.print(f"Done in {result.seconds:.1f}s.")
 

@@ -16,8 +16,8 @@ __all__ = [
     "BadDataError",
     "CloudopsError",
     "ConfigError",
-    "ObjectSupersededError",
     "ErrorKind",
+    "ObjectSupersededError",
     "TransientError",
     "classify",
 ]

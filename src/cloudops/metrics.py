@@ -10,6 +10,9 @@ __all__ = [
     "END_TO_END_SECONDS",
     "FILES",
     "PERIODS",
+    "PULL_REQUESTS",
+    "RECOMMENDATIONS_FOUND",
+    "RECOMMENDATION_TO_PR_SECONDS",
     "RETRIES",
     "ROWS",
     "STAGE_SECONDS",
@@ -36,4 +39,15 @@ CONSUMER_LAG = Gauge(
     "cloudops_consumer_lag_messages",
     "Messages not yet processed, per consumer group, topic and partition (end offset - committed offset).",
     ["group", "topic", "partition"],
+)
+RECOMMENDATIONS_FOUND = Counter(
+    "cloudops_recommendations_total", "Recommendations published, by recommender.", ["kind"]
+)
+PULL_REQUESTS = Counter(
+    "cloudops_pull_requests_total", "Pull request outcomes (created, updated, unchanged, not addressable).", ["outcome"]
+)
+RECOMMENDATION_TO_PR_SECONDS = Histogram(
+    "cloudops_recommendation_to_pr_seconds",
+    "From a recommendation being found (after a load) to its pull request opened or updated.",
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
 )

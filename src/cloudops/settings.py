@@ -80,6 +80,14 @@ class KafkaSettings(_Section):
         30.0, gt=0, description="Consumer session timeout: how fast a dead worker's partitions move."
     )
     heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer heartbeat interval.")
+    stream_buffer_maxsize: int = Field(
+        32,
+        ge=1,
+        description=(
+            "Messages fetched ahead per partition (and per poll). Bounds worker memory: when an agent pauses, "
+            "the backlog stays in the broker."
+        ),
+    )
 
 
 class ClickHouseSettings(_Section):
@@ -153,6 +161,14 @@ class IngestSettings(_Section):
     schedule_tick_s: float = Field(
         30.0, gt=0, description="How often the schedule agent checks which sources are due for a listing."
     )
+    claim_lease_s: float = Field(
+        120.0,
+        ge=1,
+        description=(
+            "A parse worker's claim on a file (file ledger) lapses this long after its last heartbeat, so "
+            "another worker takes over a file whose worker died. Heartbeats every third of it while parsing."
+        ),
+    )
 
 
 class LoadSettings(_Section):
@@ -171,6 +187,40 @@ class LoadSettings(_Section):
     )
 
 
+class RecommendSettings(_Section):
+    """Finding savings after each load."""
+
+    history_months: int = Field(
+        2, ge=0, le=12, description="Earlier months read with the loaded month (trends, e.g. log growth)."
+    )
+
+
+class GitHubSettings(_Section):
+    """Where savings pull requests are opened (GitHub, GitHub Enterprise, or the embedded local forge)."""
+
+    base_url: str = Field("https://api.github.com", description="REST API root; GHES: `https://HOST/api/v3`.")
+    token: SecretStr | None = Field(None, description="Token with contents + pull-request write. Unset: no PRs.")
+    repo: str | None = Field(None, description="`owner/name` of the Terraform repository PRs are opened against.")
+    max_attempts: int = Field(5, ge=1, description="Attempts per API request (rate limits, 5xx) before giving up.")
+    backoff_base_s: float = Field(0.5, gt=0, description="First retry delay; doubles per attempt.")
+    backoff_max_s: float = Field(30.0, gt=0, description="Upper bound of one retry delay.")
+    rate_limit_max_wait_s: float = Field(
+        60.0, gt=0, description="Longest wait for a rate-limit reset; longer resets give up at once."
+    )
+    timeout_s: float = Field(30.0, gt=0, description="HTTP timeout per request.")
+
+
+class TerraformSettings(_Section):
+    """The customer's Terraform: a checkout of the repository and its state."""
+
+    repo_dir: Path | None = Field(
+        None, description="Local checkout of the Terraform repository (its default branch). Unset: no PRs."
+    )
+    state: str | None = Field(
+        None, description="Terraform state JSON: a file path, or `s3://bucket/key` (an S3 backend object)."
+    )
+
+
 class Settings(BaseSettings):
     """The whole settings tree. Build with :func:`get_settings` or ``Settings(**overrides)``."""
 
@@ -184,6 +234,9 @@ class Settings(BaseSettings):
     aws: AwsSettings = AwsSettings()
     ingest: IngestSettings = IngestSettings()
     load: LoadSettings = LoadSettings()
+    recommend: RecommendSettings = RecommendSettings()
+    github: GitHubSettings = GitHubSettings()
+    terraform: TerraformSettings = TerraformSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

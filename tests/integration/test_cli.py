@@ -154,6 +154,8 @@ def test_topics_schema_writes_every_topic(tmp_path: Path) -> None:
             "billing-loaded.dlq",
             "billing-periods",
             "billing-periods.dlq",
+            "recommendations",
+            "recommendations.dlq",
         )
     )
     schema = json.loads((tmp_path / "billing-files.v1.schema.json").read_text())

@@ -3,6 +3,6 @@
 Agents never import each other; they talk through topics.
 """
 
-ROLES = ("bridge", "schedule", "parse", "load")
+ROLES = ("bridge", "schedule", "parse", "load", "recommend", "propose")
 
 __all__ = ["ROLES"]

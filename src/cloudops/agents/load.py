@@ -128,6 +128,8 @@ class Loader:
                     ),
                     f"insert {env.batch_id}",
                 )
+                if env.seq == 0:
+                    log.info("load: loading %s (file %s)", env.file_url, env.file_id)
                 self.rt.count("load.rows", batch.num_rows)
                 ROWS.labels("landed").inc(batch.num_rows)
             else:

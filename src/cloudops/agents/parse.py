@@ -98,6 +98,7 @@ async def handle_billing_file(
             if not claimed:
                 rt.count("parse.skipped")
                 return
+            log.info("parse: claimed %s (file %s)", event.url, event.file_id)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -346,10 +347,19 @@ async def _publish_file(rt: Runtime, event: BillingFile, conv: FileConversion, s
     chunks = conv.chunks()
     seq = 0
     max_bytes = rt.settings.kafka.max_message_bytes
+    heartbeat_s = rt.settings.ingest.claim_lease_s / 3
+    last_beat = time.monotonic()
     while True:
         item = await asyncio.to_thread(next, chunks, None)
         if item is None:
             break
+        if rt.ledger is not None and time.monotonic() - last_beat > heartbeat_s:
+            # Keep the claim alive: a claim without heartbeats lapses and another worker takes the file.
+            try:
+                await rt.ledger.touch(event.tenant, event.file_id)
+            except Exception as exc:  # a missed heartbeat at worst lets a second worker parse it too
+                log.warning("parse: claim heartbeat for %s failed: %s", event.url, exc)
+            last_beat = time.monotonic()
         result, malformed = item
         for row in [*(result.rejected if result else []), *malformed]:
             await rt.dead_letter(

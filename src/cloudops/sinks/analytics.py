@@ -18,7 +18,7 @@ from cloudops.sinks.redis.cache import QueryCache
 
 __all__ = ["Analytics", "QueryResult"]
 
-_MONEY = {"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Savings"}
+_MONEY = {"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "PricingQuantity", "Savings"}
 
 
 @dataclass

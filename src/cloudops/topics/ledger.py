@@ -30,7 +30,7 @@ class FileLedger:
 
     def __init__(self, settings: Settings) -> None:
         self.dsn = settings.postgres.dsn
-        self.lease_s = 900
+        self.lease_s = settings.ingest.claim_lease_s
 
     @property
     def enabled(self) -> bool:
@@ -77,6 +77,11 @@ class FileLedger:
             log.info("ledger: %s already parsed or being parsed; skipping this delivery", event.url)
             return False
         return True
+
+    async def touch(self, tenant: str, file_id: str) -> None:
+        """Heartbeat of a parse claim (no-op without a control plane or a ledger row)."""
+        if self.dsn:
+            await asyncio.to_thread(ledger.touch, self.dsn, tenant, file_id)
 
     async def advance(self, tenant: str, file_id: str, state: ledger.State, **fields: object) -> None:
         """Move the file's ledger row, if it has one (files of no registered source have none)."""

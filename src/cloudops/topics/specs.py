@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cloudops.schemas.events import BillingFile, BillingLoaded, DeadLetter, FocusBatchEnvelope, PeriodSwapped
+from cloudops.schemas.recommendations import Recommendation
 
 __all__ = [
     "ALL_TOPICS",
@@ -15,6 +16,7 @@ __all__ = [
     "BILLING_LOADED",
     "BILLING_PERIODS",
     "FOCUS_BATCHES",
+    "RECOMMENDATIONS",
     "TopicSpec",
     "dlq_name",
     "json_schemas",
@@ -91,7 +93,18 @@ BILLING_PERIODS = TopicSpec(
         "exactly this version of the period."
     ),
 )
-ALL_TOPICS: tuple[TopicSpec, ...] = (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED, BILLING_PERIODS)
+RECOMMENDATIONS = TopicSpec(
+    name="recommendations",
+    model=Recommendation,
+    version=1,
+    key="recommendation fingerprint (tenant, recommender, resource, target): one resource's advice stays in order",
+    content_type="application/json",
+    description=(
+        "A savings opportunity found in a tenant's FOCUS costs after a load, with the evidence; the propose "
+        "agent turns Terraform-addressable ones into pull requests."
+    ),
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = (BILLING_FILES, FOCUS_BATCHES, BILLING_LOADED, BILLING_PERIODS, RECOMMENDATIONS)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

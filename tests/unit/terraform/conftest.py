@@ -1,4 +1,4 @@
-"""Fixtures of the Terraform domain tests: the shared sample repository, its state, Recommendation builders."""
+"""Fixtures of the Terraform domain tests: the shipped sample repository, its state, Recommendation builders."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
+from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.schemas.recommendations import AttributeChange, Evidence, Recommendation
 
-TF_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "terraform"
-SAMPLE_REPO = TF_FIXTURES / "sample_repo"
-STATE_FILE = TF_FIXTURES / "terraform.tfstate"
+# The sample repository ships with the package (demo data): cloudops/embedded/samples/terraform.
+SAMPLE_REPO = terraform_sample_repo()
+STATE_FILE = terraform_sample_state()
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,18 @@ or filters by, a grain at least as fine as the query's, and a time range aligned
 grain (midnight UTC for day rollups, first of the month for month rollups). Otherwise
 the raw ``focus`` table answers. Nulls read as ``''`` everywhere, so rollups (whose
 keys cannot be null) and the raw table give identical rows.
+
+Raw-only extensions: ``ext:<key>`` dimensions read one key of the ``x_Extensions`` JSON
+column (``JSONExtractString``, the key a bound parameter, ``''`` when absent; keys must
+look like ``x_Name``), and the ``PricingQuantity`` metric; no rollup has either, so a
+query using them is always answered by the raw table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -25,6 +31,7 @@ from cloudops.errors import ConfigError
 
 __all__ = [
     "DIMENSIONS",
+    "EXT_PREFIX",
     "METRICS",
     "RESOURCE_DIMENSIONS",
     "ROLLUPS",
@@ -37,7 +44,16 @@ __all__ = [
     "plan_query",
 ]
 
-Metric = Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Savings", "Rows"]
+Metric = Literal[
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "ConsumedQuantity",
+    "Savings",
+    "Rows",
+    "PricingQuantity",
+]
 METRICS: tuple[str, ...] = (
     "BilledCost",
     "EffectiveCost",
@@ -46,6 +62,7 @@ METRICS: tuple[str, ...] = (
     "ConsumedQuantity",
     "Savings",
     "Rows",
+    "PricingQuantity",
 )
 _METRIC_SQL = {
     "BilledCost": ("sum(BilledCost)", "sum(BilledCost)"),
@@ -55,7 +72,9 @@ _METRIC_SQL = {
     "ConsumedQuantity": ("sum(ifNull(ConsumedQuantity, 0))", "sum(ConsumedQuantity)"),
     "Savings": ("sum(ListCost) - sum(EffectiveCost)", "sum(ListCost) - sum(EffectiveCost)"),
     "Rows": ("toUInt64(count())", "toUInt64(sum(Rows))"),
+    "PricingQuantity": ("sum(ifNull(PricingQuantity, 0))", ""),
 }
+_RAW_ONLY_METRICS = frozenset({"PricingQuantity"})
 ROLLUP_DIMENSIONS = (
     "ProviderName",
     "BillingAccountId",
@@ -93,6 +112,7 @@ _RAW_ONLY = (
     "PricingUnit",
     "ServiceSubcategory",
     "SkuId",
+    "SkuMeter",
     "x_Provider",
     "x_Source",
     "x_SourceFormat",
@@ -100,16 +120,22 @@ _RAW_ONLY = (
 )
 DIMENSIONS: tuple[str, ...] = tuple(dict.fromkeys(ROLLUP_DIMENSIONS + RESOURCE_DIMENSIONS + _RAW_ONLY))
 TAG_PREFIX = "tag:"
+EXT_PREFIX = "ext:"
+_EXT_KEY = re.compile(r"x_[A-Za-z][A-Za-z0-9_]{0,62}")
 
 
 def _check_dim(dim: str) -> str:
+    if dim.startswith(EXT_PREFIX):
+        if not _EXT_KEY.fullmatch(dim[len(EXT_PREFIX) :]):
+            raise ValueError(f"invalid extension dimension {dim!r}: the key must look like x_Name")
+        return dim
     if dim.startswith(TAG_PREFIX):
         key = dim[len(TAG_PREFIX) :]
         if not key or len(key) > 256:
             raise ValueError(f"invalid tag dimension {dim!r}")
         return dim
     if dim not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dim!r}: choose from {', '.join(DIMENSIONS)} or tag:<key>")
+        raise ValueError(f"unknown dimension {dim!r}: choose from {', '.join(DIMENSIONS)}, tag:<key> or ext:<x_key>")
     return dim
 
 
@@ -179,6 +205,11 @@ class Query(BaseModel):
         dims = [*self.group_by, *(f.dimension for f in self.filters)]
         return {d[len(TAG_PREFIX) :] for d in dims if d.startswith(TAG_PREFIX)}
 
+    def ext_keys(self) -> set[str]:
+        """``x_Extensions`` keys the query groups or filters by (raw table only)."""
+        dims = [*self.group_by, *(f.dimension for f in self.filters)]
+        return {d[len(EXT_PREFIX) :] for d in dims if d.startswith(EXT_PREFIX)}
+
 
 @dataclass(frozen=True, slots=True)
 class Rollup:
@@ -221,6 +252,11 @@ def _aligned(ts: datetime | None, grain: str) -> bool:
 def _rejects(r: Rollup, q: Query) -> str | None:
     """Why rollup ``r`` cannot answer ``q`` exactly (None if it can)."""
     dims = {*q.group_by, *(f.dimension for f in q.filters)}
+    if q.ext_keys():
+        return "query uses x_Extensions keys"
+    raw_only = sorted(_RAW_ONLY_METRICS.intersection(q.metrics))
+    if raw_only:
+        return f"lacks metric {', '.join(raw_only)}"
     tags = q.tag_keys()
     if tags and not r.tag:
         return "query uses tags"
@@ -247,6 +283,10 @@ class _Params:
 
 
 def _dim_expr(dim: str, raw: bool, params: _Params) -> str:
+    if dim.startswith(EXT_PREFIX):
+        if not raw:
+            raise AssertionError("x_Extensions dimensions exist only in the raw table")
+        return f"JSONExtractString(ifNull(x_Extensions, ''), {params.add(dim[len(EXT_PREFIX) :], 'String')})"
     if dim.startswith(TAG_PREFIX):
         if raw:
             return f"JSONExtractString(ifNull(Tags, ''), {params.add(dim[len(TAG_PREFIX) :], 'String')})"

@@ -41,6 +41,7 @@ __all__ = [
     "record_seen",
     "reopen",
     "source_for_object",
+    "touch",
 ]
 
 State = Literal["seen", "parsing", "parsed", "loaded", "reconciled", "rejected", "failed"]
@@ -178,7 +179,7 @@ def record_seen(
     return LedgerEntry(**row), inserted
 
 
-def claim(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, lease_s: int = 900) -> LedgerEntry | None:
+def claim(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, lease_s: float = 900) -> LedgerEntry | None:
     """Atomically move a file to ``parsing`` if nobody else may be parsing it; None otherwise.
 
     Claimable: ``seen``, ``failed``, or ``parsing`` whose claim is older than ``lease_s``
@@ -244,6 +245,15 @@ def advance(
             where = "unknown file" if current is None else f"file is {current.state}"
             raise ValueError(f"cannot move {file_id} to {state}: {where}")
     return LedgerEntry(**rows[0])
+
+
+def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
+    """Renew a parse claim (heartbeat): True while the file is still ``parsing``. Blocks."""
+    query = sql.SQL(
+        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsing' RETURNING file_id"
+    ).format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        return bool(_all(conn, tenant, query, [file_id]))
 
 
 def reopen(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:

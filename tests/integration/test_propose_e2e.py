@@ -1,0 +1,149 @@
+"""Savings found in the bill become Terraform pull requests, end to end, exactly once.
+
+FOCUS rows with gp2 volumes, io1, m4/c4 instances and an RDS db.m4 in chdb; a billing-loaded
+receipt on the broker; the recommend agent finds the savings and records them in the
+tenant's lifecycle table; the propose agent maps each resource through the Terraform state
+to its HCL block, patches it, checks it with Terraform, and opens a PR through githubkit
+against the local forge (a GitHub-compatible API over a real bare git repository). The test
+reads the real commits: only the intended lines changed and `terraform fmt -check` passes.
+Delivering the receipt again opens no second PR and makes no new commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.recommend_data import INSTANCE_M4, VOL_GP2, VOL_GP2_SMALL, recommend_batch
+
+from cloudops.app import create_app
+from cloudops.embedded import terraform_sample_repo, terraform_sample_state
+from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.embedded.forge import LocalForge
+from cloudops.schemas.events import BillingLoaded
+from cloudops.settings import Settings
+from cloudops.sinks.clickhouse import connect, insert_focus_batch, migrate
+from cloudops.sinks.postgres import migrate as pg_migrate
+from cloudops.sinks.postgres.recommendations import RecommendationStore
+from cloudops.terraform.check import fmt_check
+from cloudops.topics.admin import ensure_topics
+from cloudops.topics.codec import encode_record
+
+pytestmark = pytest.mark.integration
+TOKEN = "forge-token"
+FILE_ID = "recommend-fixture-2023-11"
+# gp2 vol-...0001, io1 vol-...0002, m4 i-...0011, c4 i-...0012, module.db, log retention (inserted line).
+EXPECTED_PRS = 6
+
+
+@pytest.fixture
+async def loop_setup(
+    broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str
+) -> AsyncIterator[tuple[Settings, LocalForge, Any]]:
+    tenant = f"p{unique}"
+    ch = connect(chdb_dsn)
+    migrate(ch, tenant)
+    await insert_focus_batch(ch, tenant, recommend_batch(file_id=FILE_ID), token="fixture")
+    pg_migrate(postgres_db, tenant)
+    forge = LocalForge(tmp_path / "forge", token=TOKEN).start()
+    repo_dir, state_file = terraform_sample_repo(), terraform_sample_state()
+    forge.create_repository("acme", "infra", seed_dir=repo_dir)
+    settings = Settings(
+        app={"id": f"propose-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
+        kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
+        clickhouse={"dsn": chdb_dsn},
+        postgres={"dsn": postgres_db},
+        github={"base_url": forge.base_url, "token": TOKEN, "repo": "acme/infra", "backoff_base_s": 0.05},
+        terraform={"repo_dir": repo_dir, "state": str(state_file)},
+    )
+    await ensure_topics(settings.kafka)
+    app, rt = create_app(settings, ["recommend", "propose"])
+    await app.start()
+    try:
+        yield settings, forge, rt
+    finally:
+        await app.stop()
+        forge.stop()
+
+
+def _receipt(tenant: str) -> BillingLoaded:
+    return BillingLoaded(
+        tenant=tenant,
+        file_id=FILE_ID,
+        file_url="s3://bills/cur/2023-11/compute.csv",
+        format="aws-cur",
+        rows_in=1,
+        rows_rejected=0,
+        rows_landed=1,
+        batches=1,
+        source_totals={},
+        rejected_totals={},
+        landed_totals={},
+        reconciled=True,
+    )
+
+
+async def _wait_prs(forge: LocalForge, count: int, timeout: float = 120) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        numbers = forge.pull_numbers("acme", "infra")
+        if len(numbers) >= count:
+            return numbers
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{len(forge.pull_numbers('acme', 'infra'))} of {count} PRs opened")
+
+
+async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings, LocalForge, Any]) -> None:
+    settings, forge, rt = loop_setup
+    tenant = settings.app.tenant
+    await rt.publish("billing-loaded", key=FILE_ID, value=encode_record(_receipt(tenant)))
+    numbers = await _wait_prs(forge, EXPECTED_PRS)
+    await asyncio.sleep(2)  # nothing more is coming
+    assert len(forge.pull_numbers("acme", "infra")) == EXPECTED_PRS
+
+    records = {n: forge.pull_record("acme", "infra", n) for n in numbers}
+    by_title = {r["title"]: n for n, r in records.items()}
+    gp2 = next(n for t, n in by_title.items() if VOL_GP2 in t)
+    diff = forge.pull_diff("acme", "infra", gp2)
+    assert list(diff.changed_paths) == ["main.tf"]
+    removed = [ln for ln in diff.patch.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln for ln in diff.patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    assert len(removed) == 1, diff.patch
+    assert len(added) == 1, diff.patch
+    assert '"gp2"' in removed[0]
+    assert '"gp3"' in added[0]
+    assert removed[0].replace('"gp2"', '"gp3"')[1:] == added[0][1:]  # the same line, only the value changed
+    # The branch's file is Terraform-fmt clean, and its commit's parent is main.
+    commit = forge.branch_commit("acme", "infra", records[gp2]["head"])
+    bare = forge.repository("acme", "infra")
+    assert commit.parents == (bare.resolve_commit("main"),)
+    entry = bare.entry_at(commit.sha, "main.tf")
+    assert entry is not None
+    text = bare.read_blob(entry.sha).decode()
+    assert fmt_check({"main.tf": text}) == {"main.tf": None}
+    m4 = next(n for t, n in by_title.items() if INSTANCE_M4 in t)
+    assert '"m5.large"' in forge.pull_diff("acme", "infra", m4).patch
+    assert not any(VOL_GP2_SMALL in t for t in by_title)  # set from a variable: reported, no PR
+    body = records[gp2]["body"]
+    assert "10.00" in body  # monthly savings from the tenant's own costs
+    assert "120.00" in body  # yearly
+
+    store = RecommendationStore(settings.postgres.dsn or "", tenant)
+    opened = store.list("pr_open")
+    assert sorted(r.pr_number for r in opened) == sorted(numbers)
+    heads = {n: forge.branch_commit("acme", "infra", records[n]["head"]).sha for n in numbers}
+
+    # The same receipt again (at-least-once delivery): same PRs, no new commits, no duplicates.
+    await rt.publish("billing-loaded", key=FILE_ID, value=encode_record(_receipt(tenant)))
+    for _ in range(300):
+        if rt.counters.get("propose.unchanged", 0) >= EXPECTED_PRS:
+            break
+        await asyncio.sleep(0.1)
+    assert rt.counters.get("propose.unchanged", 0) >= EXPECTED_PRS
+    assert forge.pull_numbers("acme", "infra") == numbers
+    assert {n: forge.branch_commit("acme", "infra", records[n]["head"]).sha for n in numbers} == heads
+    assert len(store.list()) == len({r.fingerprint for r in store.list()})
