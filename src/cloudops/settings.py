@@ -161,6 +161,14 @@ class IngestSettings(_Section):
     schedule_tick_s: float = Field(
         30.0, gt=0, description="How often the schedule agent checks which sources are due for a listing."
     )
+    reparse_after_s: float = Field(
+        3600.0,
+        ge=1,
+        description=(
+            "A file parsed this long ago but never loaded (its batches were lost on the way, e.g. a broker "
+            "that lost acknowledged messages) is parsed again; ClickHouse drops the batches it already has."
+        ),
+    )
     claim_lease_s: float = Field(
         120.0,
         ge=1,

@@ -32,7 +32,7 @@ from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import decode_record
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 @pytest.fixture
@@ -62,7 +62,13 @@ def _settings(
         clickhouse={"dsn": dsn},
         postgres={"dsn": pg},
         aws=object_store.settings(),
-        ingest={"claim_lease_s": 3.0, "block_bytes": block_bytes, "backoff_base_s": 0.1, "backoff_max_s": 1.0},
+        ingest={
+            "claim_lease_s": 3.0,
+            "reparse_after_s": 20.0,
+            "block_bytes": block_bytes,
+            "backoff_base_s": 0.1,
+            "backoff_max_s": 1.0,
+        },
         load={"outage_budget_s": 300.0, "sweep_interval_s": 2.0},
     )
 
@@ -185,12 +191,11 @@ async def test_broker_restart_mid_stream(
     cluster = await _cluster(settings, tmp_path)
     app, rt = await _in_process(settings, ["parse", "load"], "all")
     try:
-        files = [await cluster.upload(f"cur/{f.name}", f) for f in cur_files(30, 300)]
+        files = await cluster.upload_many([(f"cur/{f.name}", f) for f in cur_files(30, 300)])
         p = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all")
         await p.start()
         try:
-            for up in files:
-                await cluster.announce(p, up)
+            await cluster.announce(p, *files)
         finally:
             await p.stop()
         await _wait(lambda: rt.counters.get("load.files", 0) >= 3, 90, "no file loaded before the restart")
@@ -215,9 +220,8 @@ async def test_clickhouse_unavailable_for_30s_during_load(
     cluster = await _cluster(settings, tmp_path)
     app, rt = await _in_process(settings, ["parse", "load"], "all")
     try:
-        files = [await cluster.upload(f"cur/{f.name}", f) for f in cur_files(20, 400)]
-        for up in files:
-            await cluster.announce(producer, up)
+        files = await cluster.upload_many([(f"cur/{f.name}", f) for f in cur_files(20, 400)])
+        await cluster.announce(producer, *files)
         await _wait(lambda: rt.counters.get("load.files", 0) >= 2, 90, "no file loaded before the outage")
         clickhouse_server.stop()
         down_at = time.monotonic()
@@ -251,11 +255,11 @@ async def test_scale_out_three_parse_workers_200_files_one_leaves(
     app, rt = await _in_process(settings, ["load"], "load")
     try:
         workers = [cluster.spawn(f"parse-{i}", "parse") for i in range(3)]
-        files: list[Uploaded] = [await cluster.upload(f"cur/{f.name}", f) for f in cur_files(200, 20)]
-        for up in files:
-            await cluster.announce(producer, up)
+        files: list[Uploaded] = await cluster.upload_many([(f"cur/{f.name}", f) for f in cur_files(200, 20)])
+        await cluster.announce(producer, *files)
         await _wait(lambda: rt.counters.get("load.files", 0) >= 50, 180, "50 files did not load")
-        workers[0].stop()  # one worker leaves (graceful shutdown) mid-way
+        workers[0].kill9()  # one worker leaves mid-way (crashes; the group rebalances)
+        await cluster.expire_member(workers[0], "parse")
         receipts = await cluster.receipts({u.file_id for u in files}, timeout=300)
         assert all(r.reconciled for rs in receipts.values() for r in rs)
         cluster.assert_exact(files)

@@ -136,3 +136,37 @@ def test_unmigrated_tenant_gets_a_clear_error(postgres_db: str, tenant_id: str) 
     migrate(postgres_db, tenant_id, target=2)
     with pytest.raises(ConfigError, match="cloudops migrate"):
         list_sources(postgres_db, tenant_id)
+
+
+def test_loader_ahead_of_parser_keeps_the_later_state(postgres_db: str, tenant: str) -> None:
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    _seen(postgres_db, tenant, "s3-event")
+    assert claim(postgres_db, tenant, "fid-etag-1") is not None
+    # The loader counted the file in before the parser wrote `parsed`.
+    advance(postgres_db, tenant, "fid-etag-1", "loaded", rows_landed=10)
+    advance(postgres_db, tenant, "fid-etag-1", "reconciled", landed_totals={"USD": Decimal("1.5")})
+    late = advance(postgres_db, tenant, "fid-etag-1", "parsed", rows_in=10, rows_rejected=0)
+    assert (late.state, late.rows_in, late.rows_landed) == ("reconciled", 10, 10)
+
+
+def test_stale_claims_are_offered_for_a_new_announcement(postgres_db: str, tenant: str) -> None:
+    from cloudops.sinks.postgres.ledger import stale_claims
+
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    event = {"tenant": tenant, "url": "s3://bills/cur/x.csv", "key": "cur/x.csv", "trigger": "schedule"}
+    record_seen(
+        postgres_db,
+        tenant,
+        source_id="aws-main",
+        object_key="cur/x.csv",
+        version="e1",
+        file_id="fid-x",
+        url="s3://bills/cur/x.csv",
+        trigger="schedule",
+        event=event,
+    )
+    assert claim(postgres_db, tenant, "fid-x") is not None
+    assert stale_claims(postgres_db, tenant, older_than_s=3600) == []  # a live claim is left alone
+    assert stale_claims(postgres_db, tenant, older_than_s=0) == [event]
+    advance(postgres_db, tenant, "fid-x", "parsed", rows_in=1)
+    assert stale_claims(postgres_db, tenant, older_than_s=0) == []  # finished files are not offered

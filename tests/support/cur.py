@@ -41,7 +41,8 @@ def cur_file(name: str, header: list[str], rows: list[list[str]], *, scale: Deci
     for row in rows:
         row = list(row)
         if scale != 1 and row[cost_col]:
-            row[cost_col] = str((Decimal(row[cost_col]) * scale).normalize())
+            # ClickHouse keeps 10 decimals (Decimal(38,10)): restated amounts are written at that precision.
+            row[cost_col] = str((Decimal(row[cost_col]) * scale).quantize(Decimal("1e-10")))
         if row[cost_col]:
             total += Decimal(row[cost_col])
         writer.writerow(row)

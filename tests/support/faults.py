@@ -186,10 +186,17 @@ class Cluster:
         raise TimeoutError(f"no worker logged {needle!r} within {timeout}s\n{logs}")
 
     async def upload(self, key: str, f: CurFile) -> Uploaded:
+        return (await self.upload_many([(key, f)]))[0]
+
+    async def upload_many(self, files: list[tuple[str, CurFile]]) -> list[Uploaded]:
+        """Upload with one client (creating a botocore client per object is slow)."""
+        out = []
         async with s3_client(self.settings.aws) as s3:
-            put = await s3.put_object(Bucket=self.bucket, Key=key, Body=f.body)
-        fid = file_id_for(self.tenant, f"s3://{self.bucket}/{key}", put["ETag"].strip('"'), None)
-        return Uploaded(key, fid, f.rows, f.cost)
+            for key, f in files:
+                put = await s3.put_object(Bucket=self.bucket, Key=key, Body=f.body)
+                fid = file_id_for(self.tenant, f"s3://{self.bucket}/{key}", put["ETag"].strip('"'), None)
+                out.append(Uploaded(key, fid, f.rows, f.cost))
+        return out
 
     def billing_file(self, up: Uploaded, etag: str | None = None) -> BillingFile:
         return BillingFile(
@@ -201,13 +208,14 @@ class Cluster:
             trigger="manual",
         )
 
-    async def announce(self, producer: Any, up: Uploaded) -> None:
-        """Publish a billing-files record for an uploaded object (the schedule/manual trigger)."""
+    async def announce(self, producer: Any, *uploads: Uploaded) -> None:
+        """Publish a billing-files record for each uploaded object (the schedule/manual trigger)."""
         async with s3_client(self.settings.aws) as s3:
-            head = await s3.head_object(Bucket=self.bucket, Key=up.key)
-        event = self.billing_file(up, head["ETag"].strip('"'))
-        assert event.file_id == up.file_id
-        await producer.send_and_wait("billing-files", key=event.file_id.encode(), value=encode_record(event))
+            for up in uploads:
+                head = await s3.head_object(Bucket=self.bucket, Key=up.key)
+                event = self.billing_file(up, head["ETag"].strip('"'))
+                assert event.file_id == up.file_id
+                await producer.send_and_wait("billing-files", key=event.file_id.encode(), value=encode_record(event))
 
     async def receipts(self, file_ids: set[str], timeout: float = 180) -> dict[str, list[BillingLoaded]]:
         """Every receipt of these files, once each file has at least one."""
@@ -220,13 +228,26 @@ class Cluster:
                     out.setdefault(rec.file_id, []).append(rec)
             return out
 
-        recs = await read_topic(
-            self.settings.kafka.bootstrap_servers,
-            "billing-loaded",
-            until=lambda rs: len(mine(rs)) == len(file_ids),
-            timeout=timeout,
-        )
+        try:
+            recs = await read_topic(
+                self.settings.kafka.bootstrap_servers,
+                "billing-loaded",
+                until=lambda rs: len(mine(rs)) == len(file_ids),
+                timeout=timeout,
+            )
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnose(file_ids)}") from exc
         return mine(recs)
+
+    def diagnose(self, file_ids: set[str]) -> str:
+        """Where each file without a receipt got to: ledger state and rows in ClickHouse."""
+        landed = self.landed()
+        lines = []
+        for fid in sorted(file_ids):
+            entry = get_file(self.settings.postgres.dsn, self.tenant, fid) if self.settings.postgres.dsn else None
+            state = f"{entry.state} attempts={entry.attempts} error={entry.last_error}" if entry else "no ledger row"
+            lines.append(f"{fid}: {state}; in ClickHouse {landed.get(fid)}")
+        return "\n".join(lines)
 
     def landed(self) -> dict[str, tuple[int, int, Decimal]]:
         """file id -> (FOCUS rows, distinct source rows, sum BilledCost) in ClickHouse."""

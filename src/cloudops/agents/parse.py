@@ -462,6 +462,25 @@ def register(app: Any, rt: Runtime) -> None:
     retry_topic = BILLING_FILES.retry_topic
     assert retry_topic is not None
 
+    if rt.ledger is not None and rt.ledger.enabled:
+        ledger = rt.ledger
+
+        @app.timer(interval=rt.settings.ingest.claim_lease_s)  # type: ignore[untyped-decorator]
+        async def resume_abandoned() -> None:
+            """Announce again files whose worker vanished mid-file (its claim lapsed without a result).
+
+            A worker killed or shut down while parsing leaves its ledger row in ``parsing``; the
+            broker may already count the message as processed. Re-announcing is safe: the
+            ledger lets one worker claim it, and its batches deduplicate in ClickHouse.
+            """
+            try:
+                for event in await ledger.stale_announcements():
+                    await rt.publish(BILLING_FILES, key=event.file_id, value=encode_record(event))
+                    rt.count("parse.resumed")
+                    log.warning("parse: %s was abandoned mid-file; announced again", event.url)
+            except Exception as exc:  # the next tick tries again
+                log.warning("parse: could not look for abandoned files: %s", exc)
+
     @app.agent(rt.topic(retry_topic), name="cloudops.parse-retry")  # type: ignore[untyped-decorator]
     async def parse_retry(stream: Any) -> None:
         async for event in stream.events():

@@ -71,12 +71,23 @@ class FileLedger:
             trigger=event.trigger,
             period=event.period,
             period_version=event.period_version,
+            event=event.model_dump(mode="json"),
         )
         entry = await asyncio.to_thread(ledger.claim, self.dsn, event.tenant, event.file_id, lease_s=self.lease_s)
         if entry is None:
             log.info("ledger: %s already parsed or being parsed; skipping this delivery", event.url)
             return False
         return True
+
+    async def stale_announcements(self) -> list[BillingFile]:
+        """Files (any tenant) whose parse claim lapsed or that were never claimed: to be announced again."""
+        if not self.dsn:
+            return []
+        out: list[BillingFile] = []
+        for tenant in await asyncio.to_thread(list_tenants, self.dsn):
+            events = await asyncio.to_thread(ledger.stale_claims, self.dsn, tenant.id, older_than_s=self.lease_s * 2)
+            out.extend(BillingFile.model_validate(e) for e in events)
+        return out
 
     async def touch(self, tenant: str, file_id: str) -> None:
         """Heartbeat of a parse claim (no-op without a control plane or a ledger row)."""

@@ -59,5 +59,6 @@ async def with_retries(
             delay = min(max_s, base_s * 2 ** min(attempt - 1, 30))
             RETRIES.labels(what.split(" ", 1)[0]).inc()
             limit = f"{budget_s:.0f}s budget" if budget_s is not None else f"{attempts} attempts"
-            log.warning("%s: attempt %d failed (%s); retrying in %.1fs (%s)", what, attempt, exc, delay, limit)
+            brief = str(exc) if len(str(exc)) <= 300 else f"{str(exc)[:300]}..."
+            log.warning("%s: attempt %d failed (%s); retrying in %.1fs (%s)", what, attempt, brief, delay, limit)
             await asyncio.sleep(delay)

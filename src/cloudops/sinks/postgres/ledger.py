@@ -41,13 +41,15 @@ __all__ = [
     "record_seen",
     "reopen",
     "source_for_object",
+    "stale_claims",
     "touch",
 ]
 
 State = Literal["seen", "parsing", "parsed", "loaded", "reconciled", "rejected", "failed"]
 _NEXT: dict[str, set[str]] = {
     # A manifest lands no rows: it is reconciled once the files it lists are announced.
-    "parsing": {"parsed", "rejected", "failed", "reconciled"},
+    # The loader may count a file in before the parser recorded `parsed` (parsing -> loaded).
+    "parsing": {"parsed", "rejected", "failed", "reconciled", "loaded"},
     "parsed": {"loaded", "failed"},
     "loaded": {"reconciled", "failed"},
 }
@@ -159,6 +161,7 @@ def record_seen(
     trigger: str,
     period: date | None = None,
     period_version: str | None = None,
+    event: Mapping[str, Any] | None = None,
 ) -> tuple[LedgerEntry, bool]:
     """Record that ``trigger`` saw this object version. Returns (entry, first time seen).
 
@@ -166,33 +169,55 @@ def record_seen(
     trigger is added to its ``triggers``.
     """
     query = sql.SQL(
-        "INSERT INTO {t} (source_id, object_key, version, file_id, url, period, period_version, triggers) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, ARRAY[%s]) ON CONFLICT (source_id, object_key, version) "
+        "INSERT INTO {t} (source_id, object_key, version, file_id, url, period, period_version, event, triggers) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, ARRAY[%s]) ON CONFLICT (source_id, object_key, version) "
         "DO UPDATE SET triggers = CASE WHEN %s = ANY({t}.triggers) THEN {t}.triggers "
         "ELSE array_append({t}.triggers, %s::text) END "
         "RETURNING " + _ENTRY_COLS + ", (xmax = 0) AS inserted"
     ).format(t=_t(tenant, "file_ledger"))
     with connection(conn_or_dsn) as conn:
-        params = [source_id, object_key, version, file_id, url, period, period_version, trigger, trigger, trigger]
+        params = [
+            source_id,
+            object_key,
+            version,
+            file_id,
+            url,
+            period,
+            period_version,
+            Jsonb(dict(event)) if event is not None else None,
+            trigger,
+            trigger,
+            trigger,
+        ]
         row = _one(conn, tenant, query, params)
     inserted = bool(row.pop("inserted"))
     return LedgerEntry(**row), inserted
 
 
-def claim(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, lease_s: float = 900) -> LedgerEntry | None:
+def claim(
+    conn_or_dsn: ConnOrDsn,
+    tenant: str,
+    file_id: str,
+    *,
+    lease_s: float = 900,
+    reparse_after_s: float | None = None,
+) -> LedgerEntry | None:
     """Atomically move a file to ``parsing`` if nobody else may be parsing it; None otherwise.
 
     Claimable: ``seen``, ``failed``, or ``parsing`` whose claim is older than ``lease_s``
-    (the worker died). Each claim counts one attempt. A file already parsed, loaded,
+    (the worker died), or ``parsed`` for longer than ``reparse_after_s`` (its batches never
+    finished loading: e.g. the broker lost messages it had acknowledged; parsing again
+    re-sends them and ClickHouse drops the ones it has). Each claim counts one attempt. A file already parsed, loaded,
     reconciled or rejected is never claimed again (delete its row to force a re-parse).
     """
     query = sql.SQL(
         "UPDATE {} SET state = 'parsing', attempts = attempts + 1, updated_at = now() WHERE file_id = %s AND "
-        "(state IN ('seen', 'failed') OR (state = 'parsing' AND updated_at < now() - make_interval(secs => %s))) "
+        "(state IN ('seen', 'failed') OR (state = 'parsing' AND updated_at < now() - make_interval(secs => %s)) "
+        "OR (state = 'parsed' AND %s::float8 IS NOT NULL AND updated_at < now() - make_interval(secs => %s))) "
         "RETURNING " + _ENTRY_COLS
     ).format(_t(tenant, "file_ledger"))
     with connection(conn_or_dsn) as conn:
-        rows = _all(conn, tenant, query, [file_id, lease_s])
+        rows = _all(conn, tenant, query, [file_id, lease_s, reparse_after_s, reparse_after_s or 0])
     return LedgerEntry(**rows[0]) if rows else None
 
 
@@ -240,11 +265,43 @@ def advance(
     ]
     with connection(conn_or_dsn) as conn:
         rows = _all(conn, tenant, query, params)
+        if not rows and state == "parsed":
+            # The loader got there first (loaded/reconciled): keep its state, record the parse counts.
+            counts = sql.SQL(
+                "UPDATE {} SET rows_in = COALESCE(%s, rows_in), rows_rejected = COALESCE(%s, rows_rejected), "
+                "source_totals = COALESCE(%s, source_totals), updated_at = now() WHERE file_id = %s "
+                "AND state IN ('loaded', 'reconciled') RETURNING " + _ENTRY_COLS
+            ).format(_t(tenant, "file_ledger"))
+            rows = _all(conn, tenant, counts, [rows_in, rows_rejected, money(source_totals), file_id])
         if not rows:
             current = get_file(conn, tenant, file_id)
             where = "unknown file" if current is None else f"file is {current.state}"
             raise ValueError(f"cannot move {file_id} to {state}: {where}")
     return LedgerEntry(**rows[0])
+
+
+def stale_claims(
+    conn_or_dsn: ConnOrDsn,
+    tenant: str,
+    *,
+    older_than_s: float,
+    parsed_older_than_s: float | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Announcements of files whose claim lapsed (``parsing``), that were never claimed (``seen``), or
+    (with ``parsed_older_than_s``) that were parsed that long ago and never loaded.
+
+    Their worker vanished (killed, or shut down mid-file after its message was acknowledged),
+    so nobody will finish them unless they are announced again. Blocks.
+    """
+    query = sql.SQL(
+        "SELECT event FROM {} WHERE event IS NOT NULL AND ((state IN ('parsing', 'seen') "
+        "AND updated_at < now() - make_interval(secs => %s)) OR (state = 'parsed' AND %s::float8 IS NOT NULL "
+        "AND updated_at < now() - make_interval(secs => %s))) ORDER BY updated_at LIMIT %s"
+    ).format(_t(tenant, "file_ledger"))
+    params = [older_than_s, parsed_older_than_s, parsed_older_than_s or 0, limit]
+    with connection(conn_or_dsn) as conn:
+        return [dict(r["event"]) for r in _all(conn, tenant, query, params)]
 
 
 def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:

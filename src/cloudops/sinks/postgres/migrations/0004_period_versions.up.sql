@@ -30,8 +30,10 @@ CREATE TABLE {schema}.period_versions
 
 CREATE UNIQUE INDEX period_versions_one_live ON {schema}.period_versions (source_id, period) WHERE state = 'live';
 
+-- event: the announcement as first seen, so a file whose worker vanished can be announced again.
 ALTER TABLE {schema}.file_ledger
     ADD COLUMN period date,
-    ADD COLUMN period_version text;
+    ADD COLUMN period_version text,
+    ADD COLUMN event jsonb;
 
 CREATE INDEX file_ledger_period_idx ON {schema}.file_ledger (source_id, period, period_version);
