@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterable
@@ -11,9 +12,12 @@ import faust
 from cloudops.agents import ROLES, bridge, load, parse, propose, recommend, schedule
 from cloudops.errors import ConfigError
 from cloudops.settings import Settings
+from cloudops.topics.lag import export_lag
 from cloudops.topics.runtime import Runtime
 
 __all__ = ["ROLES", "create_app"]
+
+log = logging.getLogger(__name__)
 
 _REGISTER = {
     "bridge": bridge.register,
@@ -22,6 +26,17 @@ _REGISTER = {
     "load": load.register,
     "recommend": recommend.register,
     "propose": propose.register,
+}
+
+
+# Topics each role consumes (its lag is what KEDA scales that role on).
+_CONSUMES: dict[str, tuple[str, ...]] = {
+    "bridge": (),
+    "schedule": (),
+    "parse": ("billing-files", "billing-files.retry"),
+    "load": ("focus-batches",),
+    "recommend": ("billing-loaded", "billing-periods"),
+    "propose": ("recommendations",),
 }
 
 
@@ -64,4 +79,15 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
     rt = Runtime.bind(app, settings)
     for role in chosen:
         _REGISTER[role](app, rt)
+    if kafka.lag_interval_s > 0:
+        consumed = sorted({t for role in chosen for t in _CONSUMES[role]})
+
+        @app.timer(interval=kafka.lag_interval_s)  # type: ignore[untyped-decorator]
+        async def measure_lag() -> None:
+            """Export this group's lag (the KEDA trigger's input) as a Prometheus gauge."""
+            try:
+                await export_lag(kafka.bootstrap_servers, settings.app.id, consumed)
+            except Exception as exc:  # the next tick tries again
+                log.info("lag: not measured: %s", exc)
+
     return app, rt

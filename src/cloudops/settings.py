@@ -80,6 +80,12 @@ class KafkaSettings(_Section):
         30.0, gt=0, description="Consumer session timeout: how fast a dead worker's partitions move."
     )
     heartbeat_interval_s: float = Field(3.0, gt=0, description="Consumer heartbeat interval.")
+    publish_budget_s: float = Field(
+        120.0, gt=0, description="How long a send waits out an unavailable broker (retrying) before failing."
+    )
+    lag_interval_s: float = Field(
+        30.0, ge=0, description="How often a worker exports its consumer group's lag as a metric (0: never)."
+    )
     stream_buffer_maxsize: int = Field(
         32,
         ge=1,

@@ -73,13 +73,21 @@ def _settings(
     )
 
 
-async def _cluster(settings: Settings, tmp: Path) -> Cluster:
+async def _cluster(settings: Settings, tmp: Path, *, schedule_s: int | None = None) -> Cluster:
     bucket = f"bills-{settings.app.tenant}"
     async with s3_client(settings.aws) as s3:
         await s3.create_bucket(Bucket=bucket)
     if settings.postgres.dsn:
         pg_migrate(settings.postgres.dsn, settings.app.tenant)
-        add_source(settings.postgres.dsn, settings.app.tenant, id="aws", provider="aws", bucket=bucket, prefix="")
+        add_source(
+            settings.postgres.dsn,
+            settings.app.tenant,
+            id="aws",
+            provider="aws",
+            bucket=bucket,
+            prefix="",
+            schedule_s=schedule_s,
+        )
     await ensure_topics(settings.kafka)
     migrate(connect(settings.clickhouse_dsn), settings.app.tenant)
     return Cluster(settings, bucket, tmp)
@@ -251,8 +259,11 @@ async def test_scale_out_three_parse_workers_200_files_one_leaves(
     producer: AIOKafkaProducer,
 ) -> None:
     settings = _settings(broker, object_store, chdb_dsn, postgres_db, tmp_path, unique)
-    cluster = await _cluster(settings, tmp_path)
-    app, rt = await _in_process(settings, ["load"], "load")
+    settings = settings.with_overrides(ingest={"schedule_tick_s": 5.0})
+    cluster = await _cluster(settings, tmp_path, schedule_s=60)
+    # The loader, and the second trigger: the scheduled listing announces any object the
+    # ledger has not seen (defence in depth when an announcement is lost in a rebalance).
+    app, rt = await _in_process(settings, ["load", "schedule"], "load")
     try:
         workers = [cluster.spawn(f"parse-{i}", "parse") for i in range(3)]
         files: list[Uploaded] = await cluster.upload_many([(f"cur/{f.name}", f) for f in cur_files(200, 20)])

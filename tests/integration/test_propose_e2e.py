@@ -147,3 +147,33 @@ async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings,
     assert forge.pull_numbers("acme", "infra") == numbers
     assert {n: forge.branch_commit("acme", "infra", records[n]["head"]).sha for n in numbers} == heads
     assert len(store.list()) == len({r.fingerprint for r in store.list()})
+
+
+async def test_superseded_recommendation_closes_its_pull_request(
+    loop_setup: tuple[Settings, LocalForge, Any],
+) -> None:
+    from cloudops.agents.recommend import Recommender
+    from cloudops.sinks.analytics import Analytics
+
+    settings, forge, rt = loop_setup
+    tenant = settings.app.tenant
+    await rt.publish("billing-loaded", key=FILE_ID, value=encode_record(_receipt(tenant)))
+    numbers = await _wait_prs(forge, EXPECTED_PRS)
+    store = RecommendationStore(settings.postgres.dsn or "", tenant)
+    for _ in range(100):  # the PR number is recorded just after the PR is opened
+        [old] = [r for r in store.list() if r.resource_id == VOL_GP2]
+        if old.pr_number is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert old.pr_number in numbers
+    # The same volume now gets a different target: the old recommendation is superseded ...
+    newer = old.recommendation.model_copy(update={"proposed": {"type": "gp3", "throughput": "250"}})
+    result = store.upsert([newer])
+    assert [s.fingerprint for s in result.superseded] == [old.fingerprint]
+    # ... and the recommend agent closes its pull request, with a comment saying why.
+    recommender = Recommender(rt, Analytics(connect(settings.clickhouse_dsn)))
+    await recommender.close_superseded(result.superseded)
+    record = forge.pull_record("acme", "infra", old.pr_number)
+    assert record["state"] == "closed"
+    await recommender.close_superseded(result.superseded)  # idempotent
+    assert forge.pull_record("acme", "infra", old.pr_number)["state"] == "closed"

@@ -280,7 +280,9 @@ class Cluster:
             sum((u.cost for u in files), Decimal(0)),
         ), "the month rollup differs from the files"
         if self.settings.postgres.dsn:
-            deadline = time.monotonic() + 15  # the loader moves the ledger just after the receipt
+            # The loader moves the ledger just after the receipt; a file whose ledger update was lost
+            # (e.g. the broker went away mid-receipt) is parsed again after `reparse_after_s`.
+            deadline = time.monotonic() + self.settings.ingest.reparse_after_s + 45
             for u in files:
                 while True:
                     entry = get_file(self.settings.postgres.dsn, self.tenant, u.file_id)

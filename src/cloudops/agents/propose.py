@@ -23,15 +23,7 @@ import orjson
 from cloudops.errors import BadDataError, ConfigError, classify
 from cloudops.metrics import PULL_REQUESTS, RECOMMENDATION_TO_PR_SECONDS
 from cloudops.schemas.recommendations import Recommendation
-from cloudops.settings import Settings
-from cloudops.sinks.github import (
-    GitHubTarget,
-    PullRequestChange,
-    PullRequestResult,
-    PullRequestSink,
-    RepoRef,
-    RetryPolicy,
-)
+from cloudops.sinks.github import PullRequestChange, PullRequestResult, sink_for
 from cloudops.sinks.postgres.recommendations import RecommendationStore
 from cloudops.sources.objects import s3_client, split_s3_url
 from cloudops.terraform import NotAddressable, plan_change
@@ -43,22 +35,6 @@ __all__ = ["Proposer", "register"]
 
 log = logging.getLogger(__name__)
 _CLOSED_STATES = {"dismissed", "merged", "superseded", "expired"}
-
-
-def sink_for(settings: Settings) -> tuple[PullRequestSink, RepoRef] | None:
-    """The PR sink and repository from settings, or None when PRs are not configured."""
-    gh = settings.github
-    if gh.token is None or not gh.repo or settings.terraform.repo_dir is None or not settings.terraform.state:
-        return None
-    repo = RepoRef.parse(gh.repo)
-    target = GitHubTarget(base_url=gh.base_url, token=gh.token.get_secret_value(), owner=repo.owner, repo=repo.name)
-    retry = RetryPolicy(
-        max_attempts=gh.max_attempts,
-        backoff_base=gh.backoff_base_s,
-        backoff_max=gh.backoff_max_s,
-        rate_limit_max_wait=gh.rate_limit_max_wait_s,
-    )
-    return PullRequestSink(target, retry=retry, timeout=gh.timeout_s), repo
 
 
 class Proposer:

@@ -21,7 +21,8 @@ from cloudops.recommend import recommend
 from cloudops.schemas.events import BillingLoaded, PeriodSwapped
 from cloudops.sinks.analytics import Analytics
 from cloudops.sinks.clickhouse import connect
-from cloudops.sinks.postgres.recommendations import RecommendationStore
+from cloudops.sinks.github import sink_for
+from cloudops.sinks.postgres.recommendations import RecommendationStore, StoredRecommendation
 from cloudops.sinks.recommend_input import fetch_usage, file_months
 from cloudops.topics.codec import decode_record, encode_record
 from cloudops.topics.runtime import Runtime
@@ -39,6 +40,7 @@ class Recommender:
     def __init__(self, rt: Runtime, analytics: Analytics) -> None:
         self.rt = rt
         self.analytics = analytics
+        self._sink = sink_for(rt.settings)
         self._last_run: dict[str, datetime] = {}
 
     async def _latest(self, tenant: str, data_at: datetime) -> int:
@@ -85,12 +87,31 @@ class Recommender:
             result = await asyncio.to_thread(RecommendationStore(dsn, tenant).upsert, found)
             if result.superseded:
                 log.info("recommend: %d earlier recommendations superseded", len(result.superseded))
+                await self.close_superseded(result.superseded)
         for rec in found:
             await self.rt.publish(RECOMMENDATIONS, key=rec.fingerprint, value=encode_record(rec))
             RECOMMENDATIONS_FOUND.labels(rec.kind).inc()
         self.rt.count("recommend.published", len(found))
         log.info("recommend: %s %s: %d recommendations from %d usage rows", tenant, period, len(found), len(usage.rows))
         return len(found)
+
+    async def close_superseded(self, superseded: list[StoredRecommendation]) -> None:
+        """Close the pull requests of recommendations a newer one replaced (best effort, idempotent)."""
+        if self._sink is None:
+            return
+        sink, repo = self._sink
+        for old in superseded:
+            if old.pr_number is None:
+                continue
+            note = (
+                f"Superseded by a newer cloudops recommendation for `{old.resource_id}` "
+                f"({old.superseded_by or 'see the new pull request'}); closing this one."
+            )
+            try:
+                await sink.close(repo, old.pr_number, note)
+                self.rt.count("recommend.prs_closed")
+            except Exception as exc:  # the PR stays open; the lifecycle row already says superseded
+                log.warning("recommend: could not close PR #%s: %s", old.pr_number, exc)
 
     async def handle(
         self, spec: TopicSpec, key: bytes | None, value: bytes | None, partition: int, offset: int

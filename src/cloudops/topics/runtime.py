@@ -8,15 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.types import TopicT
 
 from cloudops import __version__
-from cloudops.errors import ErrorKind
+from cloudops.errors import ErrorKind, TransientError
 from cloudops.metrics import DEAD_LETTERS
 from cloudops.schemas.events import DeadLetter, RejectedRow
 from cloudops.settings import Settings
 from cloudops.topics.codec import encode_record
 from cloudops.topics.ledger import FileLedger
+from cloudops.topics.retry import with_retries
 from cloudops.topics.specs import ALL_TOPICS, TopicSpec
 
 __all__ = ["Runtime"]
@@ -59,9 +61,29 @@ class Runtime:
     async def publish(
         self, topic: TopicSpec | str, *, key: str, value: bytes, headers: Mapping[str, bytes] | None = None
     ) -> Any:
-        """Send and wait until the broker acknowledged it; returns the RecordMetadata."""
-        fut = await self.topic(topic).send(key=key.encode(), value=value, headers=dict(headers or {}))
-        return await fut
+        """Send and wait until the broker acknowledged it; returns the RecordMetadata.
+
+        A broker that is away (restarting, leader moving) is waited out with bounded backoff
+        for up to ``kafka.publish_budget_s``, then TransientError. A send retried after a lost
+        acknowledgement may publish twice: every consumer is idempotent by key and batch id.
+        """
+        name = topic if isinstance(topic, str) else topic.name
+
+        async def once() -> Any:
+            try:
+                fut = await self.topic(topic).send(key=key.encode(), value=value, headers=dict(headers or {}))
+                return await fut
+            except KafkaError as exc:
+                raise TransientError(f"publish to {name}: {type(exc).__name__}: {exc}") from exc
+
+        return await with_retries(
+            once,
+            what=f"publish {name}",
+            attempts=5,
+            base_s=0.5,
+            max_s=5.0,
+            budget_s=self.settings.kafka.publish_budget_s,
+        )
 
     async def dead_letter(
         self,

@@ -101,7 +101,8 @@ DEAD = DeadLetter(
 
 
 def test_topic_declarations() -> None:
-    assert [t.name for t in ALL_TOPICS] == ["billing-files", "focus-batches", "billing-loaded", "billing-periods", "recommendations"]
+    names = ["billing-files", "focus-batches", "billing-loaded", "billing-periods", "recommendations"]
+    assert [t.name for t in ALL_TOPICS] == names
     assert len({t.name for t in ALL_TOPICS}) == len(ALL_TOPICS)
     assert BILLING_FILES.model is BillingFile
     assert FOCUS_BATCHES.model is FocusBatchEnvelope

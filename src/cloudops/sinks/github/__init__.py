@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from cloudops.sinks.github.configured import sink_for
 from cloudops.sinks.github.errors import (
     GitHubAuthError,
     GitHubError,
@@ -42,4 +43,5 @@ __all__ = [
     "PullRequestSink",
     "RepoRef",
     "RetryPolicy",
+    "sink_for",
 ]
