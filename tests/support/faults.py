@@ -263,9 +263,9 @@ class Cluster:
         )
         return {str(r[0]): (int(r[1]), int(r[2]), Decimal(r[3])) for r in rows}
 
-    def assert_exact(self, files: list[Uploaded]) -> None:
+    async def assert_exact(self, files: list[Uploaded]) -> None:
         """Per file: rows and cost equal the source, no row twice; per period: the totals add up; ledger agrees."""
-        landed = self.landed()
+        landed = await asyncio.to_thread(self.landed)
         want = {u.file_id: (u.rows, u.rows, u.cost) for u in files}
         got = {fid: landed.get(fid) for fid in want}
         wrong = {fid: (want[fid], got[fid]) for fid in want if got[fid] != want[fid]}
@@ -274,7 +274,9 @@ class Cluster:
         assert not extra, f"rows of unexpected files landed: {sorted(extra)[:3]}"
         ch = connect(self.settings.clickhouse_dsn)
         db = database_for(self.tenant)
-        n, cost = ch.call(lambda c: c.query(f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month").result_rows[0])
+        n, cost = await ch.run(
+            lambda c: c.query(f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month").result_rows[0]
+        )
         assert (int(n), Decimal(cost)) == (
             sum(u.rows for u in files),
             sum((u.cost for u in files), Decimal(0)),
@@ -285,9 +287,9 @@ class Cluster:
             deadline = time.monotonic() + self.settings.ingest.reparse_after_s + 45
             for u in files:
                 while True:
-                    entry = get_file(self.settings.postgres.dsn, self.tenant, u.file_id)
+                    entry = await asyncio.to_thread(get_file, self.settings.postgres.dsn, self.tenant, u.file_id)
                     assert entry is not None, f"{u.key} has no ledger row"
                     if entry.state == "reconciled" or time.monotonic() > deadline:
                         break
-                    time.sleep(0.1)
+                    await asyncio.sleep(0.1)  # never block the loop: the agents under test may share it
                 assert (entry.state, entry.rows_landed) == ("reconciled", u.rows), (u.key, entry)
