@@ -20,6 +20,7 @@ __all__ = [
     "ObjectSupersededError",
     "TransientError",
     "classify",
+    "describe",
 ]
 
 ErrorKind = Literal["bad_data", "transient", "bug"]
@@ -65,3 +66,8 @@ def classify(exc: BaseException) -> ErrorKind:
     if isinstance(exc, TransientError | ConnectionError | TimeoutError):
         return "transient"
     return "bug"
+
+
+def describe(exc: BaseException) -> str:
+    """The one-line reason recorded for a failure: a BadDataError's reason, else the type and message."""
+    return exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"

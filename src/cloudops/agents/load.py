@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from cloudops.errors import BadDataError, classify
+from cloudops.errors import BadDataError, classify, describe
 from cloudops.metrics import END_TO_END_SECONDS, FILES, PERIODS, ROWS
 from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope, PeriodSwapped
 from cloudops.sinks.clickhouse import (
@@ -142,7 +142,7 @@ class Loader:
                 log.exception("load: unexpected error")
             if isinstance(exc, RetriesExhausted):
                 attempts = exc.attempts
-            reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+            reason = describe(exc)
             await self.rt.dead_letter(
                 FOCUS_BATCHES,
                 error_kind=kind,

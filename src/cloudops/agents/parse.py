@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
-from cloudops.errors import BadDataError, ObjectSupersededError, classify
+from cloudops.errors import BadDataError, ErrorKind, ObjectSupersededError, classify, describe
 from cloudops.focus.convert import sum_by_currency
 from cloudops.metrics import FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
@@ -67,7 +68,6 @@ async def handle_billing_file(
         )
         return
     ing = rt.settings.ingest
-    attempts = 1
     conv: FileConversion | None = None
     published = 0
     ledger = rt.ledger
@@ -122,18 +122,7 @@ async def handle_billing_file(
         await _handle_manifest(rt, event, source.id, key, value, partition, offset)
         return
     try:
-        spool = rt.settings.app.work_dir / "spool"
-        try:
-            path = await with_retries(
-                lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
-                what=f"fetch {event.url}",
-                attempts=ing.max_attempts,
-                base_s=ing.backoff_base_s,
-                max_s=ing.backoff_max_s,
-            )
-        except RetriesExhausted as exc:
-            attempts = exc.attempts
-            raise
+        path = await _fetch(rt, event)
         try:
             conv = await asyncio.to_thread(
                 open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
@@ -172,30 +161,12 @@ async def handle_billing_file(
         FILES.labels("parse", kind).inc()
         if kind == "bug":
             log.exception("parse: unexpected error on %s", event.url)
-        reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+        reason = describe(exc)
         if conv is not None and published:
             await _publish_end(rt, event, conv, published, source_id, status="aborted", reason=reason)
         if kind == "transient" and await _to_retry(rt, event, key, value, retry_round, reason):
             return
-        if ledger is not None:
-            state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
-            try:
-                await ledger.advance(event.tenant, event.file_id, state, error=reason)
-            except Exception as ledger_exc:  # the DLQ record below still carries the file
-                log.warning("parse: could not mark %s %s in the ledger: %s", event.url, state, ledger_exc)
-        await rt.dead_letter(
-            BILLING_FILES,
-            error_kind=kind,
-            reason=reason,
-            key=key,
-            value=value,
-            partition=partition,
-            offset=offset,
-            attempts=attempts,
-            tenant=event.tenant,
-            file_id=event.file_id,
-            file_url=event.url,
-        )
+        await _give_up(rt, event, kind, reason, key, value, partition, offset, _attempts(exc))
 
 
 async def _handle_manifest(
@@ -213,23 +184,10 @@ async def _handle_manifest(
     identity (file id = object + period version), so the ledger parses each once. A
     manifest older than the newest known version of its period announces nothing.
     """
-    ing = rt.settings.ingest
     ledger = rt.ledger
     assert ledger is not None
-    attempts = 1
     try:
-        spool = rt.settings.app.work_dir / "spool"
-        try:
-            path = await with_retries(
-                lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
-                what=f"fetch {event.url}",
-                attempts=ing.max_attempts,
-                base_s=ing.backoff_base_s,
-                max_s=ing.backoff_max_s,
-            )
-        except RetriesExhausted as exc:
-            attempts = exc.attempts
-            raise
+        path = await _fetch(rt, event)
         try:
             data = await asyncio.to_thread(path.read_bytes)
         finally:
@@ -280,25 +238,60 @@ async def _handle_manifest(
         kind = classify(exc)
         if kind == "bug":
             log.exception("parse: unexpected error on manifest %s", event.url)
-        reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+        await _give_up(rt, event, kind, describe(exc), key, value, partition, offset, _attempts(exc))
+
+
+async def _fetch(rt: Runtime, event: BillingFile) -> Path:
+    """Download the announced object to the spool, retrying transient failures in place.
+
+    Raises RetriesExhausted (carrying the attempts made) when they persist.
+    """
+    ing = rt.settings.ingest
+    spool = rt.settings.app.work_dir / "spool"
+    return await with_retries(
+        lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
+        what=f"fetch {event.url}",
+        attempts=ing.max_attempts,
+        base_s=ing.backoff_base_s,
+        max_s=ing.backoff_max_s,
+    )
+
+
+def _attempts(exc: BaseException) -> int:
+    return exc.attempts if isinstance(exc, RetriesExhausted) else 1
+
+
+async def _give_up(
+    rt: Runtime,
+    event: BillingFile,
+    kind: ErrorKind,
+    reason: str,
+    key: bytes | None,
+    value: bytes | None,
+    partition: int | None,
+    offset: int | None,
+    attempts: int,
+) -> None:
+    """Mark the file rejected (bad data) or failed in the ledger, then dead-letter its message."""
+    if rt.ledger is not None:
         state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
         try:
-            await ledger.advance(event.tenant, event.file_id, state, error=reason)
-        except Exception as ledger_exc:  # the DLQ record below still carries the manifest
-            log.warning("parse: could not mark manifest %s %s: %s", event.url, state, ledger_exc)
-        await rt.dead_letter(
-            BILLING_FILES,
-            error_kind=kind,
-            reason=reason,
-            key=key,
-            value=value,
-            partition=partition,
-            offset=offset,
-            attempts=attempts,
-            tenant=event.tenant,
-            file_id=event.file_id,
-            file_url=event.url,
-        )
+            await rt.ledger.advance(event.tenant, event.file_id, state, error=reason)
+        except Exception as ledger_exc:  # the DLQ record below still carries the file
+            log.warning("parse: could not mark %s %s in the ledger: %s", event.url, state, ledger_exc)
+    await rt.dead_letter(
+        BILLING_FILES,
+        error_kind=kind,
+        reason=reason,
+        key=key,
+        value=value,
+        partition=partition,
+        offset=offset,
+        attempts=attempts,
+        tenant=event.tenant,
+        file_id=event.file_id,
+        file_url=event.url,
+    )
 
 
 async def _to_retry(

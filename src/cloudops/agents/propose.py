@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from cloudops.errors import BadDataError, ConfigError, classify
+from cloudops.errors import ConfigError, classify, describe
 from cloudops.metrics import PULL_REQUESTS, RECOMMENDATION_TO_PR_SECONDS
 from cloudops.schemas.recommendations import Recommendation
 from cloudops.sinks.github import PullRequestChange, PullRequestResult, sink_for
@@ -140,7 +140,7 @@ class Proposer:
             kind = classify(exc)
             if kind == "bug":
                 log.exception("propose: unexpected error")
-            reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+            reason = describe(exc)
             PULL_REQUESTS.labels("failed").inc()
             await self.rt.dead_letter(
                 RECOMMENDATIONS,

@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudops.errors import BadDataError, classify
+from cloudops.errors import classify, describe
 from cloudops.metrics import RECOMMENDATIONS_FOUND
 from cloudops.recommend import recommend
 from cloudops.schemas.events import BillingLoaded, PeriodSwapped
@@ -133,7 +133,7 @@ class Recommender:
             kind = classify(exc)
             if kind == "bug":
                 log.exception("recommend: unexpected error")
-            reason = exc.reason if isinstance(exc, BadDataError) else f"{type(exc).__name__}: {exc}"
+            reason = describe(exc)
             await self.rt.dead_letter(
                 spec,
                 error_kind=kind,
