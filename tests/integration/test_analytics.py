@@ -37,6 +37,16 @@ QUERIES = [
     Query(filters=(Filter(dimension="tag:team", values=("payments", "")),), group_by=("SubAccountId",)),
     Query(filters=(Filter(dimension="ProviderName", op="not_in", values=("AWS",)),), group_by=("ServiceName",)),
     Query(group_by=("ConsumedUnit",), metrics=("ConsumedQuantity",), start=datetime(2025, 1, 10, 6, tzinfo=UTC)),
+    # Ranges with whole months inside and partial months at the edges (split over two rollups).
+    Query(group_by=("ServiceName",), granularity="month", start=datetime(2025, 1, 20, tzinfo=UTC), end=MAR),
+    Query(group_by=("tag:team",), start=datetime(2025, 1, 10, tzinfo=UTC), end=datetime(2025, 3, 20, tzinfo=UTC)),
+    Query(
+        filters=(Filter(dimension="tag:env", values=("prod",)),),
+        group_by=("BillingAccountId",),
+        granularity="month",
+        start=datetime(2025, 1, 3, tzinfo=UTC),
+        end=datetime(2025, 3, 2, tzinfo=UTC),
+    ),
 ]
 
 
@@ -88,8 +98,9 @@ async def test_rollups_equal_raw_through_duplicates_and_a_restated_month(analyti
     assert sources[0] == "rollup_month"
     assert sources[2] == "rollup_day"
     assert sources[5] == "rollup_resource_month"
-    assert sources[6] == "rollup_tag_day"
+    assert sources[6] == "rollup_tag_month"
     assert sources[10] == "focus"  # start at 06:00 is not day-aligned
+    assert sources[11:] == ["rollup_day+rollup_month", *["rollup_tag_day+rollup_tag_month"] * 2]
 
     # Restate February for source "aws": new contents staged, then swapped in.
     restated = []
@@ -163,3 +174,27 @@ async def test_cache_hits_until_a_load_bumps_the_version(analytics: Analytics, r
     assert sum(r[-1] for r in third.rows) == 45_000
     assert (await a.run("acme", q)).cached
     await cache.close()
+
+
+async def test_tag_rollup_migration_keeps_the_data_both_ways(chdb_dsn: str) -> None:
+    """0004 re-orders rollup_tag_day and back-fills rollup_tag_month from it; reverting keeps the data."""
+    ch = connect(chdb_dsn)
+    migrate(ch, "initech", target=3)
+    await _load(ch, "initech", 12_000, seed=5)
+    a = Analytics(ch, sizes_ttl_s=0)
+    q = Query(group_by=("tag:team",), metrics=("BilledCost", "Rows"))
+    raw = _sorted((await a.run("initech", q, allow_rollups=False)).rows)
+    migrate(ch, "initech")
+    planned = await a.run("initech", q)
+    assert planned.plan.source == "rollup_tag_month"
+    assert _sorted(planned.rows) == raw
+    await _load(ch, "initech", 3_000, seed=6)  # the re-created views feed both tag rollups
+    raw = _sorted((await a.run("initech", q, allow_rollups=False)).rows)
+    assert _sorted((await a.run("initech", q)).rows) == raw
+    migrate(ch, "initech", target=3)
+    tables = ch.call(lambda c: c.query("SHOW TABLES FROM tenant_initech").result_rows)
+    assert not [t for (t,) in tables if "tag_month" in t]
+    day = Query(group_by=("tag:team",), metrics=("BilledCost", "Rows"), granularity="day")
+    assert _sorted((await a.run("initech", day)).rows) == _sorted(
+        (await a.run("initech", day, allow_rollups=False)).rows
+    )

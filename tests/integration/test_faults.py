@@ -144,6 +144,7 @@ async def test_kill9_parse_worker_mid_file_second_worker_takes_over(
     try:
         a = cluster.spawn("parse-a", "parse")
         b = cluster.spawn("parse-b", "parse")
+        await cluster.wait_group("parse", 2)
         up = await cluster.upload("cur/big.csv", big_cur_file(20))
         await cluster.announce(producer, up)
         victim = await cluster.wait_logged(f"claimed s3://{cluster.bucket}/cur/big.csv", [a, b])
@@ -184,6 +185,7 @@ async def test_kill9_load_worker_mid_batch_second_worker_takes_over(
     b = cluster.spawn("load-b", "load")
     app, _rt = await _in_process(settings, ["parse"], "parse")
     try:
+        await cluster.wait_group("load", 2)
         up = await cluster.upload("cur/big.csv", big_cur_file(20))
         await cluster.announce(producer, up)
         victim = await cluster.wait_logged(f"loading s3://{cluster.bucket}/cur/big.csv", [a, b], timeout=90)

@@ -116,7 +116,7 @@ class Cluster:
             CLOUDOPS_INGEST__BACKOFF_BASE_S=str(s.ingest.backoff_base_s),
             CLOUDOPS_INGEST__BACKOFF_MAX_S=str(s.ingest.backoff_max_s),
             CLOUDOPS_LOAD__SWEEP_INTERVAL_S=str(s.load.sweep_interval_s),
-            CLOUDOPS_APP__LOG_LEVEL="INFO",
+            CLOUDOPS_APP__LOG_LEVEL=os.environ.get("CLOUDOPS_TEST_WORKER_LOG_LEVEL", "INFO"),
         )
         if s.postgres.dsn:
             env["CLOUDOPS_POSTGRES__DSN"] = s.postgres.dsn
@@ -166,6 +166,28 @@ class Cluster:
             return len(members)
         finally:
             await admin.close()
+
+    async def wait_group(self, group_suffix: str, members: int, timeout: float = 90) -> None:
+        """Wait until the role's consumer group is Stable with ``members`` members, each assigned partitions.
+
+        A worker that joins while another is mid-file makes the group rebalance under load; the
+        scenarios start from a settled group, as a running deployment is.
+        """
+        group = f"{self.settings.app.id}-{group_suffix}"
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap_servers)
+        await admin.start()
+        seen: Any = None
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                [seen] = (await admin.describe_consumer_groups([group]))[0].groups
+                # (error, group, state, protocol_type, protocol, members[(id, client, host, metadata, assignment)])
+                if seen[2] == "Stable" and len(seen[5]) == members and all(m[4] for m in seen[5]):
+                    return
+                await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+        raise TimeoutError(f"group {group} not Stable with {members} members within {timeout}s: {seen}")
 
     def stop_all(self) -> None:
         for w in self.workers:
@@ -247,6 +269,9 @@ class Cluster:
             entry = get_file(self.settings.postgres.dsn, self.tenant, fid) if self.settings.postgres.dsn else None
             state = f"{entry.state} attempts={entry.attempts} error={entry.last_error}" if entry else "no ledger row"
             lines.append(f"{fid}: {state}; in ClickHouse {landed.get(fid)}")
+        for w in self.workers:  # what each process said last: the reason is usually there
+            tail = "\n".join(w.text().splitlines()[-25:])
+            lines.append(f"--- {w.name} (exit {w.proc.poll()})\n{tail}")
         return "\n".join(lines)
 
     def landed(self) -> dict[str, tuple[int, int, Decimal]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +10,13 @@ from pydantic import ValidationError
 from cloudops.errors import ConfigError
 from cloudops.sinks.clickhouse.planner import Filter, Query, plan_query
 
-SIZES = {"rollup_month": 1_000, "rollup_day": 30_000, "rollup_resource_month": 400_000, "rollup_tag_day": 90_000}
+SIZES = {
+    "rollup_month": 1_000,
+    "rollup_day": 30_000,
+    "rollup_resource_month": 400_000,
+    "rollup_tag_day": 90_000,
+    "rollup_tag_month": 3_000,
+}
 D = datetime(2025, 1, 1, tzinfo=UTC)
 MID = datetime(2025, 1, 15, tzinfo=UTC)
 NOON = datetime(2025, 1, 15, 12, tzinfo=UTC)
@@ -22,13 +28,23 @@ CASES = [
     (Query(group_by=("ServiceName",), start=D, end=MID), "rollup_day"),  # not month-aligned
     (Query(group_by=("ServiceName",), start=D, end=datetime(2025, 3, 1, tzinfo=UTC)), "rollup_month"),
     (Query(group_by=("ServiceName",), start=NOON), "focus"),  # not day-aligned
+    # whole months from rollup_month, the partial months at both edges from rollup_day
+    (Query(group_by=("ServiceName",), start=MID, end=datetime(2025, 4, 10, tzinfo=UTC)), "rollup_day+rollup_month"),
+    (Query(granularity="month", start=MID, end=datetime(2025, 3, 1, tzinfo=UTC)), "rollup_day+rollup_month"),
+    (Query(granularity="day", start=MID, end=datetime(2025, 4, 10, tzinfo=UTC)), "rollup_day"),  # day periods
     (Query(group_by=("ResourceId",), top_n=50), "rollup_resource_month"),
     (Query(group_by=("ResourceId",), top_n=50, start=D, end=MID), "focus"),  # resources roll up by month
     (Query(group_by=("ResourceId", "ChargeCategory")), "focus"),  # no rollup has both
-    (Query(group_by=("tag:team",)), "rollup_tag_day"),
+    (Query(group_by=("tag:team",)), "rollup_tag_month"),
+    (Query(group_by=("tag:team",), granularity="day"), "rollup_tag_day"),
+    (
+        Query(group_by=("tag:team",), start=MID, end=datetime(2025, 4, 10, tzinfo=UTC)),
+        "rollup_tag_day+rollup_tag_month",
+    ),
+    (Query(group_by=("tag:team",), start=D, end=MID), "rollup_tag_day"),
     (Query(group_by=("tag:team", "tag:env")), "focus"),  # two tag keys
     (Query(group_by=("tag:team", "RegionId")), "focus"),  # tag rollup lacks RegionId
-    (Query(filters=(Filter(dimension="tag:env", values=("prod",)),), group_by=("ServiceName",)), "rollup_tag_day"),
+    (Query(filters=(Filter(dimension="tag:env", values=("prod",)),), group_by=("ServiceName",)), "rollup_tag_month"),
     (Query(group_by=("AvailabilityZone",)), "focus"),
     (Query(group_by=("CommitmentDiscountStatus", "PricingCategory"), granularity="day"), "rollup_day"),
     (Query(filters=(Filter(dimension="x_FileId", values=("abc",)),)), "focus"),
@@ -92,3 +108,30 @@ def test_normalised_form_ignores_filter_order() -> None:
     b = Query(filters=(Filter(dimension="ServiceName", values=("s",)), Filter(dimension="RegionId", values=("a", "b"))))
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != Query().fingerprint()
+
+
+def test_split_reads_whole_months_from_the_month_rollup_and_the_edges_from_the_day_rollup() -> None:
+    q = Query(group_by=("ServiceName",), start=MID, end=datetime(2025, 4, 10, tzinfo=UTC))
+    plan = plan_query(q, "tenant_a", SIZES)
+    parts = plan.sql.split("UNION ALL")
+    assert [("rollup_month" in p, "rollup_day" in p) for p in parts] == [(False, True), (True, False), (False, True)]
+    bounds = [v for v in plan.parameters.values() if isinstance(v, date)]
+    assert bounds == [
+        date(2025, 1, 15),
+        date(2025, 2, 1),  # day rollup: Jan 15 .. Feb 1
+        date(2025, 2, 1),
+        date(2025, 4, 1),  # month rollup: Feb, Mar
+        date(2025, 4, 1),
+        date(2025, 4, 10),  # day rollup: Apr 1 .. Apr 10
+    ]
+    # Filters apply in every part; the month part exposes its Month as the day column.
+    q = q.model_copy(update={"filters": (Filter(dimension="RegionId", values=("eu-west-1",)),)})
+    plan = plan_query(q, "tenant_a", SIZES)
+    assert plan.sql.count("`RegionId` IN") == 3
+    assert "SELECT Month AS Day" in plan.sql
+
+
+def test_no_split_without_a_whole_month_or_for_day_periods() -> None:
+    assert plan_query(Query(start=D, end=MID), "tenant_a", SIZES).source == "rollup_day"
+    jan_to_feb = Query(start=MID, end=datetime(2025, 2, 10, tzinfo=UTC))  # no whole month inside
+    assert plan_query(jan_to_feb, "tenant_a", SIZES).source == "rollup_day"

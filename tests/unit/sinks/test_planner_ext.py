@@ -9,7 +9,13 @@ from pydantic import ValidationError
 
 from cloudops.sinks.clickhouse.planner import Filter, Query, plan_query
 
-SIZES = {"rollup_month": 1_000, "rollup_day": 30_000, "rollup_resource_month": 400_000, "rollup_tag_day": 90_000}
+SIZES = {
+    "rollup_month": 1_000,
+    "rollup_day": 30_000,
+    "rollup_resource_month": 400_000,
+    "rollup_tag_day": 90_000,
+    "rollup_tag_month": 3_000,
+}
 NOV = datetime(2023, 11, 1, tzinfo=UTC)
 DEC = datetime(2023, 12, 1, tzinfo=UTC)
 

@@ -31,7 +31,14 @@ __all__ = [
     "swap_period",
 ]
 
-PERIOD_TABLES: tuple[str, ...] = ("focus", "rollup_day", "rollup_month", "rollup_resource_month", "rollup_tag_day")
+PERIOD_TABLES: tuple[str, ...] = (
+    "focus",
+    "rollup_day",
+    "rollup_month",
+    "rollup_resource_month",
+    "rollup_tag_day",
+    "rollup_tag_month",
+)
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 

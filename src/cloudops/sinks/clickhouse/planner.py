@@ -218,13 +218,16 @@ class Rollup:
     time_column: str
     dimensions: frozenset[str]
     tag: bool = False
+    #: For a tag rollup, the rollup of all rows at the same grain (untagged = total - tagged).
+    totals: str | None = None
 
 
 ROLLUPS: tuple[Rollup, ...] = (
     Rollup("rollup_month", "month", "Month", frozenset(ROLLUP_DIMENSIONS)),
     Rollup("rollup_day", "day", "Day", frozenset(ROLLUP_DIMENSIONS)),
     Rollup("rollup_resource_month", "month", "Month", frozenset(RESOURCE_DIMENSIONS)),
-    Rollup("rollup_tag_day", "day", "Day", frozenset(TAG_DIMENSIONS), tag=True),
+    Rollup("rollup_tag_month", "month", "Month", frozenset(TAG_DIMENSIONS), tag=True, totals="rollup_month"),
+    Rollup("rollup_tag_day", "day", "Day", frozenset(TAG_DIMENSIONS), tag=True, totals="rollup_day"),
 )
 
 
@@ -344,52 +347,91 @@ def _finish(q: Query, select: list[str], group: list[str], inner: str, having: s
     return sql
 
 
-def _compile(q: Query, db: str, r: Rollup | None) -> tuple[str, dict[str, Any], list[str]]:
-    raw = r is None
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """One rollup answering one part of the query's time range."""
+
+    rollup: Rollup
+    start: datetime | None
+    end: datetime | None
+
+
+_SUM_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Rows")
+
+
+def _segment_where(q: Query, seg: _Segment, params: _Params, *, skip_tag_filters: bool = False) -> list[str]:
+    bounded = q.model_copy(update={"start": seg.start, "end": seg.end})
+    return _where(bounded, False, seg.rollup.time_column, params, skip_tag_filters=skip_tag_filters)
+
+
+def _compile(q: Query, db: str, segments: list[_Segment] | None) -> tuple[str, dict[str, Any], list[str]]:
+    """SQL for ``q`` over the raw table (``segments`` None) or over rollup segments.
+
+    Several segments (a day rollup for the partial months at the edges, its month twin for
+    the whole months between) are read as one ``UNION ALL`` with the day rollup's time column.
+    """
+    raw = segments is None
+    r = segments[0].rollup if segments else None
     params = _Params()
     period = _period(q, raw, r)
     columns = (["Period"] if period else []) + list(q.group_by) + list(q.metrics)
-    idx = 1 if raw else 0
-    if r is not None and r.tag:
-        return _compile_tag(q, db, r, period, params, columns)
+    if segments is not None and segments[0].rollup.tag:
+        return _compile_tag(q, db, segments, period, params, columns)
     select = [f"{period} AS Period"] if period else []
     select += [f"{_dim_expr(d, raw, params)} AS `d_{i}`" for i, d in enumerate(q.group_by)]
-    select += [f"{_METRIC_SQL[m][0 if idx else 1]} AS `m_{m}`" for m in q.metrics]
+    select += [f"{_METRIC_SQL[m][1 if segments else 0]} AS `m_{m}`" for m in q.metrics]
     group = (["Period"] if period else []) + [f"`d_{i}`" for i in range(len(q.group_by))]
-    table = f"{db}.focus" if raw else f"{db}.{r.table}"  # type: ignore[union-attr]
-    where = _where(q, raw, "" if raw else r.time_column, params)  # type: ignore[union-attr]
-    inner = table + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    if segments is None:
+        where = _where(q, True, "", params)
+        inner = f"{db}.focus" + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    elif len(segments) == 1:
+        where = _segment_where(q, segments[0], params)
+        inner = f"{db}.{segments[0].rollup.table}" + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    else:
+        assert r is not None
+        cols = ", ".join([*(f"`{d}`" for d in q.group_by), *_SUM_COLUMNS])
+        parts = []
+        for seg in segments:
+            where = _segment_where(q, seg, params)
+            parts.append(
+                f"SELECT {seg.rollup.time_column} AS {r.time_column}, {cols} FROM {db}.{seg.rollup.table}"
+                + (f" WHERE {' AND '.join(where)}" if where else "")
+            )
+        inner = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
     return _finish(q, select, group, inner), params.values, columns
 
 
+def _tag_part(table: str, dims_sql: str, tag_value: str, sign: str, where: list[str]) -> str:
+    metrics = ", ".join(f"toInt64({sign}{m}) AS u_{m}" if m == "Rows" else f"{sign}{m} AS u_{m}" for m in _SUM_COLUMNS)
+    return f"SELECT {dims_sql}, {tag_value} AS TagValue, {metrics} FROM {table}" + (
+        f" WHERE {' AND '.join(where)}" if where else ""
+    )
+
+
 def _compile_tag(
-    q: Query, db: str, r: Rollup, period: str | None, params: _Params, columns: list[str]
+    q: Query, db: str, segments: list[_Segment], period: str | None, params: _Params, columns: list[str]
 ) -> tuple[str, dict[str, Any], list[str]]:
-    """Tag rollup: tagged rows from rollup_tag_day, untagged = total (rollup_day) - tagged."""
+    """Tag rollup: tagged rows from the tag rollup, untagged = total (its ``totals`` rollup) - tagged."""
     (key,) = q.tag_keys()
     tag_dim = TAG_PREFIX + key
     key_param = params.add(key, "String")
     value_filter = next((f for f in q.filters if f.dimension == tag_dim), None)
     others = [d for d in q.group_by if d != tag_dim]
-    metric_cols = ["BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "Rows"]
-    base_where = _where(q, False, "Day", params, skip_tag_filters=True)
-    dims_sql = ", ".join(["Day", *[f"`{d}`" for d in others]])
-
-    def part(table: str, tag_value: str, sign: str, extra: list[str]) -> str:
-        metrics = ", ".join(
-            f"toInt64({sign}{m}) AS u_{m}" if m == "Rows" else f"{sign}{m} AS u_{m}" for m in metric_cols
-        )
-        where = base_where + extra
-        return f"SELECT {dims_sql}, {tag_value} AS TagValue, {metrics} FROM {db}.{table}" + (
-            f" WHERE {' AND '.join(where)}" if where else ""
-        )
-
-    tagged = part("rollup_tag_day", "TagValue", "", [f"TagKey = {key_param}"])
-    parts = [tagged]
+    time_column = segments[0].rollup.time_column
     wants_untagged = value_filter is None or (("" in value_filter.values) == (value_filter.op == "in"))
-    if wants_untagged:
-        parts.append(part("rollup_day", "''", "", []))
-        parts.append(part("rollup_tag_day", "''", "-", [f"TagKey = {key_param}"]))
+    parts: list[str] = []
+    for seg in segments:
+        r = seg.rollup
+        assert r.totals is not None
+        base_where = _segment_where(q, seg, params, skip_tag_filters=True)
+        time_sql = r.time_column if r.time_column == time_column else f"{r.time_column} AS {time_column}"
+        dims_sql = ", ".join([time_sql, *[f"`{d}`" for d in others]])
+
+        key_where = [*base_where, f"TagKey = {key_param}"]
+        parts.append(_tag_part(f"{db}.{r.table}", dims_sql, "TagValue", "", key_where))
+        if wants_untagged:
+            parts.append(_tag_part(f"{db}.{r.totals}", dims_sql, "''", "", base_where))
+            parts.append(_tag_part(f"{db}.{r.table}", dims_sql, "''", "-", key_where))
     inner = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
     if value_filter is not None:
         op = "IN" if value_filter.op == "in" else "NOT IN"
@@ -401,6 +443,42 @@ def _compile_tag(
     # Groups whose tagged and untagged parts cancel exactly have no rows behind them.
     sql = _finish(q, select, group, inner, having="sum(u_Rows) != 0")
     return sql, params.values, columns
+
+
+def _month_start(ts: datetime, *, up: bool) -> datetime:
+    """The first of ``ts``'s month (``up``: of the next month unless ``ts`` is already one)."""
+    first = ts.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if up and first != ts:
+        first = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+    return first
+
+
+def _split(q: Query, r: Rollup, candidates: list[Rollup]) -> list[_Segment] | None:
+    """Segments that read whole months of a day-grain query range from ``r``'s month twin.
+
+    Exact because a month rollup is the day rollup summed by month. Only for totals and
+    month periods (a day period needs day rows), when the range covers at least one whole
+    month and is day-aligned; None when there is nothing to gain.
+    """
+    if r.grain != "day" or q.granularity == "day" or not (_aligned(q.start, "day") and _aligned(q.end, "day")):
+        return None
+    twin = next((c for c in candidates if c.grain == "month" and c.tag == r.tag and c.dimensions == r.dimensions), None)
+    if twin is None:
+        return None
+    lo = _month_start(q.start, up=True) if q.start else None
+    hi = _month_start(q.end, up=False) if q.end else None
+    if lo is not None and hi is not None and lo >= hi:
+        return None
+    middle = q.model_copy(update={"start": lo, "end": hi})
+    if _rejects(twin, middle) is not None:
+        return None
+    segments = []
+    if q.start is not None and lo is not None and q.start < lo:
+        segments.append(_Segment(r, q.start, lo))
+    segments.append(_Segment(twin, lo, hi))
+    if q.end is not None and hi is not None and hi < q.end:
+        segments.append(_Segment(r, hi, q.end))
+    return segments
 
 
 def plan_query(q: Query, db: str, sizes: dict[str, int] | None = None, *, allow_rollups: bool = True) -> Plan:
@@ -420,8 +498,18 @@ def plan_query(q: Query, db: str, sizes: dict[str, int] | None = None, *, allow_
         for r in order:
             why = _rejects(r, q)
             if why is None:
-                sql, params, cols = _compile(q, db, r)
                 skipped = f" (skipped: {'; '.join(reasons)})" if reasons else ""
+                split = _split(q, r, order)
+                if split is not None:
+                    sql, params, cols = _compile(q, db, split)
+                    source = "+".join(dict.fromkeys(seg.rollup.table for seg in split))
+                    why_split = (
+                        "whole months from the month rollup, partial months at the edges from the day rollup"
+                        if len(split) > 1
+                        else "the range is whole months: the month rollup"
+                    )
+                    return Plan(source, f"{why_split}{skipped}", sql, params, cols)
+                sql, params, cols = _compile(q, db, [_Segment(r, q.start, q.end)])
                 return Plan(r.table, f"smallest exact rollup{skipped}", sql, params, cols)
             reasons.append(f"{r.table}: {why}")
     sql, params, cols = _compile(q, db, None)

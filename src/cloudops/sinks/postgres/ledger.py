@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 
 from cloudops.errors import ConfigError
 from cloudops.sinks.postgres.client import ConnOrDsn, connection, schema_for
+from cloudops.sinks.postgres.tenants import register_tenant
 
 __all__ = [
     "LedgerEntry",
@@ -112,6 +113,7 @@ def add_source(
 
     ``layout``: ``files`` (every object is new data) or ``manifest`` (provider manifests
     define versions of billing periods; data files are loaded only through a manifest).
+    The tenant is registered too (the schedule and the recovery timers visit registered tenants only).
     """
     query = sql.SQL(
         "INSERT INTO {} (id, provider, bucket, prefix, credentials_ref, schedule_s, layout) "
@@ -121,6 +123,7 @@ def add_source(
         "layout = EXCLUDED.layout RETURNING " + _SOURCE_COLS
     ).format(_t(tenant, "sources"))
     with connection(conn_or_dsn) as conn:
+        register_tenant(conn, tenant)
         row = _one(conn, tenant, query, [id, provider, bucket, prefix, credentials_ref, schedule_s, layout])
     return Source(**row)
 
