@@ -114,11 +114,36 @@ async def main(rows: int, repeat: int, work: Path) -> None:
         loaded += batch.num_rows
         console.print(f"  loaded {loaded:,}/{rows:,} rows ({loaded / load_s:,.0f} rows/s insert)", end="\r")
     console.print()
+    views = ch.call(
+        lambda c: (
+            c.query(
+                "SELECT name FROM system.tables WHERE database = {d:String} AND engine = 'MaterializedView' "
+                "AND name NOT LIKE '%staging'",
+                parameters={"d": f"tenant_{TENANT}"},
+            ).result_rows
+        )
+    )
     console.print(
         f"generated {rows:,} rows in {gen_s:.1f}s; inserted in {load_s:.1f}s "
-        f"([bold]{rows / load_s:,.0f} rows/s[/bold] with 4 rollups + 4 staging views attached); "
+        f"([bold]{rows / load_s:,.0f} rows/s[/bold] with {len(views)} rollup views attached); "
         f"wall {time.perf_counter() - t0:.1f}s"
     )
+    # Queries are measured once the background merges of the load have finished, as on a server
+    # between loads (merges of a fresh load compete with the queries for this machine's 2 cores).
+    settle = time.perf_counter()
+    while time.perf_counter() - settle < 600:
+        running = ch.call(
+            lambda c: (
+                c.query(
+                    "SELECT count() FROM system.merges WHERE database = {d:String}",
+                    parameters={"d": f"tenant_{TENANT}"},
+                ).result_rows[0][0]
+            )
+        )
+        if not running:
+            break
+        await asyncio.sleep(1)
+    console.print(f"background merges settled after {time.perf_counter() - settle:.1f}s")
     ch.command(f"OPTIMIZE TABLE tenant_{TENANT}.rollup_month FINAL")  # what background merges converge to
 
     redis_proc, redis_url = start_redis(work)

@@ -154,7 +154,7 @@ async def test_kill9_parse_worker_mid_file_second_worker_takes_over(
         loaded_before_kill = rt.counters.get("load.rows", 0)
         assert loaded_before_kill < up.rows, "the file finished before the kill; make it bigger"
         assert await cluster.expire_member(victim, "parse") == 1
-        receipts = await cluster.receipts({up.file_id}, timeout=120)
+        receipts = await cluster.receipts({up.file_id}, timeout=300)
         assert [r.reconciled for r in receipts[up.file_id]] == [True]
         await cluster.assert_exact([up])
         entry = get_file(postgres_db, cluster.tenant, up.file_id)
@@ -191,7 +191,7 @@ async def test_kill9_load_worker_mid_batch_second_worker_takes_over(
         victim = await cluster.wait_logged(f"loading s3://{cluster.bucket}/cur/big.csv", [a, b], timeout=90)
         victim.kill9()
         assert await cluster.expire_member(victim, "load") == 1
-        receipts = await cluster.receipts({up.file_id}, timeout=150)
+        receipts = await cluster.receipts({up.file_id}, timeout=300)
         assert all(r.reconciled for r in receipts[up.file_id])
         await cluster.assert_exact([up])
         survivor = b if victim is a else a

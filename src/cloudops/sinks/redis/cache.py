@@ -26,11 +26,19 @@ def cache_key(tenant: str, version: int, fingerprint: str) -> str:
     return f"cloudops:{validate_tenant(tenant)}:q:{version}:{fingerprint}"
 
 
+# One round trip for a lookup: read the tenant's version and the entry of that version together.
+_GET = """
+local v = redis.call('GET', KEYS[1]) or '0'
+return {v, redis.call('GET', ARGV[1] .. v .. ':' .. ARGV[2])}
+"""
+
+
 class QueryCache:
     """Get/set cached query results (JSON-able payloads). One client, reused."""
 
     def __init__(self, url: str, *, ttl_s: int = 86_400) -> None:
         self._redis = aioredis.from_url(url)
+        self._get = self._redis.register_script(_GET)
         self.ttl_s = ttl_s
 
     async def version(self, tenant: str) -> int:
@@ -43,12 +51,12 @@ class QueryCache:
 
     async def get(self, tenant: str, fingerprint: str) -> tuple[int, Any | None]:
         """(current version, cached payload or None)."""
+        prefix = cache_key(tenant, 0, "")[: -len("0:")]
         try:
-            version = await self.version(tenant)
-            raw = await self._redis.get(cache_key(tenant, version, fingerprint))
+            version, raw = await self._get(keys=[version_key(tenant)], args=[prefix, fingerprint])
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise TransientError(f"Redis unavailable: {exc}") from exc
-        return version, (orjson.loads(raw) if raw is not None else None)
+        return int(version), (orjson.loads(raw) if raw is not None else None)
 
     async def set(self, tenant: str, version: int, fingerprint: str, payload: Any) -> None:
         """Store ``payload`` for the given version (set only if still current is not required:
