@@ -460,19 +460,24 @@ def register(app: Any, rt: Runtime) -> None:
 
         @app.timer(interval=rt.settings.ingest.claim_lease_s)  # type: ignore[untyped-decorator]
         async def resume_abandoned() -> None:
-            """Announce again files whose worker vanished mid-file (its claim lapsed without a result).
+            """Take over files whose worker vanished mid-file (its claim lapsed without a result).
 
             A worker killed or shut down while parsing leaves its ledger row in ``parsing``; the
-            broker may already count the message as processed. Re-announcing is safe: the
-            ledger lets one worker claim it, and its batches deduplicate in ClickHouse.
+            broker may already count the message as processed, or the partition may sit with a
+            consumer that is stuck in a rebalance. This worker parses such a file itself, through
+            the same path as a delivered message: the ledger lets exactly one worker claim it
+            (every worker's timer tries), and its batches deduplicate in ClickHouse. A file
+            announced but never claimed (``seen``) is taken over the same way.
             """
             try:
-                for event in await ledger.stale_announcements():
-                    await rt.publish(BILLING_FILES, key=event.file_id, value=encode_record(event))
-                    rt.count("parse.resumed")
-                    log.warning("parse: %s was abandoned mid-file; announced again", event.url)
+                stale = await ledger.stale_announcements()
             except Exception as exc:  # the next tick tries again
                 log.warning("parse: could not look for abandoned files: %s", exc)
+                return
+            for event in stale:
+                log.warning("parse: %s was abandoned mid-file; taking it over", event.url)
+                rt.count("parse.resumed")
+                await handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None)
 
     @app.agent(rt.topic(retry_topic), name="cloudops.parse-retry")  # type: ignore[untyped-decorator]
     async def parse_retry(stream: Any) -> None:

@@ -31,6 +31,7 @@ class FileLedger:
     def __init__(self, settings: Settings) -> None:
         self.dsn = settings.postgres.dsn
         self.lease_s = settings.ingest.claim_lease_s
+        self.reparse_after_s = settings.ingest.reparse_after_s
 
     @property
     def enabled(self) -> bool:
@@ -50,11 +51,39 @@ class FileLedger:
         src = await self.source(event)
         return src.id if src else None
 
+    async def record_announced(self, event: BillingFile) -> bool:
+        """Record the sighting (state ``seen``, with the announcement) without claiming. False: no ledger row.
+
+        A trigger records what it announces, so a file whose announcement is never consumed
+        (a consumer group stuck in a rebalance) is still found and taken over by a parse worker.
+        """
+        source_id = await self.source_of(event)
+        if not self.dsn or source_id is None:
+            return False
+        await self._record_seen(event, source_id)
+        return True
+
     async def claim(self, event: BillingFile) -> bool:
         """Record the sighting and claim the file for parsing. False: someone else has it or it is done."""
         source_id = await self.source_of(event)
         if not self.dsn or source_id is None:
             return True
+        await self._record_seen(event, source_id)
+        entry = await asyncio.to_thread(
+            ledger.claim,
+            self.dsn,
+            event.tenant,
+            event.file_id,
+            lease_s=self.lease_s,
+            reparse_after_s=self.reparse_after_s,
+        )
+        if entry is None:
+            log.info("ledger: %s already parsed or being parsed; skipping this delivery", event.url)
+            return False
+        return True
+
+    async def _record_seen(self, event: BillingFile, source_id: str) -> None:
+        assert self.dsn
         version = event.version_id or event.etag or ""
         if event.period_version:
             # The same object listed by two versions of a period is two ledger rows.
@@ -73,19 +102,20 @@ class FileLedger:
             period_version=event.period_version,
             event=event.model_dump(mode="json"),
         )
-        entry = await asyncio.to_thread(ledger.claim, self.dsn, event.tenant, event.file_id, lease_s=self.lease_s)
-        if entry is None:
-            log.info("ledger: %s already parsed or being parsed; skipping this delivery", event.url)
-            return False
-        return True
 
     async def stale_announcements(self) -> list[BillingFile]:
-        """Files (any tenant) whose parse claim lapsed or that were never claimed: to be announced again."""
+        """Files (any tenant) whose parse claim lapsed or that were never claimed: to be taken over."""
         if not self.dsn:
             return []
         out: list[BillingFile] = []
         for tenant in await asyncio.to_thread(list_tenants, self.dsn):
-            events = await asyncio.to_thread(ledger.stale_claims, self.dsn, tenant.id, older_than_s=self.lease_s * 2)
+            events = await asyncio.to_thread(
+                ledger.stale_claims,
+                self.dsn,
+                tenant.id,
+                older_than_s=self.lease_s * 2,
+                parsed_older_than_s=self.reparse_after_s,
+            )
             out.extend(BillingFile.model_validate(e) for e in events)
         return out
 

@@ -295,7 +295,7 @@ def stale_claims(
     (with ``parsed_older_than_s``) that were parsed that long ago and never loaded.
 
     Their worker vanished (killed, or shut down mid-file after its message was acknowledged),
-    so nobody will finish them unless they are announced again. Blocks.
+    so nobody will finish them unless another worker takes them over. Blocks.
     """
     query = sql.SQL(
         "SELECT event FROM {} WHERE event IS NOT NULL AND ((state IN ('parsing', 'seen') "
