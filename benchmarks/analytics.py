@@ -133,12 +133,10 @@ async def main(rows: int, repeat: int, work: Path) -> None:
     settle = time.perf_counter()
     while time.perf_counter() - settle < 600:
         running = ch.call(
-            lambda c: (
-                c.query(
-                    "SELECT count() FROM system.merges WHERE database = {d:String}",
-                    parameters={"d": f"tenant_{TENANT}"},
-                ).result_rows[0][0]
-            )
+            lambda c: c.query(
+                "SELECT count() FROM system.merges WHERE database = {d:String}",
+                parameters={"d": f"tenant_{TENANT}"},
+            ).result_rows[0][0]
         )
         if not running:
             break
