@@ -67,6 +67,7 @@ def _settings(
     unique: str,
     *,
     block_bytes: int = 64 << 10,
+    reparse_after_s: float = 300.0,
 ) -> Settings:
     return Settings(
         app={"id": f"faults-{unique}", "tenant": f"f{unique}", "work_dir": tmp / "work"},
@@ -76,7 +77,9 @@ def _settings(
         aws=object_store.settings(),
         ingest={
             "claim_lease_s": 3.0,
-            "reparse_after_s": 60.0,  # longer than the slowest load of a file here: no re-parse while loading
+            # Longer than the slowest load of a file here (300+ small batches into chdb on 2 busy
+            # cores): a file still loading is not parsed again (the loader does not heartbeat the ledger).
+            "reparse_after_s": reparse_after_s,
             "block_bytes": block_bytes,
             "backoff_base_s": 0.1,
             "backoff_max_s": 1.0,
@@ -210,7 +213,8 @@ async def test_broker_restart_mid_stream(
     tmp_path: Path,
     unique: str,
 ) -> None:
-    settings = _settings(broker, object_store, chdb_dsn, postgres_db, tmp_path, unique)
+    # Short: a file whose batches the restarted broker lost is parsed again after this.
+    settings = _settings(broker, object_store, chdb_dsn, postgres_db, tmp_path, unique, reparse_after_s=60.0)
     cluster = await _cluster(settings, tmp_path)
     app, rt = await _in_process(settings, ["parse", "load"], "all")
     try:
@@ -223,7 +227,7 @@ async def test_broker_restart_mid_stream(
             await p.stop()
         await _wait(lambda: rt.counters.get("load.files", 0) >= 3, 90, "no file loaded before the restart")
         await asyncio.to_thread(broker.restart)
-        receipts = await cluster.receipts({u.file_id for u in files}, timeout=240)
+        receipts = await cluster.receipts({u.file_id for u in files}, timeout=400)
         unreconciled = [r for rs in receipts.values() for r in rs if not r.reconciled]
         assert not unreconciled, f"{unreconciled[:3]}\n{cluster.diagnose({r.file_id for r in unreconciled})}"
         await cluster.assert_exact(files)
