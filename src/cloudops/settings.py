@@ -175,6 +175,15 @@ class IngestSettings(_Section):
             "that lost acknowledged messages) is parsed again; ClickHouse drops the batches it already has."
         ),
     )
+    unclaimed_after_s: float = Field(
+        900.0,
+        ge=1,
+        description=(
+            "A file announced this long ago that no parse worker has claimed (its announcement is stuck, "
+            "e.g. behind a consumer group that stopped consuming) is taken over from the ledger by a parse "
+            "worker's recovery timer. Longer than a normal backlog on billing-files takes to drain."
+        ),
+    )
     claim_lease_s: float = Field(
         120.0,
         ge=1,

@@ -18,6 +18,7 @@ from cloudops.sinks.postgres.ledger import (
     list_sources,
     record_seen,
     source_for_object,
+    touch,
 )
 
 pytestmark = pytest.mark.integration
@@ -170,3 +171,46 @@ def test_stale_claims_are_offered_for_a_new_announcement(postgres_db: str, tenan
     assert stale_claims(postgres_db, tenant, older_than_s=0) == [event]
     advance(postgres_db, tenant, "fid-x", "parsed", rows_in=1)
     assert stale_claims(postgres_db, tenant, older_than_s=0) == []  # finished files are not offered
+
+
+def test_a_taken_over_claim_is_fenced_off(postgres_db: str, tenant: str) -> None:
+    """A worker that stalled past its lease loses the file: its heartbeats and moves are refused."""
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    _seen(postgres_db, tenant, "s3-event")
+    slow = claim(postgres_db, tenant, "fid-etag-1")
+    assert slow is not None
+    assert touch(postgres_db, tenant, "fid-etag-1", attempt=slow.attempts)  # still the owner
+    fast = claim(postgres_db, tenant, "fid-etag-1", lease_s=0)  # the lease lapsed: another worker takes it
+    assert fast is not None
+    assert fast.attempts == slow.attempts + 1
+    assert not touch(postgres_db, tenant, "fid-etag-1", attempt=slow.attempts)
+    with pytest.raises(ValueError, match="superseded by claim"):
+        advance(postgres_db, tenant, "fid-etag-1", "failed", error="boom", attempt=slow.attempts)
+    done = advance(postgres_db, tenant, "fid-etag-1", "parsed", rows_in=3, attempt=fast.attempts)
+    assert (done.state, done.last_error) == ("parsed", None)
+    assert not touch(postgres_db, tenant, "fid-etag-1", attempt=fast.attempts)  # parsed: nothing to hold
+
+
+def test_unclaimed_announcements_wait_longer_than_lapsed_claims(postgres_db: str, tenant: str) -> None:
+    from cloudops.sinks.postgres.ledger import stale_claims
+
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    events = {}
+    for name in ("queued", "abandoned"):
+        events[name] = {"tenant": tenant, "url": f"s3://bills/cur/{name}.csv", "key": f"cur/{name}.csv"}
+        record_seen(
+            postgres_db,
+            tenant,
+            source_id="aws-main",
+            object_key=f"cur/{name}.csv",
+            version="e1",
+            file_id=f"fid-{name}",
+            url=f"s3://bills/cur/{name}.csv",
+            trigger="schedule",
+            event=events[name],
+        )
+    assert claim(postgres_db, tenant, "fid-abandoned") is not None
+    # A queued announcement is not a lapsed claim: it is taken over only after its own, longer wait.
+    assert stale_claims(postgres_db, tenant, older_than_s=0, unclaimed_older_than_s=3600) == [events["abandoned"]]
+    both = stale_claims(postgres_db, tenant, older_than_s=0, unclaimed_older_than_s=0)
+    assert sorted(e["url"] for e in both) == sorted(e["url"] for e in events.values())

@@ -113,6 +113,7 @@ class Cluster:
             CLOUDOPS_AWS__SECRET_ACCESS_KEY="testing",
             CLOUDOPS_INGEST__CLAIM_LEASE_S=str(s.ingest.claim_lease_s),
             CLOUDOPS_INGEST__REPARSE_AFTER_S=str(s.ingest.reparse_after_s),
+            CLOUDOPS_INGEST__UNCLAIMED_AFTER_S=str(s.ingest.unclaimed_after_s),
             CLOUDOPS_INGEST__BLOCK_BYTES=str(s.ingest.block_bytes),
             CLOUDOPS_INGEST__BACKOFF_BASE_S=str(s.ingest.backoff_base_s),
             CLOUDOPS_INGEST__BACKOFF_MAX_S=str(s.ingest.backoff_max_s),

@@ -10,6 +10,7 @@ record says ``aborted`` so the loader removes what landed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from cloudops.sources.converter import FileConversion, open_conversion
 from cloudops.sources.manifests import is_manifest_key, parse_manifest
 from cloudops.sources.objects import fetch_to_spool
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
+from cloudops.topics.ledger import Claim
 from cloudops.topics.retry import RetriesExhausted, with_retries
 from cloudops.topics.runtime import Runtime
 from cloudops.topics.specs import BILLING_FILES, FOCUS_BATCHES
@@ -72,6 +74,7 @@ async def handle_billing_file(
     published = 0
     ledger = rt.ledger
     source = None
+    claim: Claim | None = None
     try:
         if ledger is not None and ledger.enabled:
             source = await with_retries(
@@ -88,14 +91,14 @@ async def handle_billing_file(
                 rt.count("parse.unlisted")
                 log.info("parse: %s waits for its manifest (source %s)", event.url, event.source_id or "?")
                 return
-            claimed = await with_retries(
+            claim = await with_retries(
                 lambda: ledger.claim(event),
                 what=f"claim {event.url}",
                 attempts=ing.max_attempts,
                 base_s=ing.backoff_base_s,
                 max_s=ing.backoff_max_s,
             )
-            if not claimed:
+            if claim is None:
                 rt.count("parse.skipped")
                 return
             log.info("parse: claimed %s (file %s)", event.url, event.file_id)
@@ -121,52 +124,91 @@ async def handle_billing_file(
     if source is not None and source.layout == "manifest" and event.period_version is None:
         await _handle_manifest(rt, event, source.id, key, value, partition, offset)
         return
+    held = ledger.holding(claim) if ledger is not None and claim is not None else contextlib.nullcontext(claim)
     try:
-        path = await _fetch(rt, event)
-        try:
-            conv = await asyncio.to_thread(
-                open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
-            )
-            published = await _publish_file(rt, event, conv, source_id)
-        finally:
-            path.unlink(missing_ok=True)
-        if ledger is not None:
-            await ledger.advance(
-                event.tenant,
-                event.file_id,
-                "parsed",
-                rows_in=conv.rows_in,
-                rows_rejected=conv.rows_rejected,
-                source_totals=conv.source_totals,
-            )
-        rt.count("parse.files")
-        FILES.labels("parse", "ok").inc()
-        ROWS.labels("read").inc(conv.rows_in)
-        ROWS.labels("converted").inc(conv.rows_converted)
-        ROWS.labels("rejected").inc(conv.rows_rejected)
-        log.info(
-            "parsed %s (%s): %d rows in, %d rejected, %d batches",
-            event.url,
-            conv.rules.id,
-            conv.rows_in,
-            conv.rows_rejected,
-            published,
-        )
+        async with held:
+            path = await _fetch(rt, event)
+            try:
+                conv = await asyncio.to_thread(
+                    open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
+                )
+                published = await _publish_file(rt, event, conv, source_id, claim)
+            finally:
+                path.unlink(missing_ok=True)
     except asyncio.CancelledError:
         raise
+    except _ClaimLost:
+        _taken_over(rt, event, "while publishing")
+        return
     except ObjectSupersededError as exc:
-        await _superseded(rt, event, exc)
+        await _superseded(rt, event, exc, claim)
+        return
     except Exception as exc:
         kind = classify(exc)
         FILES.labels("parse", kind).inc()
         if kind == "bug":
             log.exception("parse: unexpected error on %s", event.url)
         reason = describe(exc)
+        if not await _still_held(rt, claim):
+            # Another worker has the file now: its end record and ledger moves count, not ours.
+            _taken_over(rt, event, f"and then failed here ({reason})")
+            return
         if conv is not None and published:
             await _publish_end(rt, event, conv, published, source_id, status="aborted", reason=reason)
-        if kind == "transient" and await _to_retry(rt, event, key, value, retry_round, reason):
+        if kind == "transient" and await _to_retry(rt, event, key, value, retry_round, reason, claim):
             return
-        await _give_up(rt, event, kind, reason, key, value, partition, offset, _attempts(exc))
+        await _give_up(rt, event, kind, reason, key, value, partition, offset, _attempts(exc), claim)
+        return
+    # Every batch and the end record are published: the file is the loader's now. The ledger
+    # move below is bookkeeping (the loader moves the file on to loaded either way), so its
+    # failure is logged, never turned into an abort that would remove rows that landed.
+    if ledger is not None:
+        try:
+            await ledger.advance(
+                event.tenant,
+                event.file_id,
+                "parsed",
+                claim,
+                rows_in=conv.rows_in,
+                rows_rejected=conv.rows_rejected,
+                source_totals=conv.source_totals,
+            )
+        except Exception as exc:
+            log.warning("parse: %s is published but its ledger row was not moved to parsed: %s", event.url, exc)
+    rt.count("parse.files")
+    FILES.labels("parse", "ok").inc()
+    ROWS.labels("read").inc(conv.rows_in)
+    ROWS.labels("converted").inc(conv.rows_converted)
+    ROWS.labels("rejected").inc(conv.rows_rejected)
+    log.info(
+        "parsed %s (%s): %d rows in, %d rejected, %d batches",
+        event.url,
+        conv.rules.id,
+        conv.rows_in,
+        conv.rows_rejected,
+        published,
+    )
+
+
+class _ClaimLost(Exception):
+    """This worker's claim on the file was taken over (it stalled past the lease)."""
+
+
+def _taken_over(rt: Runtime, event: BillingFile, when: str) -> None:
+    rt.count("parse.claim_lost")
+    FILES.labels("parse", "taken_over").inc()
+    log.warning("parse: another worker took %s over %s; stopping here and leaving it to that worker", event.url, when)
+
+
+async def _still_held(rt: Runtime, claim: Claim | None) -> bool:
+    """Whether this worker still owns the file (True without a ledger, or when the ledger cannot tell)."""
+    if claim is None or rt.ledger is None:
+        return True
+    try:
+        return await rt.ledger.still_held(claim)
+    except Exception as exc:
+        log.warning("parse: could not check the claim on %s: %s", claim.file_id, exc)
+        return not claim.lost
 
 
 async def _handle_manifest(
@@ -271,12 +313,13 @@ async def _give_up(
     partition: int | None,
     offset: int | None,
     attempts: int,
+    claim: Claim | None = None,
 ) -> None:
     """Mark the file rejected (bad data) or failed in the ledger, then dead-letter its message."""
     if rt.ledger is not None:
         state: Literal["rejected", "failed"] = "rejected" if kind == "bad_data" else "failed"
         try:
-            await rt.ledger.advance(event.tenant, event.file_id, state, error=reason)
+            await rt.ledger.advance(event.tenant, event.file_id, state, claim, error=reason)
         except Exception as ledger_exc:  # the DLQ record below still carries the file
             log.warning("parse: could not mark %s %s in the ledger: %s", event.url, state, ledger_exc)
     await rt.dead_letter(
@@ -295,7 +338,13 @@ async def _give_up(
 
 
 async def _to_retry(
-    rt: Runtime, event: BillingFile, key: bytes | None, value: bytes | None, retry_round: int, reason: str
+    rt: Runtime,
+    event: BillingFile,
+    key: bytes | None,
+    value: bytes | None,
+    retry_round: int,
+    reason: str,
+    claim: Claim | None = None,
 ) -> bool:
     """Park the message on the retry topic for a later round; False when the rounds are used up."""
     ing = rt.settings.ingest
@@ -304,7 +353,7 @@ async def _to_retry(
     delay = min(900.0, ing.retry_delay_s * 2**retry_round)
     if rt.ledger is not None:
         try:  # claimable again by the next round
-            await rt.ledger.advance(event.tenant, event.file_id, "failed", error=reason)
+            await rt.ledger.advance(event.tenant, event.file_id, "failed", claim, error=reason)
         except Exception as exc:
             log.info("parse: ledger not updated for %s: %s", event.url, exc)
     retry_topic = BILLING_FILES.retry_topic
@@ -324,35 +373,28 @@ async def _to_retry(
     return True
 
 
-async def _superseded(rt: Runtime, event: BillingFile, exc: ObjectSupersededError) -> None:
+async def _superseded(rt: Runtime, event: BillingFile, exc: ObjectSupersededError, claim: Claim | None = None) -> None:
     """The announced version was overwritten before it was read: record it, no dead letter."""
     rt.count("parse.superseded")
     FILES.labels("parse", "superseded").inc()
     log.info("parse: %s was overwritten before it was read; its newer version is ingested on its own", event.url)
     if rt.ledger is not None:
         try:
-            await rt.ledger.advance(event.tenant, event.file_id, "rejected", error=f"superseded: {exc.reason}")
+            await rt.ledger.advance(event.tenant, event.file_id, "rejected", claim, error=f"superseded: {exc.reason}")
         except Exception as ledger_exc:
             log.warning("parse: could not mark %s superseded in the ledger: %s", event.url, ledger_exc)
 
 
-async def _publish_file(rt: Runtime, event: BillingFile, conv: FileConversion, source_id: str | None) -> int:
+async def _publish_file(
+    rt: Runtime, event: BillingFile, conv: FileConversion, source_id: str | None, claim: Claim | None = None
+) -> int:
     chunks = conv.chunks()
     seq = 0
     max_bytes = rt.settings.kafka.max_message_bytes
-    heartbeat_s = rt.settings.ingest.claim_lease_s / 3
-    last_beat = time.monotonic()
     while True:
         item = await asyncio.to_thread(next, chunks, None)
         if item is None:
             break
-        if rt.ledger is not None and time.monotonic() - last_beat > heartbeat_s:
-            # Keep the claim alive: a claim without heartbeats lapses and another worker takes the file.
-            try:
-                await rt.ledger.touch(event.tenant, event.file_id)
-            except Exception as exc:  # a missed heartbeat at worst lets a second worker parse it too
-                log.warning("parse: claim heartbeat for %s failed: %s", event.url, exc)
-            last_beat = time.monotonic()
         result, malformed = item
         for row in [*(result.rejected if result else []), *malformed]:
             await rt.dead_letter(
@@ -374,6 +416,8 @@ async def _publish_file(rt: Runtime, event: BillingFile, conv: FileConversion, s
         row_start, row_end = row_numbers[0].as_py(), row_numbers[-1].as_py() + 1
         pieces = await asyncio.to_thread(_split, result.batch, max_bytes)
         for i, (piece, data) in enumerate(pieces):
+            if claim is not None and claim.lost:  # the heartbeat found the file taken over
+                raise _ClaimLost(event.file_id)
             env = FocusBatchEnvelope(
                 kind="rows",
                 tenant=event.tenant,

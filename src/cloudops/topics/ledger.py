@@ -10,8 +10,10 @@ processed as before (idempotent inserts still prevent duplicate rows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -20,9 +22,26 @@ from cloudops.settings import Settings
 from cloudops.sinks.postgres import ledger, periods
 from cloudops.sinks.postgres.tenants import list_tenants
 
-__all__ = ["FileLedger"]
+__all__ = ["Claim", "FileLedger"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Claim:
+    """A parse worker's hold on one file.
+
+    ``attempt`` is the ledger's ``attempts`` count when this worker claimed the file: a
+    fencing token. Another worker that takes the file over (the claim lapsed) bumps it, and
+    from then on this worker's heartbeats fail and its ledger moves are refused, so a worker
+    that was merely slow never marks, aborts or re-routes a file it no longer owns. ``None``:
+    the file has no ledger row (no control plane or no registered source), nothing to fence.
+    """
+
+    tenant: str
+    file_id: str
+    attempt: int | None
+    lost: bool = False
 
 
 class FileLedger:
@@ -32,6 +51,7 @@ class FileLedger:
         self.dsn = settings.postgres.dsn
         self.lease_s = settings.ingest.claim_lease_s
         self.reparse_after_s = settings.ingest.reparse_after_s
+        self.unclaimed_after_s = settings.ingest.unclaimed_after_s
 
     @property
     def enabled(self) -> bool:
@@ -63,11 +83,11 @@ class FileLedger:
         await self._record_seen(event, source_id)
         return True
 
-    async def claim(self, event: BillingFile) -> bool:
-        """Record the sighting and claim the file for parsing. False: someone else has it or it is done."""
+    async def claim(self, event: BillingFile) -> Claim | None:
+        """Record the sighting and claim the file for parsing. None: someone else has it or it is done."""
         source_id = await self.source_of(event)
         if not self.dsn or source_id is None:
-            return True
+            return Claim(event.tenant, event.file_id, None)
         await self._record_seen(event, source_id)
         entry = await asyncio.to_thread(
             ledger.claim,
@@ -79,8 +99,45 @@ class FileLedger:
         )
         if entry is None:
             log.info("ledger: %s already parsed or being parsed; skipping this delivery", event.url)
+            return None
+        return Claim(event.tenant, event.file_id, entry.attempts)
+
+    async def still_held(self, claim: Claim) -> bool:
+        """Heartbeat: renew the claim; False (and ``claim.lost``) once another worker has the file."""
+        if claim.lost:
             return False
-        return True
+        if not self.dsn or claim.attempt is None:
+            return True
+        held = await asyncio.to_thread(ledger.touch, self.dsn, claim.tenant, claim.file_id, attempt=claim.attempt)
+        if not held:
+            claim.lost = True
+        return held
+
+    @contextlib.asynccontextmanager
+    async def holding(self, claim: Claim) -> AsyncIterator[Claim]:
+        """Heartbeat ``claim`` every third of the lease while the block runs (fetching, converting,
+        publishing), so a long file is not taken over from a live worker. ``claim.lost`` turns True
+        if it was taken over anyway (this worker stalled longer than the lease)."""
+        if not self.dsn or claim.attempt is None:
+            yield claim
+            return
+
+        async def beat() -> None:
+            while not claim.lost:
+                await asyncio.sleep(self.lease_s / 3)
+                try:
+                    if not await self.still_held(claim):
+                        log.warning("ledger: lost the claim on file %s to another worker", claim.file_id)
+                except Exception as exc:  # a missed heartbeat at worst lets a second worker parse it too
+                    log.warning("ledger: claim heartbeat for file %s failed: %s", claim.file_id, exc)
+
+        task = asyncio.create_task(beat(), name=f"claim-heartbeat-{claim.file_id}")
+        try:
+            yield claim
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _record_seen(self, event: BillingFile, source_id: str) -> None:
         assert self.dsn
@@ -104,7 +161,8 @@ class FileLedger:
         )
 
     async def stale_announcements(self) -> list[BillingFile]:
-        """Files (any tenant) whose parse claim lapsed or that were never claimed: to be taken over."""
+        """Files (any tenant) whose parse claim lapsed, that were announced and never claimed for
+        ``unclaimed_after_s``, or parsed and never loaded for ``reparse_after_s``: to be taken over."""
         if not self.dsn:
             return []
         out: list[BillingFile] = []
@@ -114,18 +172,21 @@ class FileLedger:
                 self.dsn,
                 tenant.id,
                 older_than_s=self.lease_s * 2,
+                unclaimed_older_than_s=self.unclaimed_after_s,
                 parsed_older_than_s=self.reparse_after_s,
             )
             out.extend(BillingFile.model_validate(e) for e in events)
         return out
 
-    async def touch(self, tenant: str, file_id: str) -> None:
-        """Heartbeat of a parse claim (no-op without a control plane or a ledger row)."""
-        if self.dsn:
-            await asyncio.to_thread(ledger.touch, self.dsn, tenant, file_id)
+    async def advance(
+        self, tenant: str, file_id: str, state: ledger.State, claim: Claim | None = None, **fields: object
+    ) -> None:
+        """Move the file's ledger row, if it has one (files of no registered source have none).
 
-    async def advance(self, tenant: str, file_id: str, state: ledger.State, **fields: object) -> None:
-        """Move the file's ledger row, if it has one (files of no registered source have none)."""
+        With ``claim``, only while that claim is current (ValueError otherwise: the file was taken over).
+        """
+        if claim is not None and claim.attempt is not None:
+            fields["attempt"] = claim.attempt
         if not self.dsn:
             return
         entry = await asyncio.to_thread(ledger.get_file, self.dsn, tenant, file_id)

@@ -236,11 +236,14 @@ def advance(
     source_totals: Mapping[str, Decimal] | None = None,
     landed_totals: Mapping[str, Decimal] | None = None,
     error: str | None = None,
+    attempt: int | None = None,
 ) -> LedgerEntry:
     """Move a file to ``state`` (only along the allowed transitions), recording counts and totals.
 
-    Raises ValueError for a transition the state machine does not allow (e.g. loaded ->
-    parsing) or an unknown file. Money is stored as decimal strings.
+    With ``attempt`` (the ``attempts`` count :func:`claim` returned) the row moves only if that
+    claim is still the latest: a worker whose file was taken over does not move it. Raises
+    ValueError for a transition the state machine does not allow (e.g. loaded -> parsing), a
+    claim that is no longer current, or an unknown file. Money is stored as decimal strings.
     """
     allowed = [s for s, nxt in _NEXT.items() if state in nxt]
     if not allowed:
@@ -253,7 +256,8 @@ def advance(
         "UPDATE {} SET state = %s, updated_at = now(), rows_in = COALESCE(%s, rows_in), "
         "rows_landed = COALESCE(%s, rows_landed), rows_rejected = COALESCE(%s, rows_rejected), "
         "source_totals = COALESCE(%s, source_totals), landed_totals = COALESCE(%s, landed_totals), "
-        "last_error = COALESCE(%s, last_error) WHERE file_id = %s AND state = ANY(%s) RETURNING " + _ENTRY_COLS
+        "last_error = COALESCE(%s, last_error) WHERE file_id = %s AND state = ANY(%s) "
+        "AND (%s::int IS NULL OR attempts = %s) RETURNING " + _ENTRY_COLS
     ).format(_t(tenant, "file_ledger"))
     params = [
         state,
@@ -265,6 +269,8 @@ def advance(
         error,
         file_id,
         allowed,
+        attempt,
+        attempt,
     ]
     with connection(conn_or_dsn) as conn:
         rows = _all(conn, tenant, query, params)
@@ -273,12 +279,14 @@ def advance(
             counts = sql.SQL(
                 "UPDATE {} SET rows_in = COALESCE(%s, rows_in), rows_rejected = COALESCE(%s, rows_rejected), "
                 "source_totals = COALESCE(%s, source_totals), updated_at = now() WHERE file_id = %s "
-                "AND state IN ('loaded', 'reconciled') RETURNING " + _ENTRY_COLS
+                "AND state IN ('loaded', 'reconciled') AND (%s::int IS NULL OR attempts = %s) RETURNING " + _ENTRY_COLS
             ).format(_t(tenant, "file_ledger"))
-            rows = _all(conn, tenant, counts, [rows_in, rows_rejected, money(source_totals), file_id])
+            rows = _all(conn, tenant, counts, [rows_in, rows_rejected, money(source_totals), file_id, attempt, attempt])
         if not rows:
             current = get_file(conn, tenant, file_id)
             where = "unknown file" if current is None else f"file is {current.state}"
+            if current is not None and attempt is not None and current.attempts != attempt:
+                where += f" (claim {attempt} superseded by claim {current.attempts})"
             raise ValueError(f"cannot move {file_id} to {state}: {where}")
     return LedgerEntry(**rows[0])
 
@@ -288,32 +296,42 @@ def stale_claims(
     tenant: str,
     *,
     older_than_s: float,
+    unclaimed_older_than_s: float | None = None,
     parsed_older_than_s: float | None = None,
     limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """Announcements of files whose claim lapsed (``parsing``), that were never claimed (``seen``), or
-    (with ``parsed_older_than_s``) that were parsed that long ago and never loaded.
+    """Announcements of files whose claim lapsed (``parsing`` untouched for ``older_than_s``), that
+    were never claimed (``seen`` for ``unclaimed_older_than_s``, default ``older_than_s``), or (with
+    ``parsed_older_than_s``) that were parsed that long ago and never loaded.
 
     Their worker vanished (killed, or shut down mid-file after its message was acknowledged),
-    so nobody will finish them unless another worker takes them over. Blocks.
+    or their announcement is stuck, so nobody will finish them unless another worker takes
+    them over. Blocks.
     """
     query = sql.SQL(
-        "SELECT event FROM {} WHERE event IS NOT NULL AND ((state IN ('parsing', 'seen') "
-        "AND updated_at < now() - make_interval(secs => %s)) OR (state = 'parsed' AND %s::float8 IS NOT NULL "
-        "AND updated_at < now() - make_interval(secs => %s))) ORDER BY updated_at LIMIT %s"
+        "SELECT event FROM {} WHERE event IS NOT NULL AND ("
+        "(state = 'parsing' AND updated_at < now() - make_interval(secs => %s)) "
+        "OR (state = 'seen' AND updated_at < now() - make_interval(secs => %s)) "
+        "OR (state = 'parsed' AND %s::float8 IS NOT NULL AND updated_at < now() - make_interval(secs => %s))"
+        ") ORDER BY updated_at LIMIT %s"
     ).format(_t(tenant, "file_ledger"))
-    params = [older_than_s, parsed_older_than_s, parsed_older_than_s or 0, limit]
+    unclaimed = older_than_s if unclaimed_older_than_s is None else unclaimed_older_than_s
+    params = [older_than_s, unclaimed, parsed_older_than_s, parsed_older_than_s or 0, limit]
     with connection(conn_or_dsn) as conn:
         return [dict(r["event"]) for r in _all(conn, tenant, query, params)]
 
 
-def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
-    """Renew a parse claim (heartbeat): True while the file is still ``parsing``. Blocks."""
+def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, attempt: int | None = None) -> bool:
+    """Renew a parse claim (heartbeat): True while the file is still ``parsing`` (by claim ``attempt``,
+    when given: the ``attempts`` count its :func:`claim` returned). False: the claim is gone (another
+    worker took the file over, or it moved on). Blocks.
+    """
     query = sql.SQL(
-        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsing' RETURNING file_id"
+        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsing' "
+        "AND (%s::int IS NULL OR attempts = %s) RETURNING file_id"
     ).format(_t(tenant, "file_ledger"))
     with connection(conn_or_dsn) as conn:
-        return bool(_all(conn, tenant, query, [file_id]))
+        return bool(_all(conn, tenant, query, [file_id, attempt, attempt]))
 
 
 def reopen(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
