@@ -77,8 +77,8 @@ def _settings(
         aws=object_store.settings(),
         ingest={
             "claim_lease_s": 3.0,
-            # Longer than the slowest load of a file here (300+ small batches into chdb on 2 busy
-            # cores): a file still loading is not parsed again (the loader does not heartbeat the ledger).
+            # Longer than a file here waits behind the others before the loader reaches it (300+ small
+            # batches each into chdb on 2 busy cores); once loading, the loader's heartbeat keeps it.
             "reparse_after_s": reparse_after_s,
             # An announcement stuck in a consumer group that stopped consuming is taken from the
             # ledger after this; short enough for the scenarios, longer than a backlog here drains.

@@ -13,8 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from tests.support.kafka import read_topic
 
+from cloudops.agents.load import Loader
 from cloudops.agents.parse import handle_billing_file
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
@@ -22,7 +25,9 @@ from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import Settings
 from cloudops.sinks.postgres import migrate
-from cloudops.sinks.postgres.ledger import add_source, claim, get_file
+from cloudops.sinks.clickhouse import connect
+from cloudops.sinks.postgres.client import schema_for
+from cloudops.sinks.postgres.ledger import add_source, claim, get_file, stale_claims
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_envelope, encode_record
@@ -145,3 +150,35 @@ async def test_a_slow_worker_keeps_its_claim_by_heartbeat(parser: tuple[Any, Bil
     entry = get_file(rt.settings.postgres.dsn, event.tenant, event.file_id)
     assert entry is not None
     assert (entry.state, entry.attempts, entry.rows_in) == ("parsed", 1, 1281)
+
+
+async def test_the_loader_keeps_a_file_it_is_loading_from_looking_lost(parser: tuple[Any, BillingFile]) -> None:
+    """A file parsed long ago whose batches are still loading (a backlog) is not re-parsed."""
+    rt, event = parser
+    await handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None)
+    dsn = rt.settings.postgres.dsn
+    # Parsed 20 minutes ago, not loaded since: lost, by a 10-minute reparse_after_s (the app's own
+    # recovery timer uses the default hour, so it leaves the file alone during the test).
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            f'UPDATE "{schema_for(event.tenant)}".file_ledger SET updated_at = now() - interval \'20 minutes\' '
+            "WHERE file_id = %s",
+            [event.file_id],
+        )
+    ev = event.model_dump(mode="json")
+    assert stale_claims(dsn, event.tenant, older_than_s=3600, parsed_older_than_s=600) == [ev]
+
+    records = await read_topic(
+        rt.settings.kafka.bootstrap_servers,
+        FOCUS_BATCHES.name,
+        until=lambda rs: any(r.key == event.file_id.encode() for r in rs),
+    )
+    first = next(r for r in records if r.key == event.file_id.encode())
+    loader = Loader(rt, connect(rt.settings.clickhouse_dsn))
+    await loader.handle(first.key, first.value, dict(first.headers), first.partition, first.offset)
+    assert rt.counters.get("load.rows", 0) > 0
+    # The loader's heartbeat: the file is loading, not lost.
+    assert stale_claims(dsn, event.tenant, older_than_s=3600, parsed_older_than_s=600) == []
+    entry = get_file(dsn, event.tenant, event.file_id)
+    assert entry is not None
+    assert entry.state == "parsed"

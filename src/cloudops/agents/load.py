@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,7 @@ class Loader:
         self.rt = rt
         self.ch = ch
         self._ready: set[str] = set()
+        self._beats: dict[str, float] = {}  # file id -> when the loader last touched its ledger row
 
     async def _retry(self, fn: Any, what: str) -> Any:
         """Retry a ClickHouse step through an outage of up to ``load.outage_budget_s``.
@@ -130,6 +132,7 @@ class Loader:
                 )
                 if env.seq == 0:
                     log.info("load: loading %s (file %s)", env.file_url, env.file_id)
+                await self._heartbeat(env)
                 self.rt.count("load.rows", batch.num_rows)
                 ROWS.labels("landed").inc(batch.num_rows)
             else:
@@ -158,7 +161,29 @@ class Loader:
                 headers=headers,
             )
 
+    async def _heartbeat(self, env: FocusBatchEnvelope) -> None:
+        """Touch the file's ledger row while its batches load (every ``reparse_after_s`` / 10 at most).
+
+        A file ``parsed`` longer than ``reparse_after_s`` without a receipt counts as lost and is
+        parsed again; a large file still loading behind a backlog must not be. Best effort.
+        """
+        ledger = self.rt.ledger
+        if ledger is None or not ledger.enabled:
+            return
+        now = time.monotonic()
+        every = self.rt.settings.ingest.reparse_after_s / 10
+        if now - self._beats.get(env.file_id, -every) < every:
+            return
+        self._beats[env.file_id] = now
+        if len(self._beats) > 10_000:  # forget files long finished
+            self._beats = {f: t for f, t in self._beats.items() if now - t < every}
+        try:
+            await ledger.loading(env.tenant, env.file_id)
+        except Exception as exc:
+            log.info("load: ledger heartbeat for %s failed: %s", env.file_url, exc)
+
     async def _finish_file(self, env: FocusBatchEnvelope) -> None:
+        self._beats.pop(env.file_id, None)
         staged = env.period_version is not None
         if env.status == "aborted":
             table = f"{database_for(env.tenant)}.{'focus_pending' if staged else 'focus'}"

@@ -160,6 +160,11 @@ class FileLedger:
             event=event.model_dump(mode="json"),
         )
 
+    async def loading(self, tenant: str, file_id: str) -> None:
+        """The loader is inserting this file's batches: keep a ``parsed`` file from looking lost."""
+        if self.dsn:
+            await asyncio.to_thread(ledger.touch_loading, self.dsn, tenant, file_id)
+
     async def stale_announcements(self) -> list[BillingFile]:
         """Files (any tenant) whose parse claim lapsed, that were announced and never claimed for
         ``unclaimed_after_s``, or parsed and never loaded for ``reparse_after_s``: to be taken over."""

@@ -44,6 +44,7 @@ __all__ = [
     "source_for_object",
     "stale_claims",
     "touch",
+    "touch_loading",
 ]
 
 State = Literal["seen", "parsing", "parsed", "loaded", "reconciled", "rejected", "failed"]
@@ -332,6 +333,17 @@ def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, attempt: int | N
     ).format(_t(tenant, "file_ledger"))
     with connection(conn_or_dsn) as conn:
         return bool(_all(conn, tenant, query, [file_id, attempt, attempt]))
+
+
+def touch_loading(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
+    """The loader's heartbeat for a ``parsed`` file whose batches it is inserting: a file still
+    loading is not mistaken for one whose batches were lost (``reparse_after_s``). True if touched.
+    Blocks."""
+    query = sql.SQL(
+        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsed' RETURNING file_id"
+    ).format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        return bool(_all(conn, tenant, query, [file_id]))
 
 
 def reopen(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
