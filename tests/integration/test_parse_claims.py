@@ -24,8 +24,8 @@ from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import Settings
-from cloudops.sinks.postgres import migrate
 from cloudops.sinks.clickhouse import connect
+from cloudops.sinks.postgres import migrate
 from cloudops.sinks.postgres.client import schema_for
 from cloudops.sinks.postgres.ledger import add_source, claim, get_file, stale_claims
 from cloudops.sources.objects import s3_client
@@ -161,7 +161,7 @@ async def test_the_loader_keeps_a_file_it_is_loading_from_looking_lost(parser: t
     # recovery timer uses the default hour, so it leaves the file alone during the test).
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            f'UPDATE "{schema_for(event.tenant)}".file_ledger SET updated_at = now() - interval \'20 minutes\' '
+            f"UPDATE \"{schema_for(event.tenant)}\".file_ledger SET updated_at = now() - interval '20 minutes' "
             "WHERE file_id = %s",
             [event.file_id],
         )
