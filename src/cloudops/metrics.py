@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "BACKPRESSURE_SECONDS",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
     "END_TO_END_SECONDS",
@@ -22,6 +23,9 @@ FILES = Counter("cloudops_files_total", "Billing files by stage outcome.", ["sta
 ROWS = Counter("cloudops_rows_total", "Billing rows by outcome (read, converted, rejected, landed).", ["outcome"])
 DEAD_LETTERS = Counter("cloudops_dead_letters_total", "Records sent to a DLQ.", ["topic", "error_kind"])
 RETRIES = Counter("cloudops_retries_total", "Transient failures retried.", ["operation"])
+BACKPRESSURE_SECONDS = Counter(
+    "cloudops_backpressure_seconds_total", "Time a stage held its output because the next stage lagged.", ["stage"]
+)
 STAGE_SECONDS = Histogram(
     "cloudops_stage_seconds",
     "Time spent per file in a stage.",

@@ -175,6 +175,18 @@ class IngestSettings(_Section):
             "that lost acknowledged messages) is parsed again; ClickHouse drops the batches it already has."
         ),
     )
+    max_load_lag_batches: int = Field(
+        1000,
+        ge=0,
+        description=(
+            "Backpressure: a parse worker publishes the next batch only while the loaders' consumer group "
+            "(`load_group`) is at most this many focus-batches messages behind (0: no limit)."
+        ),
+    )
+    load_group: str | None = Field(
+        None,
+        description="Consumer group of the loaders, for `max_load_lag_batches` (default: this app's id, `app.id`).",
+    )
     unclaimed_after_s: float = Field(
         900.0,
         ge=1,

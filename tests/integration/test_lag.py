@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
+from tests.support.faults import big_cur_file
 
+from cloudops.agents.parse import handle_billing_file
+from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
+from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.metrics import CONSUMER_LAG
-from cloudops.settings import KafkaSettings
+from cloudops.schemas.events import BillingFile
+from cloudops.settings import KafkaSettings, Settings
+from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
-from cloudops.topics.lag import export_lag
+from cloudops.topics.codec import encode_record
+from cloudops.topics.lag import LagGate, export_lag
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +52,108 @@ async def test_lag_is_end_offset_minus_committed(broker: EmbeddedBroker, unique:
     lag = await export_lag(broker.bootstrap_servers, group, ["focus-batches", "no-such-topic"])
     assert lag == {("focus-batches", 0): 1, ("focus-batches", 1): 3}
     assert CONSUMER_LAG.labels(group, "focus-batches", "0")._value.get() == 1
+
+
+async def _commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+    finally:
+        await consumer.stop()
+
+
+async def test_lag_gate_holds_while_the_group_is_behind(broker: EmbeddedBroker, unique: str) -> None:
+    bootstrap = broker.bootstrap_servers
+    topic = f"gate-{unique}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for _ in range(10):
+            await producer.send_and_wait(topic, value=b"x", partition=0)
+    finally:
+        await producer.stop()
+    group = f"gate-{unique}"
+    gate = LagGate(bootstrap, group, [topic], limit=3, check_s=0.1)
+    # A group that has committed nothing has no consumer to wait for: no hold.
+    assert await gate.wait() == 0.0
+    tp = TopicPartition(topic, 0)
+    await _commit(bootstrap, group, {tp: 2})  # 8 behind, limit 3: held
+    gate = LagGate(bootstrap, group, [topic], limit=3, check_s=0.1)
+    held = asyncio.create_task(gate.wait())
+    await asyncio.sleep(1.0)
+    assert not held.done()
+    assert gate.lag == 8
+    await _commit(bootstrap, group, {tp: 8})  # the consumer caught up to 2 behind: released
+    waited = await asyncio.wait_for(held, 10)
+    assert waited >= 1.0
+    assert gate.lag == 2
+
+
+async def _ends(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await probe.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
+        return dict(await probe.end_offsets(tps))
+    finally:
+        await probe.stop()
+
+
+async def test_parse_holds_its_batches_while_the_loaders_lag(
+    broker: EmbeddedBroker, object_store: EmbeddedObjectStore, chdb_dsn: str, tmp_path: Path, unique: str
+) -> None:
+    """Bounded in-flight batches: the parser stops publishing while the loaders' group is over the limit,
+    and goes on as they catch up."""
+    bootstrap = broker.bootstrap_servers
+    loaders = f"loaders-{unique}"
+    settings = Settings(
+        app={"id": f"cloudops-gate-{unique}", "tenant": f"t{unique}", "work_dir": tmp_path / "work"},
+        kafka={"bootstrap_servers": bootstrap, "session_timeout_s": 10.0},
+        clickhouse={"dsn": chdb_dsn},
+        aws=object_store.settings(),
+        ingest={"max_load_lag_batches": 2, "load_group": loaders, "block_bytes": 64 << 10},
+    )
+    await ensure_topics(settings.kafka)
+    await _commit(bootstrap, loaders, await _ends(bootstrap, "focus-batches"))  # caught up so far
+    bucket = f"bills-{unique}"
+    big = big_cur_file(4)  # a few dozen batches
+    async with s3_client(settings.aws) as s3:
+        await s3.create_bucket(Bucket=bucket)
+        put = await s3.put_object(Bucket=bucket, Key="cur/big.csv", Body=big.body)
+    event = BillingFile(
+        tenant=settings.app.tenant,
+        url=f"s3://{bucket}/cur/big.csv",
+        bucket=bucket,
+        key="cur/big.csv",
+        etag=put["ETag"].strip('"'),
+        trigger="schedule",
+    )
+    app, rt = create_app(settings, ["parse"])
+    assert rt.load_gate is not None
+    rt.load_gate.check_s = 0.1
+    await app.start()
+    try:
+        parsing = asyncio.create_task(handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None))
+        await asyncio.sleep(3.0)
+        # Held: a couple of batches over the limit at most (the lag is read every check_s), then nothing.
+        held_at = rt.counters.get("parse.batches", 0)
+        assert 1 <= held_at <= 5
+        assert not parsing.done()
+        # The loaders work through the backlog: the parser goes on, a few batches at a time.
+        while not parsing.done():
+            await _commit(bootstrap, loaders, await _ends(bootstrap, "focus-batches"))
+            await asyncio.sleep(0.3)
+        await parsing
+        assert rt.counters.get("parse.files") == 1
+        assert rt.counters.get("parse.batches", 0) > held_at + 5
+        assert rt.counters.get("parse.throttled", 0) >= 2
+    finally:
+        await app.stop()

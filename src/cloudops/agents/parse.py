@@ -20,12 +20,13 @@ import pyarrow as pa
 
 from cloudops.errors import BadDataError, ErrorKind, ObjectSupersededError, classify, describe
 from cloudops.focus.convert import sum_by_currency
-from cloudops.metrics import FILES, RETRIES, ROWS
+from cloudops.metrics import BACKPRESSURE_SECONDS, FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
 from cloudops.sources.converter import FileConversion, open_conversion
 from cloudops.sources.manifests import is_manifest_key, parse_manifest
 from cloudops.sources.objects import fetch_to_spool
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
+from cloudops.topics.lag import LagGate
 from cloudops.topics.ledger import Claim
 from cloudops.topics.retry import RetriesExhausted, with_retries
 from cloudops.topics.runtime import Runtime
@@ -416,6 +417,9 @@ async def _publish_file(
         row_start, row_end = row_numbers[0].as_py(), row_numbers[-1].as_py() + 1
         pieces = await asyncio.to_thread(_split, result.batch, max_bytes)
         for i, (piece, data) in enumerate(pieces):
+            if rt.load_gate is not None and (waited := await rt.load_gate.wait(event.url)):
+                rt.count("parse.throttled")
+                BACKPRESSURE_SECONDS.labels("parse").inc(waited)
             if claim is not None and claim.lost:  # the heartbeat found the file taken over
                 raise _ClaimLost(event.file_id)
             env = FocusBatchEnvelope(
@@ -489,6 +493,11 @@ async def _publish_end(
 
 def register(app: Any, rt: Runtime) -> None:
     """Add the parse agent (and its retry-topic twin) to the app."""
+    limit = rt.settings.ingest.max_load_lag_batches
+    if limit > 0:
+        # Bounded in-flight batches: hold publishing while the loaders (same consumer group) lag.
+        group = rt.settings.ingest.load_group or rt.settings.app.id
+        rt.load_gate = LagGate(rt.settings.kafka.bootstrap_servers, group, [FOCUS_BATCHES.name], limit)
 
     @app.agent(rt.topic(BILLING_FILES), name="cloudops.parse")  # type: ignore[untyped-decorator]
     async def parse(stream: Any) -> None:

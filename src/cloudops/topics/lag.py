@@ -7,7 +7,9 @@ nothing joins or disturbs the group.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -15,13 +17,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from cloudops.metrics import CONSUMER_LAG
 
-__all__ = ["consumer_lag", "export_lag"]
+__all__ = ["LagGate", "consumer_lag", "export_lag"]
 
 log = logging.getLogger(__name__)
 
 
-async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-    """(topic, partition) -> messages the group has not committed yet. Topics that do not exist are skipped."""
+async def _offsets(
+    bootstrap: str, group: str, topics: Iterable[str]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """(end offsets, the group's committed offsets) of every partition of ``topics`` that exists."""
     wanted = set(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
@@ -31,17 +35,19 @@ async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dic
         committed = await admin.list_consumer_group_offsets(group)
         tps = [TopicPartition(t, p) for t in sorted(wanted) for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
-            return {}
+            return {}, {}
         ends = await consumer.end_offsets(tps)
-        out: dict[tuple[str, int], int] = {}
-        for tp in tps:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            out[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
-        return out
+        done = {tp: meta.offset for tp in tps if (meta := committed.get(tp)) is not None and meta.offset >= 0}
+        return dict(ends), done
     finally:
         await consumer.stop()
         await admin.close()
+
+
+async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> messages the group has not committed yet. Topics that do not exist are skipped."""
+    ends, done = await _offsets(bootstrap, group, topics)
+    return {(tp.topic, tp.partition): max(0, end - done.get(tp, 0)) for tp, end in ends.items()}
 
 
 async def export_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
@@ -50,3 +56,65 @@ async def export_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[
     for (topic, partition), n in lag.items():
         CONSUMER_LAG.labels(group, topic, str(partition)).set(n)
     return lag
+
+
+class LagGate:
+    """Backpressure between two stages: :meth:`wait` returns once ``group`` is at most ``limit``
+    messages behind on ``topics`` (the parser waits on the loader before publishing a batch).
+
+    The lag is measured at most every ``check_s`` (:func:`consumer_lag`: nothing joins the
+    group). A measurement that fails lets the caller go on (logged): a lag that cannot be
+    read must never stall ingest, and Kafka still holds the backlog.
+    """
+
+    def __init__(self, bootstrap: str, group: str, topics: Iterable[str], limit: int, *, check_s: float = 2.0) -> None:
+        self.bootstrap = bootstrap
+        self.group = group
+        self.topics = sorted(set(topics))
+        self.limit = limit
+        self.check_s = check_s
+        self.lag = 0
+        self.waited_s = 0.0
+        self._measured_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> int:
+        """The group's lag, re-measured if the last reading is older than ``check_s``.
+
+        0 while the group has committed nothing on these topics: no consumer of that group is
+        there to wait for (a misnamed group must not stall the producer for good).
+        """
+        async with self._lock:
+            if time.monotonic() - self._measured_at >= self.check_s:
+                try:
+                    ends, done = await _offsets(self.bootstrap, self.group, self.topics)
+                    self.lag = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items()) if done else 0
+                except Exception as exc:
+                    log.info("lag gate: %s's lag not measured (%s); not waiting", self.group, exc)
+                    self.lag = 0
+                self._measured_at = time.monotonic()
+            return self.lag
+
+    async def wait(self, what: str = "") -> float:
+        """Wait while the lag is over the limit; returns the seconds waited (0 at once when under it)."""
+        if self.limit <= 0:
+            return 0.0
+        started = time.monotonic()
+        warned = False
+        while await self.current() > self.limit:
+            if not warned:
+                log.info(
+                    "backpressure: %s is %d messages behind on %s (limit %d); holding %s",
+                    self.group,
+                    self.lag,
+                    ",".join(self.topics),
+                    self.limit,
+                    what or "the next send",
+                )
+                warned = True
+            await asyncio.sleep(self.check_s)
+        if not warned:
+            return 0.0
+        waited = time.monotonic() - started
+        self.waited_s += waited
+        return waited

@@ -17,6 +17,7 @@ from cloudops.metrics import DEAD_LETTERS
 from cloudops.schemas.events import DeadLetter, RejectedRow
 from cloudops.settings import Settings
 from cloudops.topics.codec import encode_record
+from cloudops.topics.lag import LagGate
 from cloudops.topics.ledger import FileLedger
 from cloudops.topics.retry import with_retries
 from cloudops.topics.specs import ALL_TOPICS, TopicSpec
@@ -35,6 +36,7 @@ class Runtime:
     topics: dict[str, TopicT] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     ledger: FileLedger | None = None
+    load_gate: LagGate | None = None  # set by the parse role: backpressure on the loaders' lag
 
     @classmethod
     def bind(cls, app: faust.App, settings: Settings) -> Runtime:
