@@ -29,8 +29,9 @@ from cloudops.embedded.net import free_port, wait_for_port
 from cloudops.embedded.synthetic import BillShape, synthetic_batches
 from cloudops.sinks.analytics import Analytics
 from cloudops.sinks.clickhouse import connect, migrate
-from cloudops.sinks.clickhouse.client import close_all
+from cloudops.sinks.clickhouse.client import ClickHouse, close_all
 from cloudops.sinks.clickhouse.planner import Filter, Query
+from cloudops.sinks.clickhouse.tags import promote_tags
 from cloudops.sinks.clickhouse.writer import insert_focus_batch
 from cloudops.sinks.redis import QueryCache
 
@@ -69,6 +70,53 @@ def dashboard(end: datetime) -> list[tuple[str, Query]]:
         ),
     ]
     return out
+
+
+def tag_queries(end: datetime) -> list[tuple[str, Query]]:
+    """Questions only the raw table answers (a tag with a dimension no tag rollup has, or two tag keys)."""
+    start = end - timedelta(days=30)
+    return [
+        (
+            "top 50 resources of team payments, 30d",
+            Query(
+                group_by=("ResourceId",),
+                filters=(Filter(dimension="tag:team", values=("payments",)),),
+                top_n=50,
+                start=start,
+                end=end,
+            ),
+        ),
+        ("cost by team and env, 30d", Query(group_by=("tag:team", "tag:env"), start=start, end=end)),
+    ]
+
+
+async def promoted_tags_section(ch: ClickHouse, analytics: Analytics, end: datetime, repeat: int) -> None:
+    """Raw-table tag queries parsing the Tags JSON, then with the keys promoted to columns."""
+    queries = tag_queries(end)
+
+    async def p50s() -> list[float]:
+        out = []
+        for _, q in queries:
+            runs = [(await analytics.run(TENANT, q, use_cache=False)).seconds * 1000 for _ in range(repeat)]
+            out.append(statistics.median(runs))
+        return out
+
+    before = await p50s()
+    started = time.perf_counter()
+    promote_tags(ch, TENANT, ["team", "env"])
+    promote_s = time.perf_counter() - started
+    analytics.forget(TENANT)  # see the new columns now, not after the planner's cache expires
+    after = await p50s()
+    t = Table(
+        "raw-table tag query",
+        "Tags JSON p50 ms",
+        "promoted p50 ms",
+        "speed-up",
+        title=f"promoted tag columns (team, env: added and back-filled in {promote_s:.1f}s)",
+    )
+    for (name, _), b, a in zip(queries, before, after, strict=True):
+        t.add_row(name, f"{b:.1f}", f"{a:.1f}", f"{b / a:.1f}x")
+    console.print(t)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -185,6 +233,7 @@ async def main(rows: int, repeat: int, work: Path) -> None:
         p95 = pct(times[mode], 0.95)
         summary.add_row(mode, f"{pct(times[mode], 0.5):.2f}", f"{p95:.2f}", f"{raw95 / p95:.0f}x")
     console.print(summary)
+    await promoted_tags_section(ch, plain, shape.start + timedelta(days=shape.days), repeat)
 
     sizes = ch.call(
         lambda c: (

@@ -27,6 +27,7 @@ from cloudops.settings import get_settings, settings_table
 
 if TYPE_CHECKING:
     from cloudops.sinks.analytics import QueryResult
+    from cloudops.sinks.clickhouse import ClickHouse
     from cloudops.sinks.clickhouse.planner import Query
     from cloudops.topics.dlq import DeadLetterRecord
 
@@ -49,6 +50,10 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(periods_app, name="periods")
 app.add_typer(query_app, name="query")
 app.add_typer(sources_app, name="sources")
+tags_app = typer.Typer(
+    help="Tag keys of a tenant: the most used, and which have their own (promoted) column.", no_args_is_help=True
+)
+app.add_typer(tags_app, name="tags")
 console = Console()
 err = Console(stderr=True)
 
@@ -450,6 +455,80 @@ def sources_list(
     for s in list_sources(_pg_dsn(), t):
         table.add_row(s.id, s.provider, s.bucket, s.prefix, s.layout, str(s.schedule_s or "-"), str(s.enabled))
     console.print(table)
+
+
+def _clickhouse_tenant(tenant: str | None) -> tuple[ClickHouse, str]:
+    from cloudops.sinks.clickhouse import connect
+    from cloudops.sinks.clickhouse.migrations import applied_versions
+
+    t = tenant or get_settings().app.tenant
+    ch = connect(get_settings().clickhouse_dsn)
+    if not applied_versions(ch, t):
+        raise CloudopsError(f"tenant {t!r} has no ClickHouse database yet (run `cloudops migrate`)")
+    return ch, t
+
+
+@tags_app.command("list")
+def tags_list(
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Promoted tag keys and their columns."""
+    from cloudops.sinks.clickhouse.tags import promoted_tags
+
+    ch, t = _clickhouse_tenant(tenant)
+    table = Table("tag key", "column", title=f"promoted tags ({t})")
+    for key, col in sorted(promoted_tags(ch, t).items()):
+        table.add_row(key, col)
+    console.print(table)
+
+
+@tags_app.command("top")
+def tags_top(
+    limit: Annotated[int, typer.Option(help="How many keys.")] = 10,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """The tag keys on the most rows (candidates for promotion), and whether each is promoted."""
+    from cloudops.sinks.clickhouse.tags import promoted_tags, top_tag_keys
+
+    ch, t = _clickhouse_tenant(tenant)
+    promoted = promoted_tags(ch, t)
+    table = Table("tag key", "rows", "promoted", title=f"most used tag keys ({t})")
+    for key, rows in top_tag_keys(ch, t, limit):
+        table.add_row(key, f"{rows:,}", promoted.get(key, "-"))
+    console.print(table)
+
+
+@tags_app.command("promote")
+def tags_promote(
+    keys: Annotated[list[str] | None, typer.Argument(help="Tag keys to promote.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Also promote the N most used keys.")] = 0,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Give tag keys their own column in the fact tables (back-filled): raw-table tag queries skip the JSON."""
+    from cloudops.sinks.clickhouse.tags import promote_tags, top_tag_keys
+
+    ch, t = _clickhouse_tenant(tenant)
+    wanted = list(keys or []) + ([k for k, _ in top_tag_keys(ch, t, top)] if top > 0 else [])
+    if not wanted:
+        raise CloudopsError("no tag keys to promote: name them, or use --top N once tagged rows are loaded")
+    for key in dict.fromkeys(wanted):
+        with console.status(f"promoting {key!r} (back-filling existing rows)"):
+            (done,) = promote_tags(ch, t, [key])
+        console.print(f"promoted [bold]{done.key}[/bold] -> column {done.column}")
+
+
+@tags_app.command("demote")
+def tags_demote(
+    key: Annotated[str, typer.Argument(help="A promoted tag key.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
+) -> None:
+    """Drop a promoted tag's column (the tag stays in Tags; queries parse it again)."""
+    from cloudops.sinks.clickhouse.tags import demote_tag
+
+    ch, t = _clickhouse_tenant(tenant)
+    if not demote_tag(ch, t, key):
+        raise CloudopsError(f"tag {key!r} is not promoted in {t!r}")
+    console.print(f"demoted {key!r}")
 
 
 @periods_app.command("list")

@@ -6,6 +6,7 @@ key carries the tenant and its data version. Money comes back as Decimal.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ from typing import Any
 
 from cloudops.sinks.clickhouse.client import ClickHouse, database_for
 from cloudops.sinks.clickhouse.planner import ROLLUPS, Plan, Query, plan_query
+from cloudops.sinks.clickhouse.tags import promoted_tags
 from cloudops.sinks.redis.cache import QueryCache
 
 __all__ = ["Analytics", "QueryResult"]
@@ -62,6 +64,7 @@ class Analytics:
         self.ch = ch
         self.cache = cache
         self._sizes: dict[str, tuple[float, dict[str, int]]] = {}
+        self._promoted: dict[str, tuple[float, dict[str, str]]] = {}
         self._sizes_ttl = sizes_ttl_s
 
     async def rollup_sizes(self, tenant: str) -> dict[str, int]:
@@ -81,9 +84,25 @@ class Analytics:
         self._sizes[db] = (now, sizes)
         return sizes
 
+    def forget(self, tenant: str) -> None:
+        """Drop what is cached about the tenant's tables (after a migration or a tag promotion)."""
+        self._sizes.pop(database_for(tenant), None)
+        self._promoted.pop(tenant, None)
+
+    async def promoted(self, tenant: str) -> dict[str, str]:
+        """The tenant's promoted tag keys -> columns (cached like the sizes; see ``cloudops tags``)."""
+        now = time.monotonic()
+        hit = self._promoted.get(tenant)
+        if hit and now - hit[0] < self._sizes_ttl:
+            return hit[1]
+        promoted = await asyncio.to_thread(promoted_tags, self.ch, tenant)
+        self._promoted[tenant] = (now, promoted)
+        return promoted
+
     async def plan(self, tenant: str, query: Query, *, allow_rollups: bool = True) -> Plan:
         sizes = await self.rollup_sizes(tenant) if allow_rollups else {}
-        return plan_query(query, database_for(tenant), sizes, allow_rollups=allow_rollups)
+        promoted = await self.promoted(tenant) if query.tag_keys() else {}
+        return plan_query(query, database_for(tenant), sizes, allow_rollups=allow_rollups, promoted=promoted)
 
     async def run(
         self, tenant: str, query: Query, *, allow_rollups: bool = True, use_cache: bool = True

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -275,9 +276,16 @@ def _rejects(r: Rollup, q: Query) -> str | None:
     return None
 
 
+_PROMOTED_COLUMN = re.compile(r"^tag_[A-Za-z0-9_]{1,80}$")
+
+
 class _Params:
-    def __init__(self) -> None:
+    """Bound parameters of one statement, and what the compiler knows of the tenant's table."""
+
+    def __init__(self, promoted: Mapping[str, str] | None = None) -> None:
         self.values: dict[str, Any] = {}
+        #: tag key -> its promoted column in ``focus`` (see :mod:`cloudops.sinks.clickhouse.tags`).
+        self.promoted = {k: c for k, c in (promoted or {}).items() if _PROMOTED_COLUMN.match(c)}
 
     def add(self, value: Any, ch_type: str) -> str:
         name = f"p{len(self.values)}"
@@ -292,7 +300,10 @@ def _dim_expr(dim: str, raw: bool, params: _Params) -> str:
         return f"JSONExtractString(ifNull(x_Extensions, ''), {params.add(dim[len(EXT_PREFIX) :], 'String')})"
     if dim.startswith(TAG_PREFIX):
         if raw:
-            return f"JSONExtractString(ifNull(Tags, ''), {params.add(dim[len(TAG_PREFIX) :], 'String')})"
+            key = dim[len(TAG_PREFIX) :]
+            if key in params.promoted:  # a promoted key has its own column: no JSON parsing per row
+                return f"`{params.promoted[key]}`"
+            return f"JSONExtractString(ifNull(Tags, ''), {params.add(key, 'String')})"
         return "TagValue"
     return f"ifNull(toString(`{dim}`), '')" if raw else f"`{dim}`"
 
@@ -364,7 +375,9 @@ def _segment_where(q: Query, seg: _Segment, params: _Params, *, skip_tag_filters
     return _where(bounded, False, seg.rollup.time_column, params, skip_tag_filters=skip_tag_filters)
 
 
-def _compile(q: Query, db: str, segments: list[_Segment] | None) -> tuple[str, dict[str, Any], list[str]]:
+def _compile(
+    q: Query, db: str, segments: list[_Segment] | None, promoted: Mapping[str, str] | None = None
+) -> tuple[str, dict[str, Any], list[str]]:
     """SQL for ``q`` over the raw table (``segments`` None) or over rollup segments.
 
     Several segments (a day rollup for the partial months at the edges, its month twin for
@@ -372,7 +385,7 @@ def _compile(q: Query, db: str, segments: list[_Segment] | None) -> tuple[str, d
     """
     raw = segments is None
     r = segments[0].rollup if segments else None
-    params = _Params()
+    params = _Params(promoted)
     period = _period(q, raw, r)
     columns = (["Period"] if period else []) + list(q.group_by) + list(q.metrics)
     if segments is not None and segments[0].rollup.tag:
@@ -481,11 +494,20 @@ def _split(q: Query, r: Rollup, candidates: list[Rollup]) -> list[_Segment] | No
     return segments
 
 
-def plan_query(q: Query, db: str, sizes: dict[str, int] | None = None, *, allow_rollups: bool = True) -> Plan:
+def plan_query(
+    q: Query,
+    db: str,
+    sizes: dict[str, int] | None = None,
+    *,
+    allow_rollups: bool = True,
+    promoted: Mapping[str, str] | None = None,
+) -> Plan:
     """Choose the smallest exact source for ``q`` in database ``db`` and compile it.
 
     ``sizes`` gives rows per rollup table (smaller wins); unknown sizes rank by grain
     (month before day). ``allow_rollups=False`` forces the raw table (for comparison).
+    ``promoted`` maps tag keys to their promoted columns in ``focus``: the raw table reads
+    those instead of parsing ``Tags``.
     """
     if not db.startswith("tenant_") or not db.replace("_", "").isalnum():
         raise ConfigError(f"invalid tenant database {db!r}")
@@ -512,6 +534,9 @@ def plan_query(q: Query, db: str, sizes: dict[str, int] | None = None, *, allow_
                 sql, params, cols = _compile(q, db, [_Segment(r, q.start, q.end)])
                 return Plan(r.table, f"smallest exact rollup{skipped}", sql, params, cols)
             reasons.append(f"{r.table}: {why}")
-    sql, params, cols = _compile(q, db, None)
+    sql, params, cols = _compile(q, db, None, promoted)
     reason = "rollups disabled" if not allow_rollups else "no rollup answers exactly: " + "; ".join(reasons)
+    used = sorted(c for k, c in (promoted or {}).items() if k in q.tag_keys())
+    if used:
+        reason += f"; promoted tag columns {', '.join(used)}"
     return Plan("focus", reason, sql, params, cols)
