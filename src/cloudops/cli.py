@@ -143,16 +143,27 @@ def migrate(
 
     settings = get_settings()
     t = tenant or settings.app.tenant
+    key = settings.clickhouse.tenant_password_key
+    user: bool | None = None
     try:
-        steps = run_migrate(
-            connect(settings.clickhouse_dsn), t, target=to, dedup_window=settings.clickhouse.dedup_window
-        )
+        ch = connect(settings.clickhouse_dsn)
+        steps = run_migrate(ch, t, target=to, dedup_window=settings.clickhouse.dedup_window)
+        if key is not None:
+            from cloudops.sinks.clickhouse.access import provision_tenant_user
+
+            user = provision_tenant_user(ch, t, key.get_secret_value())
     finally:
         close_all()
     for direction, m in steps:
         console.print(f"{direction:>4} {m.version:04d} {m.name}  (ClickHouse {database_for(t)})")
     if not steps:
         console.print(f"ClickHouse {database_for(t)} is up to date")
+    if user is True:
+        console.print(
+            f"ClickHouse user {database_for(t)}: SELECT on {database_for(t)} only (role {database_for(t)}_reader)"
+        )
+    elif user is False:
+        err.print(f"ClickHouse user {database_for(t)} not created: the server does not allow it (see the log)")
     if settings.postgres.dsn:
         from cloudops.sinks import postgres as pg
 
@@ -374,14 +385,17 @@ def _filters(items: list[str], op: str) -> list[tuple[str, str, tuple[str, ...]]
 
 async def _run_query(tenant: str, query: Query, *, raw: bool) -> QueryResult:
     from cloudops.sinks.analytics import Analytics
-    from cloudops.sinks.clickhouse import connect
+    from cloudops.sinks.clickhouse.access import connect_tenant
     from cloudops.sinks.clickhouse.client import close_all
     from cloudops.sinks.clickhouse.migrations import applied_versions
     from cloudops.sinks.redis import QueryCache
 
     settings = get_settings()
     cache = QueryCache(settings.redis.url) if settings.redis.url else None
-    ch = connect(settings.clickhouse_dsn)
+    key = settings.clickhouse.tenant_password_key
+    # As the tenant's own ClickHouse user when per-tenant users are on (a server can then refuse any
+    # other tenant's database by itself).
+    ch = connect_tenant(settings.clickhouse_dsn, tenant, key.get_secret_value() if key else None)
     try:
         if not await asyncio.to_thread(applied_versions, ch, tenant):
             raise CloudopsError(f"tenant {tenant!r} has no data yet (run `cloudops migrate` and load files)")
@@ -420,7 +434,9 @@ def sources_add(
         str,
         typer.Option(
             help="files: every object is new data. manifest: provider manifests (AWS CUR, Data Exports, Azure "
-            "exports) define versions of billing periods, swapped in whole."
+            "exports) define versions of billing periods, swapped in whole. snapshot: every object is its whole "
+            "period so far (Azure month-to-date exports without a manifest, re-exported GCP/OCI months); the "
+            "newest copy replaces the period (named in the key: 20240501-20240531, 2024-05 or 202405)."
         ),
     ] = "files",
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,

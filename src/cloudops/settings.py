@@ -109,6 +109,14 @@ class ClickHouseSettings(_Section):
     dedup_window: int = Field(
         10_000, ge=100, description="Insert blocks remembered for deduplication (non-replicated tables)."
     )
+    tenant_password_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Secret from which each tenant's ClickHouse password is derived (HMAC-SHA256 of the tenant id). Set: "
+            "`cloudops migrate` creates user `tenant_<t>` (role `tenant_<t>_reader`: SELECT on `tenant_<t>` only) "
+            "where the server allows access management, and tenant queries run as that user."
+        ),
+    )
 
 
 class PostgresSettings(_Section):

@@ -113,6 +113,35 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
 
     assert await current_version(env["CLOUDOPS_REDIS__URL"], "acme") >= 1
 
+    # Tag keys: none in this sample; a promoted key gets its column and the raw-table plan uses it.
+    out = _cli(env, "tags", "promote", "--top", "3")
+    assert out.returncode == 1
+    assert "no tag keys to promote" in out.stderr
+    out = _cli(env, "tags", "promote", "cost-center")
+    assert out.returncode == 0, out.stderr
+    assert "promoted cost-center -> column tag_cost_center_" in out.stdout
+    out = _cli(env, "tags", "list")
+    assert "cost-center" in out.stdout
+    off_grid = ("--from", "2023-11-01T06:00:00")  # not day-aligned: only the raw table answers
+    out = _cli(env, "query", "cost", "--by", "tag:cost-center", *off_grid, "--explain", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert "promoted tag columns tag_cost_center_" in " ".join(out.stderr.split())
+    assert [r["tag:cost-center"] for r in json.loads(out.stdout)] == [""]
+    out = _cli(env, "tags", "demote", "cost-center")
+    assert out.returncode == 0, out.stderr
+
+    # Per-tenant ClickHouse users: the embedded engine refuses access management, which is
+    # reported, and the migration still succeeds.
+    out = subprocess.run(
+        [sys.executable, "-m", "cloudops", "migrate"],
+        env={**env, "CLOUDOPS_CLICKHOUSE__TENANT_PASSWORD_KEY": "test-key"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ClickHouse user tenant_acme not created" in out.stderr
+
     out = _cli(env, "migrate")
     assert out.returncode == 0, out.stderr
     assert "ClickHouse tenant_acme is up to date" in out.stdout

@@ -40,19 +40,22 @@ SOURCE = "cur-main"
 PERIOD_DIR = "cur/report/20231101-20231201"
 
 
-@pytest.fixture
-async def running(
+@contextlib.asynccontextmanager
+async def _pipeline(
     broker: EmbeddedBroker,
     object_store: EmbeddedObjectStore,
     chdb_dsn: str,
     postgres_db: str,
     tmp_path: Path,
     unique: str,
+    *,
+    layout: str,
+    prefix: str,
 ) -> AsyncIterator[tuple[Settings, Any, str]]:
     tenant = f"r{unique}"
     bucket = f"cur-{unique}"
     migrate(postgres_db, tenant)
-    add_source(postgres_db, tenant, id=SOURCE, provider="aws", bucket=bucket, prefix="cur/", layout="manifest")
+    add_source(postgres_db, tenant, id=SOURCE, provider="aws", bucket=bucket, prefix=prefix, layout=layout)
     settings = Settings(
         app={"id": f"cloudops-restate-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
         kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
@@ -70,6 +73,93 @@ async def running(
         yield settings, rt, bucket
     finally:
         await app.stop()
+
+
+@pytest.fixture
+async def running(
+    broker: EmbeddedBroker,
+    object_store: EmbeddedObjectStore,
+    chdb_dsn: str,
+    postgres_db: str,
+    tmp_path: Path,
+    unique: str,
+) -> AsyncIterator[tuple[Settings, Any, str]]:
+    async with _pipeline(
+        broker, object_store, chdb_dsn, postgres_db, tmp_path, unique, layout="manifest", prefix="cur/"
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def snapshots(
+    broker: EmbeddedBroker,
+    object_store: EmbeddedObjectStore,
+    chdb_dsn: str,
+    postgres_db: str,
+    tmp_path: Path,
+    unique: str,
+) -> AsyncIterator[tuple[Settings, Any, str]]:
+    async with _pipeline(
+        broker, object_store, chdb_dsn, postgres_db, tmp_path, unique, layout="snapshot", prefix="exports/"
+    ) as running:
+        yield running
+
+
+class _Poller:
+    """Reads the month's totals from the fact table and the month rollup every 20 ms."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.db = database_for(settings.app.tenant)
+        self.ch = connect(settings.clickhouse_dsn)
+        self.readings: list[tuple[str, int, Decimal]] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _poll(self) -> None:
+        fact = (
+            f"SELECT count(), sum(BilledCost) FROM {self.db}.focus WHERE x_Source = '{SOURCE}' "
+            "AND BillingPeriodStart >= '2023-11-01' AND BillingPeriodStart < '2023-12-01'"
+        )
+        rollup = f"SELECT sum(Rows), sum(BilledCost) FROM {self.db}.rollup_month WHERE x_Source = '{SOURCE}'"
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):  # the tables appear with the first load
+                for name, sql in (("focus", fact), ("rollup_month", rollup)):
+                    n, cost = await self.ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
+                    self.readings.append((name, int(n or 0), Decimal(cost or 0)))
+            await asyncio.sleep(0.02)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._poll())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    def assert_whole_versions(self, expected: set[tuple[int, Decimal]], last: tuple[int, Decimal]) -> None:
+        assert self.readings, "the poller read nothing"
+        mixed = [r for r in self.readings if (r[1], r[2]) not in expected]
+        assert not mixed, f"queries saw a mix of versions: {mixed[:5]}"
+        assert (self.readings[-1][1], self.readings[-1][2]) == last
+
+
+async def _assert_only(settings: Settings, want: tuple[int, Decimal]) -> None:
+    """Only this version is visible, in the fact table and every rollup; staging and pending are empty."""
+    db = database_for(settings.app.tenant)
+    ch = connect(settings.clickhouse_dsn)
+    for sql in (
+        f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{SOURCE}'",
+        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_day WHERE x_Source = '{SOURCE}'",
+        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month WHERE x_Source = '{SOURCE}'",
+    ):
+        n, cost = await ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
+        assert (int(n), Decimal(cost)) == want, sql
+    for table in ("focus_staging", "focus_pending", "rollup_day_staging"):
+        assert await ch.run(lambda c, t=table: c.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0]) == 0
+
+
+def _swaps(tenant: str, recs: list[Any]) -> list[PeriodSwapped]:
+    return [s for s in (decode_record(PeriodSwapped, r.value) for r in recs) if s.tenant == tenant]
 
 
 def _versions() -> list[tuple[str, list[CurFile]]]:
@@ -111,73 +201,38 @@ async def test_month_restated_three_times_only_last_visible_never_mixed(
 ) -> None:
     settings, rt, bucket = running
     tenant = settings.app.tenant
-    db = database_for(tenant)
-    ch = connect(settings.clickhouse_dsn)
     versions = _versions()
     expected = {(sum(f.rows for f in files), sum((f.cost for f in files), Decimal(0))) for _, files in versions}
     expected.add((0, Decimal(0)))
-
-    readings: list[tuple[str, int, Decimal]] = []
-    stop = asyncio.Event()
-
-    async def poll() -> None:
-        fact = (
-            f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{SOURCE}' "
-            "AND BillingPeriodStart >= '2023-11-01' AND BillingPeriodStart < '2023-12-01'"
-        )
-        rollup = f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month WHERE x_Source = '{SOURCE}'"
-        while not stop.is_set():
-            with contextlib.suppress(Exception):  # the tables appear with the first load
-                for name, sql in (("focus", fact), ("rollup_month", rollup)):
-                    n, cost = await ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
-                    readings.append((name, int(n or 0), Decimal(cost or 0)))
-            await asyncio.sleep(0.02)
-
-    poller = asyncio.create_task(poll())
+    poller = _Poller(settings)
+    poller.start()
     bootstrap = settings.kafka.bootstrap_servers
-
-    def swaps(recs: list[Any]) -> list[PeriodSwapped]:
-        out = [decode_record(PeriodSwapped, r.value) for r in recs]
-        return [s for s in out if s.tenant == tenant]
-
     try:
         # v1, then wait until it is live.
         await _deliver(settings, bucket, *versions[0])
-        got = swaps(await read_topic(bootstrap, "billing-periods", until=lambda rs: len(swaps(rs)) >= 1, timeout=90))
+        got = _swaps(
+            tenant,
+            await read_topic(bootstrap, "billing-periods", until=lambda rs: len(_swaps(tenant, rs)) >= 1, timeout=90),
+        )
         assert got[0].period_version == versions[0][0]
         # v2 and v3 back to back: v3 is delivered last, so it must win whatever the timing.
         await _deliver(settings, bucket, *versions[1])
         await _deliver(settings, bucket, *versions[2])
 
         def final(rs: list[Any]) -> bool:
-            return any(s.period_version == versions[2][0] for s in swaps(rs))
+            return any(s.period_version == versions[2][0] for s in _swaps(tenant, rs))
 
-        got = swaps(await read_topic(bootstrap, "billing-periods", until=final, timeout=120))
+        await read_topic(bootstrap, "billing-periods", until=final, timeout=120)
         await asyncio.sleep(1.5)  # a late v2 swap (if any) would show up here and fail below
     finally:
-        stop.set()
-        await poller
+        await poller.stop()
 
     last_files = versions[2][1]
     want = (sum(f.rows for f in last_files), sum((f.cost for f in last_files), Decimal(0)))
     assert want == (1281, Decimal("1.6823086974"))
-    # Only the last version is visible, in the fact table and in every rollup.
-    for sql in (
-        f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{SOURCE}'",
-        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_day WHERE x_Source = '{SOURCE}'",
-        f"SELECT sum(Rows), sum(BilledCost) FROM {db}.rollup_month WHERE x_Source = '{SOURCE}'",
-    ):
-        n, cost = await ch.run(lambda c, sql=sql: c.query(sql).result_rows[0])
-        assert (int(n), Decimal(cost)) == want, sql
-    # Nothing left behind in staging or pending.
-    for table in ("focus_staging", "focus_pending", "rollup_day_staging"):
-        assert await ch.run(lambda c, t=table: c.query(f"SELECT count() FROM {db}.{t}").result_rows[0][0]) == 0
-
+    await _assert_only(settings, want)
     # Every reading during the restatements was one whole version (or nothing yet).
-    assert readings, "the poller read nothing"
-    mixed = [r for r in readings if (r[1], r[2]) not in expected]
-    assert not mixed, f"queries saw a mix of versions: {mixed[:5]}"
-    assert (readings[-1][1], readings[-1][2]) == want
+    poller.assert_whole_versions(expected, want)
 
     # The control plane agrees: exactly one live version, the last delivered; others superseded.
     dsn = settings.postgres.dsn or ""
@@ -195,3 +250,48 @@ async def test_month_restated_three_times_only_last_visible_never_mixed(
     files = list_files(dsn, tenant, limit=1000)
     v3_files = [f for f in files if f.period_version == versions[2][0]]
     assert [(f.state, f.rows_in, f.rows_landed) for f in v3_files] == [("reconciled", 1281, 1281)]
+
+
+async def test_month_to_date_snapshots_overwritten_and_rerun_replace_the_month(
+    snapshots: tuple[Settings, Any, str],
+) -> None:
+    """Azure-style month-to-date exports without a manifest: each copy is the whole month so far.
+
+    Copy 1 is written, copy 2 overwrites the same object (new ETag), copy 3 is a new run's
+    object in the same period folder. Appending them would count the month three times; the
+    ``snapshot`` layout keeps exactly the newest copy, swapped in whole.
+    """
+    settings, rt, bucket = snapshots
+    tenant = settings.app.tenant
+    header, rows = sample_rows()
+    folder = "exports/daily/costs/20231101-20231130"
+    copies = [
+        (f"{folder}/costs_run-a.csv", cur_file("a1.csv", header, rows[:300])),
+        (f"{folder}/costs_run-a.csv", cur_file("a2.csv", header, rows[:900], scale=Decimal("1.5"))),
+        (f"{folder}/costs_run-b.csv", cur_file("b.csv", header, rows)),
+    ]
+    expected = {(f.rows, f.cost) for _, f in copies} | {(0, Decimal(0))}
+    poller = _Poller(settings)
+    poller.start()
+    bootstrap = settings.kafka.bootstrap_servers
+    try:
+        async with s3_client(settings.aws) as s3:
+            for n, (key, f) in enumerate(copies, 1):
+                await s3.put_object(Bucket=bucket, Key=key, Body=f.body)
+                await read_topic(
+                    bootstrap, "billing-periods", until=lambda rs, n=n: len(_swaps(tenant, rs)) >= n, timeout=120
+                )
+                await _assert_only(settings, (f.rows, f.cost))
+        await asyncio.sleep(1.5)  # nothing else swaps in later
+    finally:
+        await poller.stop()
+    want = (copies[2][1].rows, copies[2][1].cost)
+    assert want == (1281, Decimal("1.6823086974"))
+    await _assert_only(settings, want)
+    poller.assert_whole_versions(expected, want)
+    dsn = settings.postgres.dsn or ""
+    versions = list_versions(dsn, tenant, source_id=SOURCE, period=date(2023, 11, 1))
+    assert sorted(v.state for v in versions) == ["live", "superseded", "superseded"]
+    live = next(v for v in versions if v.state == "live")
+    assert (live.manifest_key, live.files, live.rows_landed) == (copies[2][0], [copies[2][0]], 1281)
+    assert rt.counters.get("parse.snapshots", 0) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from cloudops.focus.convert import sum_by_currency
 from cloudops.metrics import BACKPRESSURE_SECONDS, FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
 from cloudops.sources.converter import FileConversion, open_conversion
-from cloudops.sources.manifests import is_manifest_key, parse_manifest
+from cloudops.sources.manifests import is_manifest_key, parse_manifest, snapshot_period
 from cloudops.sources.objects import fetch_to_spool
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
 from cloudops.topics.lag import LagGate
@@ -124,6 +125,9 @@ async def handle_billing_file(
     source_id = source.id if source is not None else event.source_id
     if source is not None and source.layout == "manifest" and event.period_version is None:
         await _handle_manifest(rt, event, source.id, key, value, partition, offset)
+        return
+    if source is not None and source.layout == "snapshot" and event.period_version is None:
+        await _handle_snapshot(rt, event, source.id, key, value, partition, offset)
         return
     held = ledger.holding(claim) if ledger is not None and claim is not None else contextlib.nullcontext(claim)
     try:
@@ -281,6 +285,72 @@ async def _handle_manifest(
         kind = classify(exc)
         if kind == "bug":
             log.exception("parse: unexpected error on manifest %s", event.url)
+        await _give_up(rt, event, kind, describe(exc), key, value, partition, offset, _attempts(exc))
+
+
+def snapshot_version(event: BillingFile) -> str:
+    """The period version one snapshot object makes: its content version and which object it is
+    (a re-run writes a new object, an overwrite a new ETag of the same one)."""
+    content = (event.version_id or event.etag or "").strip('"')[:16] or "unversioned"
+    return f"{content}-{hashlib.sha1(event.key.encode()).hexdigest()[:8]}"
+
+
+async def _handle_snapshot(
+    rt: Runtime,
+    event: BillingFile,
+    source_id: str,
+    key: bytes | None,
+    value: bytes | None,
+    partition: int | None,
+    offset: int | None,
+) -> None:
+    """An object of a ``snapshot`` source is a whole billing period so far: make it a period version.
+
+    Azure month-to-date exports without a manifest overwrite (or re-run into a new object)
+    every day; appending each copy would count the month many times over. The object
+    becomes one period version listing just itself (the period from its path), and is
+    announced again as that version's data file: it lands in ``focus_pending`` and is
+    swapped in whole over the period's previous version once reconciled, exactly like a
+    manifest-defined version. A copy older than the newest known one announces nothing.
+    """
+    ledger = rt.ledger
+    assert ledger is not None
+    try:
+        if is_manifest_key(event.key):
+            raise BadDataError(
+                "a manifest in a snapshot source: register the source with layout 'manifest' to use manifests",
+                source=event.url,
+            )
+        period = snapshot_period(event.key)
+        version = snapshot_version(event)
+        registered = await ledger.register_version(
+            event.tenant,
+            source_id=source_id,
+            period=period,
+            version=version,
+            manifest_key=event.key,
+            delivered_at=event.event_time,
+            files=[event.key],
+        )
+        if registered.state in ("pending", "promoting"):
+            data_file = event.model_copy(update={"source_id": source_id, "period": period, "period_version": version})
+            await rt.publish(BILLING_FILES, key=data_file.file_id, value=encode_record(data_file))
+        await ledger.advance(event.tenant, event.file_id, "reconciled")
+        rt.count("parse.snapshots")
+        log.info(
+            "snapshot %s: version %s of %s (%s)%s",
+            event.url,
+            version,
+            f"{period:%Y-%m}",
+            registered.state,
+            "" if registered.state in ("pending", "promoting") else "; a newer copy is known, nothing announced",
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        kind = classify(exc)
+        if kind == "bug":
+            log.exception("parse: unexpected error on snapshot %s", event.url)
         await _give_up(rt, event, kind, describe(exc), key, value, partition, offset, _attempts(exc))
 
 

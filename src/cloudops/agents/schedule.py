@@ -42,12 +42,11 @@ async def scan_due_sources(rt: Runtime, last_run: dict[str, float], *, now: floa
         last_run[src.id] = now
         for obj in await list_objects(rt.settings.aws, src.bucket, src.prefix):
             event = obj.billing_file(tenant, "schedule", source_id=src.id)
-            if await asyncio.to_thread(ledger.get_file, dsn, tenant, event.file_id) is not None:
+            # Recorded before it is announced, in the same statement that tells whether the ledger
+            # knew it: if the announcement is never consumed, a parse worker's takeover timer still
+            # finds the file.
+            if rt.ledger is None or not await rt.ledger.record_announced(event):
                 continue
-            if rt.ledger is not None and rt.ledger.enabled:
-                # Recorded before it is announced: if the announcement is never consumed, a parse
-                # worker's takeover timer still finds the file in the ledger.
-                await rt.ledger.record_announced(event)
             await rt.publish(BILLING_FILES, key=event.file_id, value=encode_record(event))
             announced += 1
             rt.count("schedule.events")

@@ -26,7 +26,7 @@ import orjson
 
 from cloudops.errors import BadDataError
 
-__all__ = ["PeriodManifest", "is_manifest_key", "parse_manifest"]
+__all__ = ["PeriodManifest", "is_manifest_key", "parse_manifest", "snapshot_period"]
 
 _MANIFEST_KEY = re.compile(r"(^|/)[^/]*manifest\.json$", re.IGNORECASE)
 
@@ -39,6 +39,31 @@ class PeriodManifest:
     period: date
     version: str
     files: tuple[tuple[str, str], ...]  # (bucket, key), in manifest order, without duplicates
+
+
+# The billing period in an export's path: Azure's ``20240501-20240531`` folder, else a month
+# written ``2024-05``, ``202405`` or ``2024/05`` as its own path segment(s).
+_RANGE = re.compile(r"(?:^|/)((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])-(?:19|20)\d{6}(?:/|$)")
+_MONTH = re.compile(r"(?:^|/)((?:19|20)\d{2})[-/]?(0[1-9]|1[0-2])(?:/|$)")
+
+
+def snapshot_period(key: str) -> date:
+    """The billing period a snapshot export's object key names (its first day).
+
+    A ``snapshot`` source's objects each hold a whole period so far (Azure month-to-date
+    exports, re-exported GCP/OCI months); the period comes from the path:
+    ``.../20240501-20240531/...`` (Azure), else a ``2024-05``, ``202405`` or ``2024/05``
+    path segment. BadDataError when the key names none.
+    """
+    for pattern in (_RANGE, _MONTH):
+        m = pattern.search(key)
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), 1)
+    raise BadDataError(
+        "a snapshot source's object key must name its billing period (a 20240501-20240531, 2024-05, 202405 "
+        "or 2024/05 path segment)",
+        source=key,
+    )
 
 
 def is_manifest_key(key: str) -> bool:

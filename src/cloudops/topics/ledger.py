@@ -72,16 +72,17 @@ class FileLedger:
         return src.id if src else None
 
     async def record_announced(self, event: BillingFile) -> bool:
-        """Record the sighting (state ``seen``, with the announcement) without claiming. False: no ledger row.
+        """Record the sighting (state ``seen``, with the announcement) without claiming, in one statement.
 
-        A trigger records what it announces, so a file whose announcement is never consumed
-        (a consumer group stuck in a rebalance) is still found and taken over by a parse worker.
+        True if this object version is new to the ledger (announce it); False if it was seen
+        before, by any trigger, or has no ledger row (no control plane or no source). A trigger
+        records what it announces, so a file whose announcement is never consumed (a consumer
+        group stuck in a rebalance) is still found and taken over by a parse worker.
         """
         source_id = await self.source_of(event)
         if not self.dsn or source_id is None:
             return False
-        await self._record_seen(event, source_id)
-        return True
+        return await self._record_seen(event, source_id)
 
     async def claim(self, event: BillingFile) -> Claim | None:
         """Record the sighting and claim the file for parsing. None: someone else has it or it is done."""
@@ -139,13 +140,14 @@ class FileLedger:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _record_seen(self, event: BillingFile, source_id: str) -> None:
+    async def _record_seen(self, event: BillingFile, source_id: str) -> bool:
+        """Upsert the ledger row; True if it was created now (first sighting)."""
         assert self.dsn
         version = event.version_id or event.etag or ""
         if event.period_version:
             # The same object listed by two versions of a period is two ledger rows.
             version = f"{version}@{event.period_version}"
-        await asyncio.to_thread(
+        _, first = await asyncio.to_thread(
             ledger.record_seen,
             self.dsn,
             event.tenant,
@@ -159,6 +161,7 @@ class FileLedger:
             period_version=event.period_version,
             event=event.model_dump(mode="json"),
         )
+        return first
 
     async def loading(self, tenant: str, file_id: str) -> None:
         """The loader is inserting this file's batches: keep a ``parsed`` file from looking lost."""

@@ -112,8 +112,10 @@ def add_source(
 ) -> Source:
     """Create or update a source (idempotent by id). Blocks; ConfigError if the schema is not migrated.
 
-    ``layout``: ``files`` (every object is new data) or ``manifest`` (provider manifests
-    define versions of billing periods; data files are loaded only through a manifest).
+    ``layout``: ``files`` (every object is new data), ``manifest`` (provider manifests
+    define versions of billing periods; data files are loaded only through a manifest) or
+    ``snapshot`` (every object is its whole billing period so far, e.g. Azure month-to-date
+    exports: the newest copy of a period replaces the previous one).
     The tenant is registered too (the schedule and the recovery timers visit registered tenants only).
     """
     query = sql.SQL(
