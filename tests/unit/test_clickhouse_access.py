@@ -29,7 +29,7 @@ def test_the_role_reads_only_its_own_database_and_the_password_goes_in_hashed() 
 
 
 def test_invalid_tenant_ids_never_reach_the_ddl() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid tenant id"):
         tenant_access("acme; DROP USER default", "k")
 
 
