@@ -149,6 +149,19 @@ class AwsSettings(_Section):
         None, description="Queue receiving S3 ObjectCreated notifications; unset disables the bridge."
     )
     sqs_wait_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait per receive call.")
+    sdk_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description=(
+            "Attempts the AWS SDK makes per call itself (botocore 'standard' retry mode); cloudops' own "
+            "retries (ingest.max_attempts, the retry topic) wrap these, so keep it small."
+        ),
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, description="AWS SDK connect timeout.")
+    read_timeout_s: float = Field(
+        60.0, gt=0, description="AWS SDK read timeout (longer than `sqs_wait_seconds`, the SQS long poll)."
+    )
     sqs_visibility_timeout: int = Field(
         60, ge=1, description="Seconds a received notification stays hidden before SQS redelivers it."
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -72,7 +73,15 @@ def split_s3_url(url: str) -> tuple[str, str]:
 
 
 def _client_kwargs(aws: AwsSettings) -> dict[str, Any]:
-    kw: dict[str, Any] = {"region_name": aws.region}
+    kw: dict[str, Any] = {
+        "region_name": aws.region,
+        # Bounded, predictable SDK retries: cloudops retries around them (with_retries, retry topics).
+        "config": AioConfig(
+            retries={"max_attempts": aws.sdk_max_attempts, "mode": "standard"},
+            connect_timeout=aws.connect_timeout_s,
+            read_timeout=aws.read_timeout_s,
+        ),
+    }
     if aws.endpoint_url:
         kw["endpoint_url"] = aws.endpoint_url
     if aws.access_key_id and aws.secret_access_key:
