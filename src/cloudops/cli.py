@@ -154,16 +154,15 @@ def migrate(
             user = provision_tenant_user(ch, t, key.get_secret_value())
     finally:
         close_all()
+    db = database_for(t)
     for direction, m in steps:
-        console.print(f"{direction:>4} {m.version:04d} {m.name}  (ClickHouse {database_for(t)})")
+        console.print(f"{direction:>4} {m.version:04d} {m.name}  (ClickHouse {db})")
     if not steps:
-        console.print(f"ClickHouse {database_for(t)} is up to date")
+        console.print(f"ClickHouse {db} is up to date")
     if user is True:
-        console.print(
-            f"ClickHouse user {database_for(t)}: SELECT on {database_for(t)} only (role {database_for(t)}_reader)"
-        )
+        console.print(f"ClickHouse user {db}: SELECT on {db} only (role {db}_reader)")
     elif user is False:
-        err.print(f"ClickHouse user {database_for(t)} not created: the server does not allow it (see the log)")
+        err.print(f"ClickHouse user {db} not created: the server does not allow it (see the log)")
     if settings.postgres.dsn:
         from cloudops.sinks import postgres as pg
 

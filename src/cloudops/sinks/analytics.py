@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cloudops.sinks.clickhouse.client import ClickHouse, database_for
 from cloudops.sinks.clickhouse.planner import ROLLUPS, Plan, Query, plan_query
@@ -19,6 +20,8 @@ from cloudops.sinks.clickhouse.tags import promoted_tags
 from cloudops.sinks.redis.cache import QueryCache
 
 __all__ = ["Analytics", "QueryResult"]
+
+T = TypeVar("T")
 
 _MONEY = {"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "PricingQuantity", "Savings"}
 
@@ -63,41 +66,41 @@ class Analytics:
     def __init__(self, ch: ClickHouse, cache: QueryCache | None = None, *, sizes_ttl_s: float = 60.0) -> None:
         self.ch = ch
         self.cache = cache
-        self._sizes: dict[str, tuple[float, dict[str, int]]] = {}
-        self._promoted: dict[str, tuple[float, dict[str, str]]] = {}
+        # What the planner needs to know of a tenant's tables, cached briefly: (what, tenant) -> (when, value).
+        self._table_facts: dict[tuple[str, str], tuple[float, Any]] = {}
         self._sizes_ttl = sizes_ttl_s
+
+    async def _fact(self, what: str, tenant: str, read: Callable[[], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        hit = self._table_facts.get((what, tenant))
+        if hit and now - hit[0] < self._sizes_ttl:
+            return cast(T, hit[1])
+        value = await read()
+        self._table_facts[(what, tenant)] = (now, value)
+        return value
 
     async def rollup_sizes(self, tenant: str) -> dict[str, int]:
         """Rows per rollup table of the tenant (cached briefly; drives the planner's choice)."""
         db = database_for(tenant)
-        now = time.monotonic()
-        hit = self._sizes.get(db)
-        if hit and now - hit[0] < self._sizes_ttl:
-            return hit[1]
-        tables = [r.table for r in ROLLUPS]
-        sql = (
-            "SELECT table, sum(rows) FROM system.parts WHERE active AND database = {db:String} "
-            "AND table IN {t:Array(String)} GROUP BY table"
-        )
-        rows = await self.ch.run(lambda c: c.query(sql, parameters={"db": db, "t": tables}).result_rows)
-        sizes = {str(t): int(n) for t, n in rows}
-        self._sizes[db] = (now, sizes)
-        return sizes
 
-    def forget(self, tenant: str) -> None:
-        """Drop what is cached about the tenant's tables (after a migration or a tag promotion)."""
-        self._sizes.pop(database_for(tenant), None)
-        self._promoted.pop(tenant, None)
+        async def read() -> dict[str, int]:
+            tables = [r.table for r in ROLLUPS]
+            sql = (
+                "SELECT table, sum(rows) FROM system.parts WHERE active AND database = {db:String} "
+                "AND table IN {t:Array(String)} GROUP BY table"
+            )
+            rows = await self.ch.run(lambda c: c.query(sql, parameters={"db": db, "t": tables}).result_rows)
+            return {str(t): int(n) for t, n in rows}
+
+        return await self._fact("sizes", tenant, read)
 
     async def promoted(self, tenant: str) -> dict[str, str]:
         """The tenant's promoted tag keys -> columns (cached like the sizes; see ``cloudops tags``)."""
-        now = time.monotonic()
-        hit = self._promoted.get(tenant)
-        if hit and now - hit[0] < self._sizes_ttl:
-            return hit[1]
-        promoted = await asyncio.to_thread(promoted_tags, self.ch, tenant)
-        self._promoted[tenant] = (now, promoted)
-        return promoted
+        return await self._fact("promoted", tenant, lambda: asyncio.to_thread(promoted_tags, self.ch, tenant))
+
+    def forget(self, tenant: str) -> None:
+        """Drop what is cached about the tenant's tables (after a migration or a tag promotion)."""
+        self._table_facts = {k: v for k, v in self._table_facts.items() if k[1] != tenant}
 
     async def plan(self, tenant: str, query: Query, *, allow_rollups: bool = True) -> Plan:
         sizes = await self.rollup_sizes(tenant) if allow_rollups else {}

@@ -44,10 +44,14 @@ async def _offsets(
         await admin.close()
 
 
+def _lag(ends: dict[TopicPartition, int], done: dict[TopicPartition, int]) -> dict[tuple[str, int], int]:
+    """Per partition: end offset - committed offset (the whole partition where nothing is committed)."""
+    return {(tp.topic, tp.partition): max(0, end - done.get(tp, 0)) for tp, end in ends.items()}
+
+
 async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """(topic, partition) -> messages the group has not committed yet. Topics that do not exist are skipped."""
-    ends, done = await _offsets(bootstrap, group, topics)
-    return {(tp.topic, tp.partition): max(0, end - done.get(tp, 0)) for tp, end in ends.items()}
+    return _lag(*await _offsets(bootstrap, group, topics))
 
 
 async def export_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
@@ -74,7 +78,6 @@ class LagGate:
         self.limit = limit
         self.check_s = check_s
         self.lag = 0
-        self.waited_s = 0.0
         self._measured_at = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -88,7 +91,7 @@ class LagGate:
             if time.monotonic() - self._measured_at >= self.check_s:
                 try:
                     ends, done = await _offsets(self.bootstrap, self.group, self.topics)
-                    self.lag = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items()) if done else 0
+                    self.lag = sum(_lag(ends, done).values()) if done else 0
                 except Exception as exc:
                     log.info("lag gate: %s's lag not measured (%s); not waiting", self.group, exc)
                     self.lag = 0
@@ -113,8 +116,4 @@ class LagGate:
                 )
                 warned = True
             await asyncio.sleep(self.check_s)
-        if not warned:
-            return 0.0
-        waited = time.monotonic() - started
-        self.waited_s += waited
-        return waited
+        return time.monotonic() - started if warned else 0.0

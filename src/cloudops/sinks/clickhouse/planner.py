@@ -285,7 +285,7 @@ class _Params:
     def __init__(self, promoted: Mapping[str, str] | None = None) -> None:
         self.values: dict[str, Any] = {}
         #: tag key -> its promoted column in ``focus`` (see :mod:`cloudops.sinks.clickhouse.tags`).
-        self.promoted = {k: c for k, c in (promoted or {}).items() if _PROMOTED_COLUMN.match(c)}
+        self.promoted = dict(promoted or {})
 
     def add(self, value: Any, ch_type: str) -> str:
         name = f"p{len(self.values)}"
@@ -511,6 +511,8 @@ def plan_query(
     """
     if not db.startswith("tenant_") or not db.replace("_", "").isalnum():
         raise ConfigError(f"invalid tenant database {db!r}")
+    # Only well-formed column names reach the SQL (and the explanation names the same ones).
+    promoted = {k: c for k, c in (promoted or {}).items() if _PROMOTED_COLUMN.match(c)}
     reasons: list[str] = []
     if allow_rollups:
         order = sorted(
@@ -536,7 +538,7 @@ def plan_query(
             reasons.append(f"{r.table}: {why}")
     sql, params, cols = _compile(q, db, None, promoted)
     reason = "rollups disabled" if not allow_rollups else "no rollup answers exactly: " + "; ".join(reasons)
-    used = sorted(c for k, c in (promoted or {}).items() if k in q.tag_keys())
+    used = sorted(c for k, c in promoted.items() if k in q.tag_keys())
     if used:
         reason += f"; promoted tag columns {', '.join(used)}"
     return Plan("focus", reason, sql, params, cols)

@@ -324,28 +324,29 @@ def stale_claims(
         return [dict(r["event"]) for r in _all(conn, tenant, query, params)]
 
 
+def _touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, state: State, attempt: int | None = None) -> bool:
+    """Bump ``updated_at`` of a file in ``state`` (and of claim ``attempt``, when given). True if touched."""
+    query = sql.SQL(
+        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = %s "
+        "AND (%s::int IS NULL OR attempts = %s) RETURNING file_id"
+    ).format(_t(tenant, "file_ledger"))
+    with connection(conn_or_dsn) as conn:
+        return bool(_all(conn, tenant, query, [file_id, state, attempt, attempt]))
+
+
 def touch(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str, *, attempt: int | None = None) -> bool:
     """Renew a parse claim (heartbeat): True while the file is still ``parsing`` (by claim ``attempt``,
     when given: the ``attempts`` count its :func:`claim` returned). False: the claim is gone (another
     worker took the file over, or it moved on). Blocks.
     """
-    query = sql.SQL(
-        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsing' "
-        "AND (%s::int IS NULL OR attempts = %s) RETURNING file_id"
-    ).format(_t(tenant, "file_ledger"))
-    with connection(conn_or_dsn) as conn:
-        return bool(_all(conn, tenant, query, [file_id, attempt, attempt]))
+    return _touch(conn_or_dsn, tenant, file_id, "parsing", attempt)
 
 
 def touch_loading(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
     """The loader's heartbeat for a ``parsed`` file whose batches it is inserting: a file still
     loading is not mistaken for one whose batches were lost (``reparse_after_s``). True if touched.
     Blocks."""
-    query = sql.SQL(
-        "UPDATE {} SET updated_at = now() WHERE file_id = %s AND state = 'parsed' RETURNING file_id"
-    ).format(_t(tenant, "file_ledger"))
-    with connection(conn_or_dsn) as conn:
-        return bool(_all(conn, tenant, query, [file_id]))
+    return _touch(conn_or_dsn, tenant, file_id, "parsed")
 
 
 def reopen(conn_or_dsn: ConnOrDsn, tenant: str, file_id: str) -> bool:
