@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 from tests.support.faults import big_cur_file
+from tests.support.settings import local_settings
 
 from cloudops.agents.parse import handle_billing_file
 from cloudops.app import create_app
@@ -17,7 +18,7 @@ from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.metrics import CONSUMER_LAG
 from cloudops.schemas.events import BillingFile
-from cloudops.settings import KafkaSettings, Settings
+from cloudops.settings import KafkaSettings
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import encode_record
@@ -114,10 +115,13 @@ async def test_parse_holds_its_batches_while_the_loaders_lag(
     and goes on as they catch up."""
     bootstrap = broker.bootstrap_servers
     loaders = f"loaders-{unique}"
-    settings = Settings(
-        app={"id": f"cloudops-gate-{unique}", "tenant": f"t{unique}", "work_dir": tmp_path / "work"},
-        kafka={"bootstrap_servers": bootstrap, "session_timeout_s": 10.0},
-        clickhouse={"dsn": chdb_dsn},
+    settings = local_settings(
+        "gate",
+        unique,
+        tmp_path,
+        broker,
+        chdb_dsn,
+        tenant=f"t{unique}",
         aws=object_store.settings(),
         ingest={"max_load_lag_batches": 2, "load_group": loaders, "block_bytes": 64 << 10},
     )

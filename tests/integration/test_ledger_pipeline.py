@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from tests.support.kafka import read_topic
+from tests.support.settings import local_settings
 
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
@@ -39,11 +40,14 @@ async def running(
     bucket = f"bills-{unique}"
     migrate(postgres_db, tenant)
     add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket=bucket, prefix="cur/")
-    settings = Settings(
-        app={"id": f"cloudops-ledger-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
-        kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
-        clickhouse={"dsn": chdb_dsn},
-        postgres={"dsn": postgres_db},
+    settings = local_settings(
+        "ledger",
+        unique,
+        tmp_path,
+        broker,
+        chdb_dsn,
+        tenant=tenant,
+        postgres_dsn=postgres_db,
         aws=object_store.settings(sqs_wait_seconds=1),
         ingest={"schedule_tick_s": 0.5},
     )

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from tests.support.kafka import read_topic
+from tests.support.settings import local_settings
 
 from cloudops.agents.load import Loader
 from cloudops.agents.parse import handle_billing_file
@@ -23,7 +24,6 @@ from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.schemas.events import BillingFile
-from cloudops.settings import Settings
 from cloudops.sinks.clickhouse import connect
 from cloudops.sinks.postgres import migrate
 from cloudops.sinks.postgres.client import schema_for
@@ -51,11 +51,14 @@ async def parser(
     bucket = f"bills-{unique}"
     migrate(postgres_db, tenant)
     add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket=bucket, prefix="cur/")
-    settings = Settings(
-        app={"id": f"cloudops-claims-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
-        kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
-        clickhouse={"dsn": chdb_dsn},
-        postgres={"dsn": postgres_db},
+    settings = local_settings(
+        "claims",
+        unique,
+        tmp_path,
+        broker,
+        chdb_dsn,
+        tenant=tenant,
+        postgres_dsn=postgres_db,
         aws=object_store.settings(),
         # Many small batches, so the file is still being published when the claim is taken.
         ingest={"claim_lease_s": LEASE_S, "block_bytes": 64 << 10, "retry_rounds": 0},

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from tests.support.cur import CurFile, cur_file, cur_manifest, sample_rows
 from tests.support.kafka import read_topic
+from tests.support.settings import local_settings
 
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
@@ -40,27 +41,30 @@ SOURCE = "cur-main"
 PERIOD_DIR = "cur/report/20231101-20231201"
 
 
-@contextlib.asynccontextmanager
-async def _pipeline(
+@pytest.fixture
+async def running(
+    request: pytest.FixtureRequest,
     broker: EmbeddedBroker,
     object_store: EmbeddedObjectStore,
     chdb_dsn: str,
     postgres_db: str,
     tmp_path: Path,
     unique: str,
-    *,
-    layout: str,
-    prefix: str,
 ) -> AsyncIterator[tuple[Settings, Any, str]]:
+    """The whole pipeline for one source; ``request.param`` is its (layout, prefix)."""
+    layout, prefix = request.param
     tenant = f"r{unique}"
     bucket = f"cur-{unique}"
     migrate(postgres_db, tenant)
     add_source(postgres_db, tenant, id=SOURCE, provider="aws", bucket=bucket, prefix=prefix, layout=layout)
-    settings = Settings(
-        app={"id": f"cloudops-restate-{unique}", "tenant": tenant, "work_dir": tmp_path / "work"},
-        kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
-        clickhouse={"dsn": chdb_dsn},
-        postgres={"dsn": postgres_db},
+    settings = local_settings(
+        "restate",
+        unique,
+        tmp_path,
+        broker,
+        chdb_dsn,
+        tenant=tenant,
+        postgres_dsn=postgres_db,
         aws=object_store.settings(sqs_wait_seconds=1),
         load={"sweep_interval_s": 1.0},
     )
@@ -73,36 +77,6 @@ async def _pipeline(
         yield settings, rt, bucket
     finally:
         await app.stop()
-
-
-@pytest.fixture
-async def running(
-    broker: EmbeddedBroker,
-    object_store: EmbeddedObjectStore,
-    chdb_dsn: str,
-    postgres_db: str,
-    tmp_path: Path,
-    unique: str,
-) -> AsyncIterator[tuple[Settings, Any, str]]:
-    async with _pipeline(
-        broker, object_store, chdb_dsn, postgres_db, tmp_path, unique, layout="manifest", prefix="cur/"
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def snapshots(
-    broker: EmbeddedBroker,
-    object_store: EmbeddedObjectStore,
-    chdb_dsn: str,
-    postgres_db: str,
-    tmp_path: Path,
-    unique: str,
-) -> AsyncIterator[tuple[Settings, Any, str]]:
-    async with _pipeline(
-        broker, object_store, chdb_dsn, postgres_db, tmp_path, unique, layout="snapshot", prefix="exports/"
-    ) as running:
-        yield running
 
 
 class _Poller:
@@ -196,6 +170,7 @@ async def _deliver(settings: Settings, bucket: str, assembly: str, files: list[C
         await s3.put_object(Bucket=bucket, Key=f"{PERIOD_DIR}/report-Manifest.json", Body=manifest)
 
 
+@pytest.mark.parametrize("running", [("manifest", "cur/")], indirect=True)
 async def test_month_restated_three_times_only_last_visible_never_mixed(
     running: tuple[Settings, Any, str],
 ) -> None:
@@ -252,8 +227,9 @@ async def test_month_restated_three_times_only_last_visible_never_mixed(
     assert [(f.state, f.rows_in, f.rows_landed) for f in v3_files] == [("reconciled", 1281, 1281)]
 
 
+@pytest.mark.parametrize("running", [("snapshot", "exports/")], indirect=True)
 async def test_month_to_date_snapshots_overwritten_and_rerun_replace_the_month(
-    snapshots: tuple[Settings, Any, str],
+    running: tuple[Settings, Any, str],
 ) -> None:
     """Azure-style month-to-date exports without a manifest: each copy is the whole month so far.
 
@@ -261,7 +237,7 @@ async def test_month_to_date_snapshots_overwritten_and_rerun_replace_the_month(
     object in the same period folder. Appending them would count the month three times; the
     ``snapshot`` layout keeps exactly the newest copy, swapped in whole.
     """
-    settings, rt, bucket = snapshots
+    settings, rt, bucket = running
     tenant = settings.app.tenant
     header, rows = sample_rows()
     folder = "exports/daily/costs/20231101-20231130"
