@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration setup services clean schemas docs conformance
+.PHONY: gateway demo test lint typecheck unit integration setup services clean schemas docs conformance image image-test k8s
 
 $(STAMP): pyproject.toml
 	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -14,6 +14,13 @@ setup: $(STAMP) ## create the virtualenv and install cloudops with its dev extra
 
 demo: $(STAMP) ## run the whole pipeline on embedded services and print the answer
 	$(BIN)/cloudops demo
+
+GATEWAY := gateway/node_modules/.package-lock.json
+
+$(GATEWAY): gateway/package-lock.json
+	cd gateway && npm ci --no-audit --no-fund
+
+gateway: $(GATEWAY) ## install the Apollo Gateway and composition (Node 20, npm registry) for the GraphQL tests
 
 services: ## make sure the PostgreSQL and Redis binaries exist (the suite starts its own servers)
 	@scripts/ensure-services.sh
@@ -29,11 +36,24 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(STAMP) services
+integration: $(STAMP) services gateway
 	$(BIN)/pytest tests/integration -q
 
-test: $(STAMP) services lint typecheck ## lint, type-check, then every test (unit + integration)
+test: $(STAMP) services gateway lint typecheck ## lint, type-check, then every test (unit + integration)
 	$(BIN)/pytest -q
+
+IMAGE_TEST_TAG ?= localhost/cloudops:image-test
+
+image: ## build the runtime image with buildah (BASE_IMAGE=python:3.11-slim with Docker Hub)
+	scripts/image.sh
+
+image-test: $(STAMP) services ## build the image, run the parse + load workers and the API from it against local services
+	scripts/image.sh $(IMAGE_TEST_TAG)
+	CLOUDOPS_TEST_IMAGE=$(IMAGE_TEST_TAG) $(BIN)/pytest tests/integration/test_image.py -q -rs; \
+	  rc=$$?; podman rmi -f $(IMAGE_TEST_TAG) >/dev/null 2>&1; podman image prune -f >/dev/null 2>&1; exit $$rc
+
+k8s: $(STAMP) ## render k8s/base from the code's roles, topics and settings
+	$(BIN)/python scripts/render_k8s.py
 
 conformance: $(STAMP) ## run every golden fixture's FOCUS output through the official FOCUS 1.2 validator
 	$(BIN)/pytest tests/integration/test_conformance.py -q -m integration

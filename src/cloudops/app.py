@@ -12,10 +12,11 @@ import faust
 from cloudops.agents import ROLES, bridge, load, parse, propose, recommend, schedule
 from cloudops.errors import ConfigError
 from cloudops.settings import Settings
+from cloudops.topics.health import Health
 from cloudops.topics.lag import export_lag
 from cloudops.topics.runtime import Runtime
 
-__all__ = ["ROLES", "create_app"]
+__all__ = ["CONSUMES", "ROLES", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ _CONSUMES: dict[str, tuple[str, ...]] = {
     "recommend": ("billing-loaded", "billing-periods"),
     "propose": ("recommendations",),
 }
+
+
+CONSUMES = _CONSUMES
+"""Role -> the topics it consumes (read by the Kubernetes manifests' checks: one source of truth)."""
 
 
 def _broker_url(bootstrap: str) -> str:
@@ -79,8 +84,12 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
     rt = Runtime.bind(app, settings)
     for role in chosen:
         _REGISTER[role](app, rt)
+    consumed = sorted({t for role in chosen for t in _CONSUMES[role]})
+    if settings.health.port:  # /healthz, /readyz, /metrics for Kubernetes and Prometheus
+        health = Health(settings, consumes=consumed)
+        health.attach(app)
+        health.start()
     if kafka.lag_interval_s > 0:
-        consumed = sorted({t for role in chosen for t in _CONSUMES[role]})
 
         @app.timer(interval=kafka.lag_interval_s)  # type: ignore[untyped-decorator]
         async def measure_lag() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import logging
@@ -22,14 +23,14 @@ from rich.table import Table
 
 from cloudops import __version__
 from cloudops.errors import CloudopsError
-from cloudops.schemas.events import BillingFile
+from cloudops.schemas.events import BillingFile, ColumnWarning
 from cloudops.settings import get_settings, settings_table
 
 if TYPE_CHECKING:
+    from cloudops.service.routing import Router
     from cloudops.sinks.analytics import QueryResult
     from cloudops.sinks.clickhouse import ClickHouse
     from cloudops.sinks.clickhouse.planner import Query
-    from cloudops.topics.dlq import DeadLetterRecord
 
 __all__ = ["app", "main"]
 
@@ -39,17 +40,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topics_app = typer.Typer(help="Topic declarations and schemas.", no_args_is_help=True)
-sources_app = typer.Typer(help="Billing sources of a tenant (needs CLOUDOPS_POSTGRES__DSN).", no_args_is_help=True)
 query_app = typer.Typer(help="Ask ClickHouse.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead-letter queues: list, show and replay what failed.", no_args_is_help=True)
-periods_app = typer.Typer(
-    help="Versions of restated billing periods (needs CLOUDOPS_POSTGRES__DSN).", no_args_is_help=True
-)
 app.add_typer(topics_app, name="topics")
-app.add_typer(dlq_app, name="dlq")
-app.add_typer(periods_app, name="periods")
 app.add_typer(query_app, name="query")
-app.add_typer(sources_app, name="sources")
 tags_app = typer.Typer(
     help="Tag keys of a tenant: the most used, and which have their own (promoted) column.", no_args_is_help=True
 )
@@ -90,7 +83,12 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show agent logs.")] = False,
 ) -> None:
     """Run the whole pipeline on embedded services (broker, S3+SQS, chdb) and print the answer."""
-    from cloudops import demo as demo_mod
+    try:
+        from cloudops import demo as demo_mod
+    except ImportError as exc:  # the runtime image installs no embedded services
+        need = f"`cloudops demo` needs the embedded services ({exc.name}): pip install 'cloudops\\[embedded]'"
+        err.print(f"[red]{need}[/red]")
+        raise typer.Exit(2) from exc
 
     _logging("INFO" if verbose else "WARNING")
     result = demo_mod.run(work_dir, keep=keep, timeout=timeout, console=console)
@@ -142,12 +140,14 @@ def migrate(
     from cloudops.sinks.clickhouse.client import close_all
 
     settings = get_settings()
-    t = tenant or settings.app.tenant
+    t = _tenant(tenant)
     key = settings.clickhouse.tenant_password_key
     user: bool | None = None
     try:
         ch = connect(settings.clickhouse_dsn)
-        steps = run_migrate(ch, t, target=to, dedup_window=settings.clickhouse.dedup_window)
+        steps = run_migrate(
+            ch, t, target=to, dedup_window=settings.clickhouse.dedup_window, cluster=settings.clickhouse.cluster
+        )
         if key is not None:
             from cloudops.sinks.clickhouse.access import provision_tenant_user
 
@@ -181,8 +181,14 @@ def ingest(
     targets: Annotated[list[str], typer.Argument(help="Local files/folders or s3://bucket/prefix.")],
     tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
 ) -> None:
-    """Announce billing files on `billing-files` (the parse agent picks them up)."""
-    n = asyncio.run(_ingest(targets, tenant or get_settings().app.tenant))
+    """Announce billing files on `billing-files` (the parse agent picks them up).
+
+    With a control plane the tenant must exist and be active, and every s3:// object must
+    belong to one of its sources (the event carries that source). Local files must lie under
+    CLOUDOPS_INGEST__LOCAL_ROOT.
+    """
+    t = _tenant(tenant)
+    n = asyncio.run(_ingest(targets, t))
     console.print(f"announced {n} file(s) on billing-files")
 
 
@@ -195,13 +201,20 @@ async def _ingest(targets: list[str], tenant: str) -> int:
     from cloudops.topics.specs import BILLING_FILES
 
     settings = get_settings()
+    router = await _ingest_router(tenant)
     events: list[BillingFile] = []
     for target in targets:
         if target.startswith("s3://"):
             bucket, prefix = split_s3_url(target)
-            events.extend(
-                obj.billing_file(tenant, "manual") for obj in await list_objects(settings.aws, bucket, prefix)
-            )
+            for obj in await list_objects(settings.aws, bucket, prefix):
+                source_id = None
+                if router is not None:
+                    route = await router.route(obj.bucket, obj.key)
+                    if route.tenant != tenant:
+                        where = f"s3://{obj.bucket}/{obj.key}"
+                        raise CloudopsError(f"{where} belongs to tenant {route.tenant}, not {tenant}")
+                    source_id = route.source_id
+                events.append(obj.billing_file(tenant, "manual", source_id=source_id))
         else:
             events.extend(await asyncio.to_thread(_local_events, target, tenant))
     await ensure_topics(settings.kafka)
@@ -215,12 +228,33 @@ async def _ingest(targets: list[str], tenant: str) -> int:
     return len(events)
 
 
+async def _ingest_router(tenant: str) -> Router | None:
+    """With a control plane: refuse a tenant that is not active; the router for s3:// targets."""
+    settings = get_settings()
+    if not settings.postgres.dsn:
+        return None
+    from cloudops.service.routing import Router
+    from cloudops.service.tenants import ingest_verdict
+
+    verdict = await asyncio.to_thread(ingest_verdict, settings.postgres.dsn, tenant)
+    if verdict != "active":
+        hint = " (`cloudops tenants create`)" if verdict == "unknown" else ""
+        raise CloudopsError(f"tenant {tenant!r} is {verdict}: nothing announced{hint}")
+    return Router(settings)
+
+
 def _local_events(target: str, tenant: str) -> list[BillingFile]:
-    from cloudops.sources.objects import stat_local
+    from cloudops.sources.objects import local_path_allowed, stat_local
 
     root = Path(target).resolve()
     if not root.exists():
         raise CloudopsError(f"{target}: no such file or folder")
+    allowed = get_settings().ingest.local_root
+    if not local_path_allowed(root, allowed):
+        raise CloudopsError(
+            f"{target} is not under CLOUDOPS_INGEST__LOCAL_ROOT ({allowed or 'unset'}): "
+            "workers read local files only there"
+        )
     paths = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     events = []
     for p in paths:
@@ -238,28 +272,78 @@ def convert(
         str,
         typer.Option(help="auto, aws, azure, gcp, oci, alibaba or focus: refuse files of other providers."),
     ] = "auto",
+    focus_version: Annotated[
+        str,
+        typer.Option(
+            "--focus-version",
+            help="FOCUS version of the Cost and Usage output: 1.3 (default) or 1.2 (only the 1.2 columns, "
+            "and no supporting datasets, which start with 1.3).",
+        ),
+    ] = "1.3",
 ) -> None:
-    """Convert billing files to one FOCUS Parquet file, with a reconciliation summary per file."""
+    """Convert billing files to one FOCUS Parquet file, with a reconciliation summary per file.
+
+    Rows of a supporting FOCUS dataset (1.3 Contract Commitment, 1.4 Billing Period or Invoice
+    Detail) go to their own file next to ``--out``, ``<out stem>.<dataset table><suffix>``, with
+    the columns of the version that defines the dataset.
+    Source columns no rule reads are kept in x_Extensions and listed in the table.
+    """
+    import pyarrow as pa
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from cloudops.focus.columns import FOCUS_VERSIONS, focus_arrow_schema, version_key
+    from cloudops.focus.datasets import dataset, dataset_schema
     from cloudops.sinks.parquet import FocusParquetWriter
     from cloudops.sources.converter import open_conversion
 
     allowed = {"auto", "aws", "azure", "gcp", "oci", "alibaba", "focus"}
     if provider not in allowed:
         raise CloudopsError(f"--provider must be one of {', '.join(sorted(allowed))}")
-    summary = Table("file", "format", "rows in", "converted", "rejected", "FOCUS rows", "source total", "FOCUS total")
+    if focus_version not in FOCUS_VERSIONS:
+        raise CloudopsError(f"--focus-version must be one of {', '.join(FOCUS_VERSIONS)}")
+    summary = Table(
+        "file",
+        "format",
+        "rows in",
+        "converted",
+        "rejected",
+        "FOCUS rows",
+        "source total",
+        "FOCUS total",
+        "kept in x_Extensions",
+        "warnings (left null)",
+    )
+    writers: dict[str, FocusParquetWriter] = {}
+
+    def writer_for(dataset_id: str, path: Path, stack: contextlib.ExitStack) -> FocusParquetWriter:
+        if dataset_id not in writers:
+            if dataset_id == "CostAndUsage":
+                schema = pa.schema([f.with_nullable(True) for f in focus_arrow_schema(version=focus_version)])
+                target = out
+            else:
+                spec = dataset(dataset_id)
+                if version_key(focus_version) < (1, 3):  # supporting datasets start with FOCUS 1.3
+                    raise CloudopsError(
+                        f"{path}: a FOCUS {spec.since} {spec.title} file; FOCUS {focus_version} has no such dataset"
+                    )
+                schema, target = dataset_schema(dataset_id), out.with_name(f"{out.stem}.{spec.table}{out.suffix}")
+            writers[dataset_id] = stack.enter_context(FocusParquetWriter(target, schema))
+        return writers[dataset_id]
+
     failed = False
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err
     )
-    with progress, FocusParquetWriter(out) as writer:
+    with progress, contextlib.ExitStack() as stack:
         for path in inputs:
             if not path.is_file():
                 raise CloudopsError(f"{path}: no such file")
-            conv = open_conversion(path, source=str(path), file_id=_file_identity(path), block_size=4 << 20)
+            conv = open_conversion(
+                path, source=str(path), file_id=_file_identity(path), block_size=get_settings().ingest.block_bytes
+            )
             if provider != "auto" and conv.rules.provider != provider:
                 raise CloudopsError(f"{path}: detected {conv.rules.id} ({conv.rules.provider}), not {provider}")
+            writer = writer_for(conv.rules.dataset, path, stack)
             task = progress.add_task(path.name, total=path.stat().st_size)
             rejected = 0
             for result, malformed in conv.chunks():
@@ -285,15 +369,29 @@ def convert(
                 str(conv.focus_rows),
                 _totals(conv.source_totals),
                 _totals(conv.converted_totals) + ("" if ok else " [red]MISMATCH[/red]"),
+                ", ".join(conv.unmapped) or "-",
+                _warnings_text(conv.warnings),
             )
     console.print(summary)
-    console.print(f"wrote {writer.rows} FOCUS rows to {out}")
+    for name, w in writers.items():
+        what = f"FOCUS {focus_version} rows" if name == "CostAndUsage" else f"{dataset(name).title} rows"
+        console.print(f"wrote {w.rows} {what} to {w.out}")
     if failed:
         raise typer.Exit(1)
 
 
 def _totals(totals: Mapping[str, object]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "-"
+    from cloudops.schemas.money import totals_text
+
+    return totals_text(totals)
+
+
+def _warnings_text(warnings: list[ColumnWarning]) -> str:
+    """``ListUnitPrice 3 (pricing_public_on_demand_rate: 'n/a')``, one per line; ``-`` when none."""
+    lines = [
+        f"{w.column} {w.rows} ({w.source}" + ("" if w.sample is None else f": {w.sample!r}") + ")" for w in warnings
+    ]
+    return "\n".join(lines) or "-"
 
 
 def _file_identity(path: Path) -> str:
@@ -307,8 +405,18 @@ def _file_identity(path: Path) -> str:
 def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    dt = datetime.fromisoformat(value)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise CloudopsError(f"{value!r} is not an ISO date or date-time (e.g. 2024-05-01T06:00)") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _tenant(tenant: str | None) -> str:
+    """``--tenant`` (default CLOUDOPS_APP__TENANT), validated: a bad id is a one-line error, not a traceback."""
+    from cloudops.commands._common import caller
+
+    return caller(tenant).tenant_id
 
 
 @query_app.command("cost")
@@ -348,8 +456,7 @@ def query_cost(
         )
     except ValidationError as exc:
         raise CloudopsError("invalid query: " + "; ".join(e["msg"] for e in exc.errors())) from exc
-    settings = get_settings()
-    t = tenant or settings.app.tenant
+    t = _tenant(tenant)
     result = asyncio.run(_run_query(t, query, raw=raw))
     if explain:
         err.print(f"[bold]plan[/bold] ({'cache' if result.cached else 'ClickHouse'}, {result.seconds * 1000:.1f} ms)")
@@ -414,69 +521,29 @@ def _register_validate() -> None:
 _register_validate()
 
 
-def _pg_dsn() -> str:
-    dsn = get_settings().postgres.dsn
-    if not dsn:
-        raise CloudopsError("sources live in the control plane: set CLOUDOPS_POSTGRES__DSN and run `cloudops migrate`")
-    return dsn
+def _register_api() -> None:
+    from cloudops.api.commands import register
+
+    register(app)  # `cloudops tokens ...` and `cloudops api`
 
 
-@sources_app.command("add")
-def sources_add(
-    source_id: Annotated[str, typer.Argument(help="Source id, e.g. aws-payer-123.")],
-    provider: Annotated[str, typer.Option(help="aws, azure, gcp, oci, alibaba or focus.")],
-    bucket: Annotated[str, typer.Option(help="Bucket (or container) the exports arrive in.")],
-    prefix: Annotated[str, typer.Option(help="Key prefix of the exports.")] = "",
-    credentials_ref: Annotated[str | None, typer.Option(help="Reference to credentials (never the secret).")] = None,
-    schedule_s: Annotated[int | None, typer.Option(help="Also list the prefix every N seconds (>= 60).")] = None,
-    layout: Annotated[
-        str,
-        typer.Option(
-            help="files: every object is new data. manifest: provider manifests (AWS CUR, Data Exports, Azure "
-            "exports) define versions of billing periods, swapped in whole. snapshot: every object is its whole "
-            "period so far (Azure month-to-date exports without a manifest, re-exported GCP/OCI months); the "
-            "newest copy replaces the period (named in the key: 20240501-20240531, 2024-05 or 202405)."
-        ),
-    ] = "files",
-    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
-) -> None:
-    """Create or update a billing source (idempotent by id)."""
-    from cloudops.sinks.postgres.ledger import add_source
-
-    t = tenant or get_settings().app.tenant
-    s = add_source(
-        _pg_dsn(),
-        t,
-        id=source_id,
-        provider=provider,
-        bucket=bucket,
-        prefix=prefix,
-        credentials_ref=credentials_ref,
-        schedule_s=schedule_s,
-        layout=layout,
-    )
-    console.print(f"source {s.id}: {s.provider} s3://{s.bucket}/{s.prefix}, layout {s.layout} (tenant {t})")
+_register_api()
 
 
-@sources_app.command("list")
-def sources_list(
-    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
-) -> None:
-    """The tenant's billing sources."""
-    from cloudops.sinks.postgres.ledger import list_sources
+def _register_commands() -> None:
+    from cloudops.commands import register
 
-    t = tenant or get_settings().app.tenant
-    table = Table("id", "provider", "bucket", "prefix", "layout", "schedule (s)", "enabled", title=f"sources ({t})")
-    for s in list_sources(_pg_dsn(), t):
-        table.add_row(s.id, s.provider, s.bucket, s.prefix, s.layout, str(s.schedule_s or "-"), str(s.enabled))
-    console.print(table)
+    register(app)  # tenants, sources, files, periods, recommendations, dlq (cloudops/commands/)
+
+
+_register_commands()
 
 
 def _clickhouse_tenant(tenant: str | None) -> tuple[ClickHouse, str]:
     from cloudops.sinks.clickhouse import connect
     from cloudops.sinks.clickhouse.migrations import applied_versions
 
-    t = tenant or get_settings().app.tenant
+    t = _tenant(tenant)
     ch = connect(get_settings().clickhouse_dsn)
     if not applied_versions(ch, t):
         raise CloudopsError(f"tenant {t!r} has no ClickHouse database yet (run `cloudops migrate`)")
@@ -546,148 +613,6 @@ def tags_demote(
     console.print(f"demoted {key!r}")
 
 
-@periods_app.command("list")
-def periods_list(
-    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
-    tenant: Annotated[str | None, typer.Option(help="Tenant (default: CLOUDOPS_APP__TENANT).")] = None,
-) -> None:
-    """Every version of every billing period: which one is live, which are loading or superseded."""
-    from cloudops.sinks.postgres.periods import list_versions
-
-    t = tenant or get_settings().app.tenant
-    table = Table("source", "period", "version", "state", "files", "rows", "cost", "delivered", title=f"periods ({t})")
-    for v in list_versions(_pg_dsn(), t, source_id=source):
-        table.add_row(
-            v.source_id,
-            f"{v.period:%Y-%m}",
-            v.version,
-            v.state,
-            str(len(v.files)),
-            "-" if v.rows_landed is None else f"{v.rows_landed:,}",
-            _totals(v.landed_totals or {}),
-            f"{v.delivered_at:%Y-%m-%d %H:%M:%S}",
-        )
-    console.print(table)
-
-
-@dlq_app.command("list")
-def dlq_list(
-    topic: Annotated[str | None, typer.Option(help="One DLQ (e.g. billing-files.dlq); default: every DLQ.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only bad_data, transient or bug.")] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many (newest last).")] = 50,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
-) -> None:
-    """Dead letters: where they came from, when, why, and whether they can be replayed."""
-    records = asyncio.run(_read_dlqs(topic, kind))[-limit:]
-    rows = [
-        {
-            "position": r.position,
-            "failed_at": r.letter.failed_at.isoformat(timespec="seconds"),
-            "kind": r.letter.error_kind,
-            "attempts": r.letter.attempts,
-            "tenant": r.letter.tenant or "",
-            "file": r.letter.file_url or "",
-            "row": "" if r.letter.rejected_row is None else r.letter.rejected_row.row_number,
-            "replayable": r.replayable,
-            "reason": r.letter.reason,
-        }
-        for r in records
-    ]
-    if fmt is OutputFormat.json:
-        print(json.dumps(rows, indent=2))
-        return
-    if fmt is OutputFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["position"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    table = Table("position", "failed at", "kind", "tries", "file", "row", "replay", "reason", title="dead letters")
-    for row in rows:
-        table.add_row(
-            str(row["position"]),
-            str(row["failed_at"]),
-            str(row["kind"]),
-            str(row["attempts"]),
-            str(row["file"]),
-            str(row["row"]),
-            "yes" if row["replayable"] else "no",
-            str(row["reason"]),
-        )
-    console.print(table)
-    console.print(f"{len(rows)} dead letter(s)")
-
-
-@dlq_app.command("show")
-def dlq_show(
-    position: Annotated[str, typer.Argument(help="topic:partition:offset, as `cloudops dlq list` prints it.")],
-) -> None:
-    """One dead letter in full, with its original value decoded when it is text."""
-    import base64
-
-    record = _find_dead_letter(position)
-    doc = record.letter.model_dump(mode="json")
-    if record.letter.value_b64:
-        raw = base64.b64decode(record.letter.value_b64)
-        try:
-            doc["value"] = json.loads(raw)
-        except ValueError:
-            doc["value"] = f"<{len(raw)} bytes, binary>"
-    print(json.dumps({"position": record.position, **doc}, indent=2))
-
-
-@dlq_app.command("replay")
-def dlq_replay(
-    positions: Annotated[list[str] | None, typer.Argument(help="topic:partition:offset of each dead letter.")] = None,
-    topic: Annotated[str | None, typer.Option(help="Replay every replayable dead letter of this DLQ.")] = None,
-    kind: Annotated[str | None, typer.Option(help="With --topic: only bad_data, transient or bug.")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Only say what would be replayed.")] = False,
-) -> None:
-    """Send dead letters back to their source topic, byte for byte (after the cause is fixed)."""
-    from cloudops.topics.dlq import replay
-
-    if positions:
-        chosen = [_find_dead_letter(p) for p in positions]
-    elif topic:
-        chosen = asyncio.run(_read_dlqs(topic, kind))
-    else:
-        raise CloudopsError("name dead letters (topic:partition:offset) or a DLQ with --topic")
-    skipped = [r for r in chosen if not r.replayable]
-    for r in skipped:
-        err.print(f"skip {r.position}: a rejected row or a record without its original value cannot be replayed")
-    if dry_run:
-        for r in chosen:
-            if r.replayable:
-                console.print(f"would replay {r.position} -> {r.letter.source_topic} ({r.letter.file_url or ''})")
-        return
-    sent = asyncio.run(replay(get_settings(), chosen))
-    for r in sent:
-        console.print(f"replayed {r.position} -> {r.letter.source_topic} ({r.letter.file_url or ''})")
-    console.print(f"{len(sent)} replayed, {len(skipped)} skipped")
-
-
-async def _read_dlqs(topic: str | None, kind: str | None) -> list[DeadLetterRecord]:
-    from cloudops.topics.dlq import dlq_topics, read_dead_letters
-
-    bootstrap = get_settings().kafka.bootstrap_servers
-    out: list[DeadLetterRecord] = []
-    for name in [topic] if topic else dlq_topics():
-        out.extend(await read_dead_letters(bootstrap, name))
-    if kind:
-        out = [r for r in out if r.letter.error_kind == kind]
-    return sorted(out, key=lambda r: r.letter.failed_at)
-
-
-def _find_dead_letter(position: str) -> DeadLetterRecord:
-    parts = position.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-        raise CloudopsError(f"{position!r} is not topic:partition:offset")
-    records = asyncio.run(_read_dlqs(parts[0], None))
-    for r in records:
-        if r.partition == int(parts[1]) and r.offset == int(parts[2]):
-            return r
-    raise CloudopsError(f"no dead letter at {position}")
-
-
 @topics_app.command("schema")
 def topics_schema(
     out: Annotated[Path, typer.Option(help="Folder to write the JSON Schemas into.")] = Path("schemas"),
@@ -734,5 +659,9 @@ def main() -> None:
     try:
         app()
     except CloudopsError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        from rich.markup import escape
+
+        # One line, never wrapped, whatever the terminal width (scripts and tests read it).
+        message = " ".join(str(exc).split())
+        err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
         sys.exit(2)

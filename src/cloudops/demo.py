@@ -282,7 +282,9 @@ async def run_demo(
 
 
 def _money(totals: dict[str, object]) -> str:
-    return ", ".join(f"{cur} {amount}" for cur, amount in sorted(totals.items())) or "-"
+    from cloudops.schemas.money import totals_text
+
+    return totals_text(totals)
 
 
 def print_report(result: DemoResult, console: Console) -> None:
@@ -310,6 +312,8 @@ def print_report(result: DemoResult, console: Console) -> None:
             f"{r.rows_rejected}; source {_money(dict(r.source_totals))} = "
             f"landed {_money(dict(r.landed_totals))} + rejected {_money(dict(r.rejected_totals))}"
         )
+        for w in r.warnings:  # optional values that could not be read and landed as null
+            console.print(f"    [yellow]warning[/yellow] {w.column}: {w.rows} row(s) {w.reason} in {w.source}")
     if result.pull_requests:
         prs = Table(title=f"Savings pull requests opened in the local forge ({FORGE_OWNER}/{FORGE_REPO})")
         prs.add_column("#", justify="right")

@@ -5,10 +5,16 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
+    "API_AUTH_FAILURES",
+    "API_REQUESTS",
+    "API_SECONDS",
+    "API_SUBSCRIBERS",
     "BACKPRESSURE_SECONDS",
     "CONSUMER_LAG",
+    "CONSUMER_TOPIC_LAG",
     "DEAD_LETTERS",
     "END_TO_END_SECONDS",
+    "EVENT_LOOP_LAG_SECONDS",
     "FILES",
     "PERIODS",
     "PULL_REQUESTS",
@@ -44,6 +50,15 @@ CONSUMER_LAG = Gauge(
     "Messages not yet processed, per consumer group, topic and partition (end offset - committed offset).",
     ["group", "topic", "partition"],
 )
+CONSUMER_TOPIC_LAG = Gauge(
+    "cloudops_consumer_group_lag_messages",
+    "Messages not yet processed per consumer group and topic (the partitions summed: what KEDA's Kafka scaler reads).",
+    ["group", "topic"],
+)
+EVENT_LOOP_LAG_SECONDS = Gauge(
+    "cloudops_event_loop_heartbeat_age_seconds",
+    "Seconds since the worker's event loop last ran its heartbeat (liveness fails above health.max_loop_lag_s).",
+)
 RECOMMENDATIONS_FOUND = Counter(
     "cloudops_recommendations_total", "Recommendations published, by recommender.", ["kind"]
 )
@@ -55,3 +70,16 @@ RECOMMENDATION_TO_PR_SECONDS = Histogram(
     "From a recommendation being found (after a load) to its pull request opened or updated.",
     buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900),
 )
+API_REQUESTS = Counter(
+    "cloudops_api_requests_total", "API requests by method, route and status.", ["method", "route", "status"]
+)
+API_SECONDS = Histogram(
+    "cloudops_api_request_seconds",
+    "API request latency by route.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+API_AUTH_FAILURES = Counter(
+    "cloudops_api_auth_failures_total", "Requests refused by authentication or authorisation, by reason.", ["reason"]
+)
+API_SUBSCRIBERS = Gauge("cloudops_api_subscribers", "Live GraphQL subscriptions (WebSocket clients) of this replica.")

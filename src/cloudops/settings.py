@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "ApiSettings",
     "AppSettings",
     "AwsSettings",
     "ClickHouseSettings",
+    "HealthSettings",
     "IngestSettings",
     "KafkaSettings",
     "LoadSettings",
@@ -60,6 +62,13 @@ class AppSettings(_Section):
         Path(".cloudops"), description="Local state: embedded ClickHouse data, Faust tables, spool files."
     )
     log_level: str = Field("INFO", description="Python logging level.")
+    tenant_delete_grace_s: float = Field(
+        7 * 86400.0,
+        ge=0,
+        description=(
+            "`cloudops tenants delete` marks a tenant; everything it owns is purged this long after (`--now`: at once)."
+        ),
+    )
 
     @field_validator("tenant")
     @classmethod
@@ -109,6 +118,13 @@ class ClickHouseSettings(_Section):
     dedup_window: int = Field(
         10_000, ge=100, description="Insert blocks remembered for deduplication (non-replicated tables)."
     )
+    cluster: str | None = Field(
+        None,
+        description=(
+            "Cluster name: migrations run `ON CLUSTER` it and create `Replicated*` tables (dedup window -> "
+            "`replicated_deduplication_window`). Unset: plain DDL (one server, ClickHouse Cloud)."
+        ),
+    )
     tenant_password_key: SecretStr | None = Field(
         None,
         description=(
@@ -146,7 +162,11 @@ class AwsSettings(_Section):
     access_key_id: SecretStr | None = Field(None, description="Access key; unset uses the default chain.")
     secret_access_key: SecretStr | None = Field(None, description="Secret key; unset uses the default chain.")
     sqs_queue_url: str | None = Field(
-        None, description="Queue receiving S3 ObjectCreated notifications; unset disables the bridge."
+        None,
+        description=(
+            "Queue(s) receiving S3 ObjectCreated notifications, comma-separated (one bridge reads them all and "
+            "routes each object to its tenant's source); unset disables the bridge."
+        ),
     )
     sqs_wait_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait per receive call.")
     sdk_max_attempts: int = Field(
@@ -164,6 +184,30 @@ class AwsSettings(_Section):
     )
     sqs_visibility_timeout: int = Field(
         60, ge=1, description="Seconds a received notification stays hidden before SQS redelivers it."
+    )
+
+
+class AzureSettings(_Section):
+    """Azure Storage Queues carrying Event Grid ``BlobCreated`` events (the Azure twin of the SQS bridge)."""
+
+    queue_urls: str | None = Field(
+        None,
+        description=(
+            "Azure Storage Queue URL(s), comma-separated, receiving Event Grid Microsoft.Storage.BlobCreated "
+            "events (Event Grid or CloudEvents schema); the bridge routes each blob to its tenant's azure-blob "
+            "source. Unset: no Azure queue is read."
+        ),
+    )
+    queue_credentials_ref: str | None = Field(
+        None,
+        description=(
+            "Reference (env:PREFIX / file:/path) to the queue's storage account name and key "
+            "(PREFIX_ACCESS_KEY_ID / PREFIX_SECRET_ACCESS_KEY); unset: a SAS token in the queue URL."
+        ),
+    )
+    queue_poll_s: float = Field(5.0, gt=0, description="Pause between receives while an Azure queue is empty.")
+    queue_visibility_timeout: int = Field(
+        60, ge=1, description="Seconds a received queue message stays hidden before Azure redelivers it."
     )
 
 
@@ -225,6 +269,18 @@ class IngestSettings(_Section):
             "another worker takes over a file whose worker died. Heartbeats every third of it while parsing."
         ),
     )
+    local_root: Path | None = Field(
+        None,
+        description=(
+            "Folder under which `file://` billing files may be read (`cloudops ingest PATH`, local sources). "
+            "Unset: events naming local files are refused (dead-lettered)."
+        ),
+    )
+    routes_ttl_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long the bridge reuses its bucket/prefix -> (tenant, source) table before reloading it.",
+    )
 
 
 class LoadSettings(_Section):
@@ -264,16 +320,86 @@ class GitHubSettings(_Section):
         60.0, gt=0, description="Longest wait for a rate-limit reset; longer resets give up at once."
     )
     timeout_s: float = Field(30.0, gt=0, description="HTTP timeout per request.")
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description=(
+            "Secret of the repositories' webhooks: `X-Hub-Signature-256` is verified with it (HMAC-SHA256), so PR "
+            "merged/closed events update recommendations. Unset: webhooks are refused (polling only)."
+        ),
+    )
+    request_reviews: bool = Field(
+        True, description="Request reviews from (and assign) the CODEOWNERS owners of the changed files on a new PR."
+    )
+    digest: bool = Field(
+        True,
+        description="Keep one issue per tenant (updated in place) listing the recommendations that cannot become "
+        "PRs, with the reason and the file and line a human would change.",
+    )
+    group_prs: bool = Field(
+        False,
+        description="One PR for all recommendations of the same kind that edit the same files (their single PRs "
+        "are closed with a pointer to it).",
+    )
 
 
 class TerraformSettings(_Section):
     """The customer's Terraform: a checkout of the repository and its state."""
 
     repo_dir: Path | None = Field(
-        None, description="Local checkout of the Terraform repository (its default branch). Unset: no PRs."
+        None,
+        description="Optional local checkout of the Terraform repository, used only when the base branch is too "
+        "large to read through the API (changes are planned on the base branch's files as the API serves them).",
     )
     state: str | None = Field(
         None, description="Terraform state JSON: a file path, or `s3://bucket/key` (an S3 backend object)."
+    )
+
+
+class ApiSettings(_Section):
+    """The service API (`cloudops api`): REST, GraphQL subgraphs and subscriptions."""
+
+    host: str = Field("127.0.0.1", description="Address `cloudops api` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `cloudops api` listens on.")
+    rate_limit_per_min: int = Field(
+        600, ge=1, description="Requests per minute per token (a token's own limit overrides it); 429 beyond."
+    )
+    auth_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description=(
+            "How long a replica trusts a token it checked (0: check every request). A token revoked elsewhere "
+            "stops working within this time; revoked through this replica, at once."
+        ),
+    )
+    graphql_max_depth: int = Field(12, ge=2, description="Deepest GraphQL query accepted.")
+    graphql_max_cost: int = Field(
+        5000, ge=10, description="Largest GraphQL query cost (fields, list fields weighted by their `first`)."
+    )
+
+
+class HealthSettings(_Section):
+    """The worker's HTTP endpoints for Kubernetes and Prometheus: /healthz, /readyz, /metrics."""
+
+    port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description=(
+            "Port of the worker's /healthz, /readyz and /metrics (0: no server; the image and the "
+            "Kubernetes manifests set 8080)."
+        ),
+    )
+    host: str = Field("0.0.0.0", description="Address the health server listens on.")
+    max_loop_lag_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Liveness: /healthz fails when the worker's event loop has not run its heartbeat for this "
+            "long (a stuck loop)."
+        ),
+    )
+    check_timeout_s: float = Field(
+        3.0, gt=0, description="Readiness: time each dependency check (broker, ClickHouse, PostgreSQL) may take."
     )
 
 
@@ -288,11 +414,14 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = PostgresSettings()
     redis: RedisSettings = RedisSettings()
     aws: AwsSettings = AwsSettings()
+    azure: AzureSettings = AzureSettings()
     ingest: IngestSettings = IngestSettings()
     load: LoadSettings = LoadSettings()
     recommend: RecommendSettings = RecommendSettings()
     github: GitHubSettings = GitHubSettings()
     terraform: TerraformSettings = TerraformSettings()
+    api: ApiSettings = ApiSettings()
+    health: HealthSettings = HealthSettings()
 
     @property
     def clickhouse_dsn(self) -> str:

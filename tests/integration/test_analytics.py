@@ -52,7 +52,18 @@ QUERIES = [
 
 async def _load(ch: ClickHouse, tenant: str, rows: int, *, seed: int, duplicate_every: int = 0) -> None:
     shape = BillShape(**{**SHAPE.__dict__, "seed": seed})
+    # A tenant held at an older migration (e.g. before 0005's FOCUS 1.3 columns) gets the columns it has.
+    have = ch.call(
+        lambda c: (
+            c.query(
+                "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'focus'",
+                parameters={"db": f"tenant_{tenant}"},
+            ).result_rows
+        )
+    )
+    names = {n for (n,) in have}
     for i, batch in enumerate(synthetic_batches(rows, shape=shape, batch_rows=5_000, file_id=f"{tenant}-{seed}")):
+        batch = batch.select([n for n in batch.schema.names if n in names])
         token = f"{tenant}-{seed}-{i}"
         await insert_focus_batch(ch, tenant, batch, token=token)
         if duplicate_every and i % duplicate_every == 0:

@@ -41,6 +41,7 @@ def env(broker: EmbeddedBroker, tmp_path: Path, unique: str, postgres_db: str, r
         CLOUDOPS_CLICKHOUSE__DSN=f"chdb://{tmp_path / 'chdb'}",
         CLOUDOPS_POSTGRES__DSN=postgres_db,
         CLOUDOPS_REDIS__URL=redis_url,
+        CLOUDOPS_INGEST__LOCAL_ROOT=str(SAMPLE.parent),
     )
     return e
 
@@ -49,6 +50,13 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     with SAMPLE.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     total = sum((Decimal(r["lineItem/UnblendedCost"]) for r in rows), Decimal(0))
+
+    # Onboarding first (the worker will hold the embedded ClickHouse): the tenant's stores are provisioned.
+    out = _cli(env, "tenants", "create", "acme", "--name", "Acme Corp")
+    assert out.returncode == 0, out.stderr
+    assert "created tenant acme (active)" in out.stdout
+    assert "(PostgreSQL tenant_acme)" in out.stdout
+    assert "(ClickHouse tenant_acme)" in out.stdout
 
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
@@ -69,6 +77,12 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
         stderr=subprocess.STDOUT,
     )
     try:
+        out = _cli(env, "ingest", str(tmp_path))  # outside CLOUDOPS_INGEST__LOCAL_ROOT
+        assert out.returncode == 2
+        assert "is not under CLOUDOPS_INGEST__LOCAL_ROOT" in out.stderr
+        out = _cli(env, "ingest", "--tenant", "nobody", str(SAMPLE))
+        assert out.returncode == 2
+        assert "tenant 'nobody' is unknown" in out.stderr
         out = _cli(env, "ingest", str(SAMPLE))
         assert out.returncode == 0, out.stderr
         assert "announced 1 file(s)" in out.stdout
@@ -133,9 +147,7 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     out = _cli(env, "migrate")
     assert out.returncode == 0, out.stderr
     assert "ClickHouse tenant_acme is up to date" in out.stdout
-    assert "(PostgreSQL public)" in out.stdout
-    assert "(PostgreSQL tenant_acme)" in out.stdout
-    assert "registered tenant acme" in out.stdout
+    assert "PostgreSQL tenant_acme is up to date" in out.stdout  # `tenants create` did it all
     from cloudops.sinks.postgres import list_tenants
 
     assert [t.id for t in list_tenants(env["CLOUDOPS_POSTGRES__DSN"])] == ["acme"]
@@ -145,6 +157,30 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     out = _cli(env, "sources", "list")
     assert "aws-main" in out.stdout
     assert "bills" in out.stdout
+
+    # Every error is one line and a non-zero exit, never a traceback.
+    for args, message in [
+        (("sources", "list", "--tenant", "Bad-Id"), "invalid tenant id"),
+        (("sources", "list", "--tenant", "ghost"), "no tenant 'ghost'"),
+        (("query", "cost", "--from", "yesterday"), "is not an ISO date"),
+        (
+            ("sources", "add", "x", "--provider", "aws", "--bucket", "b", "--credentials-ref", "AKIA123"),
+            "never a secret",
+        ),
+        (("recommendations", "dismiss", "nope", "--reason", "no"), "no recommendation 'nope'"),
+    ]:
+        out = _cli(env, *args)
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+    out = _cli(env, "files", "list", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []  # a local file has no source, hence no ledger row
+    out = _cli(env, "tenants", "list")
+    assert "acme" in out.stdout
+    assert "active" in out.stdout
 
     # Per-tenant ClickHouse users: the embedded engine refuses access management, which is
     # reported, and the migration still succeeds.
@@ -162,6 +198,31 @@ async def test_worker_ingest_query_migrate(env: dict[str, str], tmp_path: Path) 
     assert "down 0001 focus" in out.stdout
     out = _cli(env, "migrate")
     assert "  up 0001 focus" in out.stdout
+
+    # Routing out, suspension, two-step deletion: all through the CLI.
+    out = _cli(env, "targets", "set", "prod", "--repository", "acme/infra", "--token-ref", "env:ACME_GH_TOKEN")
+    assert out.returncode == 0, out.stderr
+    assert "acme/infra" in _cli(env, "targets", "list").stdout
+    assert _cli(env, "tenants", "suspend", "acme", "--reason", "unpaid").returncode == 0
+    out = _cli(env, "ingest", str(SAMPLE))
+    assert out.returncode == 2
+    assert "tenant 'acme' is suspended" in out.stderr
+    assert "is active" in _cli(env, "tenants", "resume", "acme").stdout
+    out = _cli(env, "tenants", "delete", "acme")
+    assert "marked for deletion" in out.stdout
+    out = _cli(env, "sources", "add", "late", "--provider", "aws", "--bucket", "b2")
+    assert out.returncode == 2
+    assert "is being deleted" in out.stderr
+    out = _cli(env, "tenants", "delete", "acme", "--now")
+    assert out.returncode == 0, out.stderr
+    assert "tenant acme purged" in out.stdout
+    assert "acme" not in _cli(env, "tenants", "list").stdout
+    from cloudops.sinks.postgres.audit_trail import read_trail
+
+    actions = [r.action for r in read_trail(env["CLOUDOPS_POSTGRES__DSN"], "acme")]
+    assert actions[0] == "tenant.purged"
+    assert "source.added" in actions
+    assert "target.set" in actions
 
 
 def test_topics_schema_writes_every_topic(tmp_path: Path) -> None:

@@ -46,10 +46,10 @@ EXPECTED: list[tuple[tuple[str, str], tuple[str, str]]] = [
     (("commitment-low-coverage", ACCOUNT), ("42.19", "low")),
     # 143.28 x (1 - 0.17 / 0.199)
     (("aws-ec2-previous-generation", "i-0a1b2c3d4e5f60012"), ("20.88", "high")),
-    # 50.00 x (1 - 0.08 / 0.10)
-    (("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60001"), ("10.00", "high")),
     # 12.00 x Q(Oct) / Q(Nov) = 12 x 300 / 400; grew over two months (200 -> 300 -> 400): medium
     (("aws-cloudwatch-logs-retention", LOG_GROUP), ("9.00", "medium")),
+    # 500 GB keeps gp2's 250 MiB/s: 50.00 x (1 - (0.08 x 500 + 0.04 x 125) / (0.10 x 500))
+    (("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60001"), ("5.00", "high")),
     # 720 idle hours x 0.005
     (("aws-idle-elastic-ip", "eipalloc-0a1b2c3d4e5f60021"), ("3.60", "high")),
     # PostgreSQL 131.04 x (1 - 0.171 / 0.175) = 2.9952 (MySQL ratio: medium)
@@ -60,37 +60,44 @@ EXPECTED: list[tuple[tuple[str, str], tuple[str, str]]] = [
     (("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60003"), ("2.00", "high")),
 ]
 
-# (kind, resource id) -> Terraform address of the proposed change, and the lines the diff swaps.
-PROPOSED: dict[tuple[str, str], tuple[str, str, str]] = {
+# (kind, resource id) -> Terraform address of the proposed change, a line the diff removes, one it adds,
+# and how many lines it adds in all.
+PROPOSED: dict[tuple[str, str], tuple[str, str, str, int]] = {
     ("aws-ebs-io1-to-io2", "vol-0a1b2c3d4e5f60002"): (
         "aws_ebs_volume.fast",
         '-  type              = "io1"',
         '+  type              = "io2"',
+        1,
     ),
     ("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60001"): (
         "aws_ebs_volume.data",
         '-  type              = "gp2" # previous-generation general purpose',
-        '+  type              = "gp3" # previous-generation general purpose',
+        '+  type              = "gp3"',  # the comment described gp2: it goes; the next comment realigns
+        3,  # type, the realigned `encrypted` line, throughput = 250
     ),
     ("aws-ec2-previous-generation", "i-0a1b2c3d4e5f60012"): (
         "aws_instance.batch",
         '-  instance_type = "c4.xlarge" // compute optimised, previous generation',
-        '+  instance_type = "c5.xlarge" // compute optimised, previous generation',
+        '+  instance_type = "c5.xlarge"',  # "previous generation" would be stale
+        1,
     ),
     ("aws-ec2-previous-generation", "i-0a1b2c3d4e5f60011"): (
         "aws_instance.web",
         '-  instance_type = "m4.large"',
         '+  instance_type = "m5.large"',
+        1,
     ),
     ("aws-rds-previous-generation", RDS_ORDERS): (
         "module.db.aws_db_instance.this",
         '-  instance_class = "db.m4.large"',
         '+  instance_class = "db.m5.large"',
+        1,
     ),
     ("aws-cloudwatch-logs-retention", LOG_GROUP): (
         "aws_cloudwatch_log_group.app",
         '-  name = "/app/web"',
         "+  retention_in_days = 30",
+        2,  # the inserted line realigns `name` (one line rewritten)
     ),
 }
 # (kind, resource id) -> reason code of "no pull request".
@@ -100,6 +107,17 @@ NOT_ADDRESSABLE: dict[tuple[str, str], str] = {
     ("commitment-low-coverage", ACCOUNT): "report_only",
     ("aws-idle-elastic-ip", "eipalloc-0a1b2c3d4e5f60021"): "report_only",
 }
+
+
+def _aws_units() -> dict[str, str]:
+    """AWS ``pricing/unit`` -> FOCUS UnitFormat, as the conversion rules map it (empty if they do not)."""
+    import csv
+    from importlib import resources
+
+    table = resources.files("cloudops.focus") / "rules" / "aws_units.csv"
+    if not table.is_file():
+        return {}
+    return {r["unit"]: r["focus_unit"] for r in csv.DictReader(table.read_text(encoding="utf-8").splitlines())}
 
 
 def _demo_files() -> list[Path]:
@@ -143,12 +161,13 @@ async def test_recommendations_on_the_demo_samples(analytics: Analytics) -> None
     recs = await _recommendations(analytics)
     got = [((r.kind, r.resource_id), (str(r.monthly_savings), r.confidence)) for r in recs]
     assert got == EXPECTED
-    assert sum((r.monthly_savings for r in recs), Decimal(0)) == Decimal("302.05")
+    assert sum((r.monthly_savings for r in recs), Decimal(0)) == Decimal("297.05")
     assert {r.currency for r in recs} == {"USD"}
     assert {r.period for r in recs} == {PERIOD}
     by_key = {(r.kind, r.resource_id): r for r in recs}
     assert by_key[("aws-ebs-io1-to-io2", "vol-0a1b2c3d4e5f60002")].current == {"type": "io1", "iops_month": "40000"}
-    assert by_key[("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60001")].proposed == {"type": "gp3"}  # 500 GB: no iops
+    # 500 GB: gp2's 1,500 IOPS fit in gp3's 3,000; its 250 MiB/s do not fit in 125: provisioned
+    assert by_key[("aws-ebs-gp2-to-gp3", "vol-0a1b2c3d4e5f60001")].proposed == {"type": "gp3", "throughput": "250"}
     assert by_key[("aws-rds-previous-generation", RDS_ORDERS)].current == {
         "instance_class": "db.m4.large",
         "hours": "720",
@@ -171,7 +190,8 @@ async def test_november_matches_the_recommender_test_bill(analytics: Analytics) 
     assert len(shared) == len(fetched) == 12
     for li in shared:
         row = fetched[(li.resource_id, li.usage_type)]
-        assert (row.product_code, row.pricing_unit, row.quantity) == (li.service[0], li.unit, li.quantity)
+        assert (row.product_code, row.quantity) == (li.service[0], li.quantity)
+        assert row.pricing_unit in (li.unit, _aws_units().get(li.unit))  # FOCUS UnitFormat spelling, if mapped
         if li.resource_id == RDS_ORDERS:
             assert (li.operation, row.operation) == ("CreateDBInstance:0002", "CreateDBInstance:0014")
             if li.usage_type == "InstanceUsage:db.m4.large":
@@ -205,15 +225,13 @@ async def test_every_recommendation_plans_against_the_terraform_sample(analytics
             assert outcome.code == NOT_ADDRESSABLE[key], (key, outcome)
             continue
         assert isinstance(outcome, ProposedChange), (key, outcome)
-        address, removed, added = PROPOSED[key]
+        address, removed, added, added_lines = PROPOSED[key]
         assert outcome.address == address
         assert list(outcome.files) == ["main.tf"]  # the RDS class is the module call's input in the root
         diff_lines = outcome.diff.splitlines()
         assert removed in diff_lines, outcome.diff
         assert added in diff_lines, outcome.diff
-        assert sum(1 for ln in diff_lines if ln.startswith("+") and not ln.startswith("+++")) == 1 + (
-            key[0] == "aws-cloudwatch-logs-retention"  # the inserted line realigns `name` (one line rewritten)
-        )
+        assert sum(1 for ln in diff_lines if ln.startswith("+") and not ln.startswith("+++")) == added_lines
         assert outcome.check.ok
         assert outcome.fingerprint == rec.fingerprint
     scratch = next(r for r in recs if r.resource_id == "vol-0a1b2c3d4e5f60003")
@@ -222,3 +240,22 @@ async def test_every_recommendation_plans_against_the_terraform_sample(analytics
     assert result.address == "aws_ebs_volume.scratch"
     assert "scratch_type" in result.reason
     assert _snapshot(repo) == before  # the shipped repository is never written
+
+
+async def test_each_evidence_query_reproduces_its_rows(analytics: Analytics) -> None:
+    """The query in a PR body, run as it is, returns exactly the evidence rows of that resource."""
+    from cloudops.sinks.clickhouse.planner import Query
+    from cloudops.sinks.recommend_input import rows_from_result
+
+    scoped = [r for r in await _recommendations(analytics) if r.evidence.command]
+    # Every recommendation about one resource is scoped (the account-level coverage one is not).
+    assert {r.kind for r in scoped} >= {"aws-ebs-gp2-to-gp3", "aws-cloudwatch-logs-retention", "aws-s3-lifecycle"}
+    assert len(scoped) == len(EXPECTED) - 1
+    for rec in scoped:
+        query = Query.model_validate_json(rec.evidence.query)
+        assert any(f.dimension == "ResourceId" and f.values == (rec.resource_id,) for f in query.filters)
+        result = await analytics.run(TENANT, query, use_cache=False)
+        got = [r.as_evidence() for r in rows_from_result(result.columns, result.rows)]
+        key = lambda row: sorted(row.items())  # noqa: E731
+        assert sorted(got, key=key) == sorted(rec.evidence.rows, key=key), rec.kind
+        assert f"--filter ResourceId={rec.resource_id}" in rec.evidence.command

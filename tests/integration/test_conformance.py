@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from tests.support.focus_validator import (
     CONFORMANCE_DOC,
@@ -27,6 +28,7 @@ from tests.support.focus_validator import (
     run_validator,
 )
 
+from cloudops.focus.columns import focus_arrow_schema
 from cloudops.focus.validate import load_model
 from cloudops.sinks.parquet import FocusParquetWriter
 from cloudops.sources.converter import open_conversion
@@ -34,6 +36,7 @@ from cloudops.sources.converter import open_conversion
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+FOCUS_12 = pa.schema([f.with_nullable(True) for f in focus_arrow_schema(version="1.2")])
 EXPECTED = sorted(FIXTURES.rglob("*.expected.json"))
 
 
@@ -67,7 +70,10 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Validated]:
         name = str(expected.relative_to(FIXTURES)).removesuffix(".expected.json")
         out = work / (name.replace("/", "__") + ".parquet")
         conv = open_conversion(data, source=str(data), file_id="conformance", block_size=1 << 20)
-        with FocusParquetWriter(out) as writer:
+        if conv.rules.dataset != "CostAndUsage":
+            continue  # supporting datasets (FOCUS 1.3+): the validator has no offline model for them
+        # The validator knows FOCUS 1.2 offline: write what `cloudops convert --focus-version 1.2` writes.
+        with FocusParquetWriter(out, FOCUS_12) as writer:
             for result, _malformed in conv.chunks():
                 if result is not None:
                     writer.write(result.batch)
@@ -87,6 +93,8 @@ def test_conformance_doc_lists_real_rules() -> None:
 
 @pytest.mark.parametrize("fixture", [str(e.relative_to(FIXTURES)).removesuffix(".expected.json") for e in EXPECTED])
 def test_fixture_output_conforms(fixture: str, validated: dict[str, Validated]) -> None:
+    if fixture not in validated:
+        pytest.skip("a supporting FOCUS dataset (1.3+): focus-validator 2.2.1 has no offline model for it")
     v = validated[fixture]
     assert v.results, f"{fixture}: the validator reported no rules"
     _, unexplained = explain_failures(v.results, v.format, load_conformance_doc())

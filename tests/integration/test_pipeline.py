@@ -206,3 +206,48 @@ async def test_poison_files_go_to_dlq_and_the_worker_keeps_running(pipeline: Pip
     assert receipt.reconciled
     assert receipt.rows_landed == rows
     assert receipt.landed_totals == {"USD": total}
+
+
+AWS = Path(__file__).parents[1] / "fixtures" / "aws"
+
+
+async def test_cur2_parquet_with_empty_string_rates_lands_tax_credit_and_refund(pipeline: Pipeline) -> None:
+    """CUR 2.0 Parquet writes absent rates as "": tax, credit and refund rows land and reconcile (issue 10)."""
+    file_id = await pipeline.upload("cur2/2025-04/part-0.parquet", (AWS / "cur2_empty_strings.parquet").read_bytes())
+    [receipt] = await pipeline.receipts(file_id)
+    assert receipt.reconciled
+    assert (receipt.rows_in, receipt.rows_landed, receipt.rows_rejected) == (15, 15, 0)
+    assert receipt.source_totals == receipt.landed_totals == {"USD": Decimal("855.79")}
+    assert receipt.warnings == []
+    ch = connect(pipeline.settings.clickhouse_dsn)
+    query = (
+        "SELECT ChargeCategory, ifNull(ChargeClass, ''), count(), sum(BilledCost), "
+        "countIf(ContractedUnitPrice IS NULL) "
+        f"FROM {database_for(pipeline.tenant)}.focus WHERE x_FileId = {{fid:String}} "
+        "AND ChargeCategory IN ('Tax', 'Credit') GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    rows = ch.call(lambda c: c.query(query, parameters={"fid": file_id}).result_rows)
+    assert [(c, k, int(n), Decimal(s), int(null)) for c, k, n, s, null in rows] == [
+        ("Credit", "", 2, Decimal("-5.52"), 2),  # promotional credit, EDP discount
+        ("Credit", "Correction", 1, Decimal("-1.5"), 1),  # refund
+        ("Tax", "", 1, Decimal("12.34"), 1),
+    ]
+
+    # Unreadable rates: optional ones land null and are counted in the receipt; a usage rate and a NaN
+    # cost are rejected to the DLQ, naming the source column and its value.
+    bad_id = await pipeline.upload("cur2/2025-04/part-1.parquet", (AWS / "cur2_bad_rates.parquet").read_bytes())
+    [bad] = await pipeline.receipts(bad_id)
+    assert bad.reconciled
+    assert (bad.rows_in, bad.rows_landed, bad.rows_rejected) == (15, 13, 2)
+    assert bad.landed_totals == {"USD": Decimal("856.264")}
+    assert [(w.column, w.source, w.rows, w.sample) for w in bad.warnings] == [
+        ("ContractedUnitPrice", "line_item_unblended_rate", 2, "-"),
+        ("ListUnitPrice", "pricing_public_on_demand_rate", 2, "N/A"),
+        ("PricingCurrencyContractedUnitPrice", "line_item_unblended_rate", 2, "-"),
+        ("PricingCurrencyListUnitPrice", "pricing_public_on_demand_rate", 2, "N/A"),
+    ]
+    dead = await pipeline.dead_letters("focus-batches.dlq", lambda d: d.file_id == bad_id, count=2)
+    assert sorted(d.rejected_row.reason for d in dead if d.rejected_row) == [
+        "BilledCost: not a valid decimal value in line_item_unblended_cost: 'nan'",
+        "ContractedUnitPrice: not a valid decimal value in line_item_unblended_rate: '0.O23'",
+    ]

@@ -38,6 +38,18 @@ def _steps(steps: list[Any]) -> list[tuple[str, int]]:
     return [(direction, m.version) for direction, m in steps]
 
 
+def _in_run_order() -> list[int]:
+    """Versions in the order a first `migrate` applies them: public scope first, then the tenant's."""
+    migrations = all_migrations()
+    return [m.version for m in migrations if m.scope == "public"] + [
+        m.version for m in migrations if m.scope == "tenant"
+    ]
+
+
+def _public() -> list[int]:
+    return [m.version for m in all_migrations() if m.scope == "public"]
+
+
 def test_packaged_migrations_are_numbered_and_scoped() -> None:
     migrations = all_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
@@ -46,14 +58,14 @@ def test_packaged_migrations_are_numbered_and_scoped() -> None:
 
 def test_migrate_up_down_up_is_idempotent(postgres_db: str) -> None:
     schema = schema_for("acme")
-    every = [m.version for m in all_migrations()]
+    every = _in_run_order()
     tenant_versions = [m.version for m in all_migrations() if m.scope == "tenant"]
     tenant_tables = {"schema_migrations", "audit_log", "sources", "file_ledger", "period_versions"}
     assert _steps(migrate(postgres_db, "acme")) == [("up", v) for v in every]
     assert {"tenants", "schema_migrations"} <= _tables(postgres_db, "public")
     assert tenant_tables <= _tables(postgres_db, schema)
-    assert applied_versions(postgres_db, "acme") == every
-    assert applied_versions(postgres_db, None) == [1]
+    assert applied_versions(postgres_db, "acme") == sorted(every)
+    assert applied_versions(postgres_db, None) == _public()
     assert pending(postgres_db, "acme") == []
 
     assert migrate(postgres_db, "acme") == []  # idempotent
@@ -62,7 +74,7 @@ def test_migrate_up_down_up_is_idempotent(postgres_db: str) -> None:
     assert _steps(migrate(postgres_db, "acme", target=0)) == [("down", v) for v in reversed(tenant_versions)]
     assert _tables(postgres_db, schema) == {"schema_migrations"}
     assert "tenants" in _tables(postgres_db, "public")
-    assert applied_versions(postgres_db, "acme") == [1]
+    assert applied_versions(postgres_db, "acme") == _public()
     assert [m.version for m in pending(postgres_db, "acme")] == tenant_versions
     assert migrate(postgres_db, "acme", target=0) == []
 
@@ -73,18 +85,18 @@ def test_migrate_up_down_up_is_idempotent(postgres_db: str) -> None:
 
 def test_migrate_public_down_up(postgres_db: str) -> None:
     migrate(postgres_db, "acme")
-    assert _steps(migrate_public(postgres_db, target=0)) == [("down", 1)]
+    assert _steps(migrate_public(postgres_db, target=0)) == [("down", v) for v in reversed(_public())]
     assert "tenants" not in _tables(postgres_db, "public")
     assert "audit_log" in _tables(postgres_db, schema_for("acme"))  # tenant schemas untouched
     assert migrate_public(postgres_db, target=0) == []
-    assert _steps(migrate_public(postgres_db)) == [("up", 1)]
+    assert _steps(migrate_public(postgres_db)) == [("up", v) for v in _public()]
     assert migrate_public(postgres_db) == []
     assert migrate(postgres_db, "acme") == []
 
 
 def test_migrate_with_a_borrowed_connection_leaves_it_usable(postgres_db: str) -> None:
     with psycopg.connect(postgres_db) as conn:  # autocommit off, as psycopg opens it
-        assert _steps(migrate(conn, "acme")) == [("up", m.version) for m in all_migrations()]
+        assert _steps(migrate(conn, "acme")) == [("up", v) for v in _in_run_order()]
         assert conn.autocommit is False
         assert register_tenant(conn, "acme") is True
         # No transaction was open, so it committed: another connection sees the row.
@@ -123,7 +135,7 @@ def test_concurrent_migrations_do_not_race(postgres_db: str) -> None:
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert sorted(results) == [[], [], [], [("up", m.version) for m in all_migrations()]]
+    assert sorted(results) == [[], [], [], [("up", v) for v in _in_run_order()]]
 
 
 def test_tenant_schemas_are_isolated(postgres_db: str) -> None:

@@ -214,3 +214,23 @@ def test_unclaimed_announcements_wait_longer_than_lapsed_claims(postgres_db: str
     assert stale_claims(postgres_db, tenant, older_than_s=0, unclaimed_older_than_s=3600) == [events["abandoned"]]
     both = stale_claims(postgres_db, tenant, older_than_s=0, unclaimed_older_than_s=0)
     assert sorted(e["url"] for e in both) == sorted(e["url"] for e in events.values())
+
+
+def test_parse_warnings_are_recorded_and_kept(postgres_db: str, tenant: str) -> None:
+    from cloudops.schemas.events import ColumnWarning
+
+    add_source(postgres_db, tenant, id="aws-main", provider="aws", bucket="bills", prefix="cur/")
+    _seen(postgres_db, tenant, "s3-event")
+    assert claim(postgres_db, tenant, "fid-etag-1") is not None
+    assert get_file(postgres_db, tenant, "fid-etag-1").warnings is None  # type: ignore[union-attr]
+    warnings = [
+        ColumnWarning(column="ListUnitPrice", source="pricing_public_on_demand_rate", reason="x", rows=2, sample="N/A"),
+        ColumnWarning(column="ConsumedQuantity", source="line_item_usage_amount", reason="x", rows=1),
+    ]
+    parsed = advance(postgres_db, tenant, "fid-etag-1", "parsed", rows_in=15, warnings=warnings)
+    assert parsed.warnings == [w.model_dump(mode="json") for w in warnings]
+    # Later moves (the loader's) keep them.
+    advance(postgres_db, tenant, "fid-etag-1", "loaded", rows_landed=15)
+    done = advance(postgres_db, tenant, "fid-etag-1", "reconciled", landed_totals={"USD": Decimal("1")})
+    assert [ColumnWarning.model_validate(w) for w in done.warnings or []] == warnings
+    assert [e.warnings for e in list_files(postgres_db, tenant)] == [done.warnings]

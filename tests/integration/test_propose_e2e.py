@@ -12,6 +12,7 @@ Delivering the receipt again opens no second PR and makes no new commit.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,7 +24,8 @@ from tests.support.recommend_data import INSTANCE_M4, VOL_GP2, VOL_GP2_SMALL, re
 from cloudops.app import create_app
 from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.embedded.forge import LocalForge
+from cloudops.embedded.forge import GitIdentity, LocalForge
+from cloudops.embedded.forge.git import TreeEdit
 from cloudops.schemas.events import BillingLoaded
 from cloudops.settings import Settings
 from cloudops.sinks.clickhouse import connect, insert_focus_batch, migrate
@@ -42,7 +44,7 @@ EXPECTED_PRS = 6
 
 @pytest.fixture
 async def loop_setup(
-    broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str
+    broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Settings, LocalForge, Any]]:
     tenant = f"p{unique}"
     ch = connect(chdb_dsn)
@@ -57,7 +59,13 @@ async def loop_setup(
         kafka={"bootstrap_servers": broker.bootstrap_servers, "session_timeout_s": 10.0},
         clickhouse={"dsn": chdb_dsn},
         postgres={"dsn": postgres_db},
-        github={"base_url": forge.base_url, "token": TOKEN, "repo": "acme/infra", "backoff_base_s": 0.05},
+        github={
+            "base_url": forge.base_url,
+            "token": TOKEN,
+            "repo": "acme/infra",
+            "backoff_base_s": 0.05,
+            "group_prs": getattr(request, "param", False),
+        },
         terraform={"repo_dir": repo_dir, "state": str(state_file)},
     )
     await ensure_topics(settings.kafka)
@@ -97,9 +105,24 @@ async def _wait_prs(forge: LocalForge, count: int, timeout: float = 120) -> list
     raise TimeoutError(f"{len(forge.pull_numbers('acme', 'infra'))} of {count} PRs opened")
 
 
+def _teammate_retags(forge: LocalForge) -> None:
+    """A teammate changes a tag of the gp2 volume on main; cloudops' local checkout does not have it."""
+    git = forge.repository("acme", "infra")
+    head = git.resolve_commit("main")
+    assert head is not None
+    entry = git.entry_at(head, "main.tf")
+    assert entry is not None
+    text = git.read_blob(entry.sha).decode()
+    blob = git.hash_blob(text.replace('Team = "storage"', 'Team = "platform"', 1).encode())
+    tree = git.write_tree(git.rev_parse(f"{head}^{{tree}}"), [TreeEdit("main.tf", "100644", "blob", blob)])
+    commit = git.commit_tree(tree, [head], "Retag the data volume", author=GitIdentity("Dev", "dev@example.com"))
+    git.update_ref("refs/heads/main", commit, old=head)
+
+
 async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings, LocalForge, Any]) -> None:
     settings, forge, rt = loop_setup
     tenant = settings.app.tenant
+    _teammate_retags(forge)  # main is now ahead of the local checkout (settings.terraform.repo_dir)
     await rt.publish("billing-loaded", key=FILE_ID, value=encode_record(_receipt(tenant)))
     numbers = await _wait_prs(forge, EXPECTED_PRS)
     await asyncio.sleep(2)  # nothing more is coming
@@ -112,11 +135,17 @@ async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings,
     assert list(diff.changed_paths) == ["main.tf"]
     removed = [ln for ln in diff.patch.splitlines() if ln.startswith("-") and not ln.startswith("---")]
     added = [ln for ln in diff.patch.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
-    assert len(removed) == 1, diff.patch
-    assert len(added) == 1, diff.patch
-    assert '"gp2"' in removed[0]
-    assert '"gp3"' in added[0]
-    assert removed[0].replace('"gp2"', '"gp3"')[1:] == added[0][1:]  # the same line, only the value changed
+    # The type line (its comment described gp2 and goes with it), the next line's comment column
+    # (terraform fmt alignment, blanks only) and the provisioned throughput that keeps 250 MiB/s.
+    assert removed == [
+        '-  type              = "gp2" # previous-generation general purpose',
+        "-  encrypted         = true  # do not change",
+    ], diff.patch
+    assert added == [
+        '+  type              = "gp3"',
+        "+  encrypted         = true # do not change",
+        "+  throughput = 250",
+    ], diff.patch
     # The branch's file is Terraform-fmt clean, and its commit's parent is main.
     commit = forge.branch_commit("acme", "infra", records[gp2]["head"])
     bare = forge.repository("acme", "infra")
@@ -125,12 +154,26 @@ async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings,
     assert entry is not None
     text = bare.read_blob(entry.sha).decode()
     assert fmt_check({"main.tf": text}) == {"main.tf": None}
+    assert 'Team = "platform"' in text  # the teammate's change is kept, not reverted by a stale checkout
+    # ... because the change was planned on main as the forge's API serves it, fetched once per commit.
+    trees = list((Path(settings.app.work_dir) / "base-trees" / "acme+infra").iterdir())
+    assert [t.name for t in trees if not t.name.startswith(".")] == [commit.parents[0]]
     m4 = next(n for t, n in by_title.items() if INSTANCE_M4 in t)
     assert '"m5.large"' in forge.pull_diff("acme", "infra", m4).patch
     assert not any(VOL_GP2_SMALL in t for t in by_title)  # set from a variable: reported, no PR
     body = records[gp2]["body"]
-    assert "10.00" in body  # monthly savings from the tenant's own costs
-    assert "120.00" in body  # yearly
+    assert "**5.00 USD per month** (60.00 USD per year)" in body  # from the tenant's own costs
+    assert "| proposed | gp3 throughput above 125 MiB/s | 0.04 USD/MiBps-Mo | 125 MiBps-Mo | 5.00 USD |" in body
+    assert f"cloudops query cost --tenant {tenant} " in body
+    assert f"ResourceId={VOL_GP2}" in body
+    assert set(records[gp2]["labels"]) >= {"cloudops", "aws-ebs-gp2-to-gp3", "risk:none", "confidence:high"}
+    # What cannot become a PR is in the tenant's digest issue, with the line a human would change.
+    state = json.loads((forge.root / "acme" / "infra.forge.json").read_text())
+    (digest,) = state["issues"].values()
+    assert f"cloudops:digest={tenant}" in digest["body"]
+    assert VOL_GP2_SMALL in digest["body"]
+    assert "`variables.tf:7`" in digest["body"]
+    assert "set from a variable" in digest["body"]
 
     store = RecommendationStore(settings.postgres.dsn or "", tenant)
     opened = store.list("pr_open")
@@ -167,7 +210,7 @@ async def test_superseded_recommendation_closes_its_pull_request(
         await asyncio.sleep(0.1)
     assert old.pr_number in numbers
     # The same volume now gets a different target: the old recommendation is superseded ...
-    newer = old.recommendation.model_copy(update={"proposed": {"type": "gp3", "throughput": "250"}})
+    newer = old.recommendation.model_copy(update={"proposed": {"type": "gp3", "throughput": "300"}})
     result = store.upsert([newer])
     assert [s.fingerprint for s in result.superseded] == [old.fingerprint]
     # ... and the recommend agent closes its pull request, with a comment saying why.
@@ -177,3 +220,35 @@ async def test_superseded_recommendation_closes_its_pull_request(
     assert record["state"] == "closed"
     await recommender.close_superseded(result.superseded)  # idempotent
     assert forge.pull_record("acme", "infra", old.pr_number)["state"] == "closed"
+
+
+@pytest.mark.parametrize("loop_setup", [True], indirect=True)
+async def test_grouped_pull_request(loop_setup: tuple[Settings, LocalForge, Any]) -> None:
+    """github.group_prs: the m4 and c4 instances (same kind, same file) end up in one PR; the single one is closed."""
+    settings, forge, rt = loop_setup
+    tenant = settings.app.tenant
+    await rt.publish("billing-loaded", key=FILE_ID, value=encode_record(_receipt(tenant)))
+    await _wait_prs(forge, EXPECTED_PRS)  # 5 open + the single PR of the instance that came first
+    for _ in range(300):
+        records = [forge.pull_record("acme", "infra", n) for n in forge.pull_numbers("acme", "infra")]
+        if sum(r["state"] == "closed" for r in records) == 1:
+            break
+        await asyncio.sleep(0.2)
+    open_prs = [r for r in records if r["state"] == "open"]
+    closed = [r for r in records if r["state"] == "closed"]
+    assert len(open_prs) == EXPECTED_PRS - 1
+    (group,) = [r for r in open_prs if "grouped" in r["labels"]]
+    assert group["title"].startswith("2 aws-ec2-previous-generation changes in main.tf")
+    assert INSTANCE_M4 in group["body"]
+    assert "i-0a1b2c3d4e5f60012" in group["body"]
+    patch = forge.pull_diff("acme", "infra", group["number"]).patch
+    assert '+  instance_type = "m5.large"' in patch
+    assert '+  instance_type = "c5.xlarge"' in patch
+    (single,) = closed  # the first of the two to arrive (partitions decide which)
+    assert INSTANCE_M4 in single["title"] or "i-0a1b2c3d4e5f60012" in single["title"]
+    comments = json.loads((forge.root / "acme" / "infra.forge.json").read_text())["comments"]
+    assert f"into #{group['number']}" in comments[str(single["number"])][0]["body"]
+    store = RecommendationStore(settings.postgres.dsn or "", tenant)
+    members = [r for r in store.list("pr_open") if r.kind == "aws-ec2-previous-generation"]
+    assert {r.pr_number for r in members} == {group["number"]}
+    assert len(members) == 2

@@ -9,7 +9,7 @@ for ``insert_focus_batch``.
 
 What each resource should yield (see tests/unit/recommend and tests/integration):
 
-* ``vol-0a1b2c3d4e5f60001`` gp2 500 GB-Mo, 50.00 -> gp3, saves 10.00
+* ``vol-0a1b2c3d4e5f60001`` gp2 500 GB-Mo, 50.00 -> gp3 with throughput = 250 (5.00 at list price), saves 5.00
 * ``vol-0a1b2c3d4e5f60002`` io1 200 GB-Mo (25.00) + 40,000 IOPS-Mo (2,600.00) -> io2, saves 156.00
 * ``vol-0a1b2c3d4e5f60003`` gp2 100 GB-Mo, 10.00 -> gp3, saves 2.00
 * ``vol-0a1b2c3d4e5f60004`` gp3: nothing
@@ -167,8 +167,8 @@ EXPECTED_SAVINGS: dict[tuple[str, str], Decimal] = {
     ("commitment-low-coverage", ACCOUNT): Decimal("55.74"),
     ("aws-s3-lifecycle", BUCKET): Decimal("52.50"),
     ("aws-ec2-previous-generation", INSTANCE_C4): Decimal("20.88"),
-    ("aws-ebs-gp2-to-gp3", VOL_GP2): Decimal("10.00"),
     ("aws-cloudwatch-logs-retention", LOG_GROUP): Decimal("9.00"),
+    ("aws-ebs-gp2-to-gp3", VOL_GP2): Decimal("5.00"),
     ("aws-idle-elastic-ip", EIP): Decimal("3.60"),
     ("aws-ec2-previous-generation", INSTANCE_M4): Decimal("2.88"),
     ("aws-rds-previous-generation", RDS_ORDERS): Decimal("2.88"),

@@ -27,6 +27,7 @@ from cloudops.sinks.clickhouse import (
     insert_focus_batch,
     migrate,
 )
+from cloudops.sinks.clickhouse.datasets import dataset_file_landed, delete_dataset_file, insert_dataset_batch
 from cloudops.sinks.clickhouse.periods import drop_pending, pending_tag, promote_pending
 from cloudops.sinks.redis import publish_loaded
 from cloudops.topics.codec import decode_batch, decode_envelope, encode_record
@@ -89,8 +90,9 @@ class Loader:
     async def ensure_tenant(self, tenant: str) -> None:
         if tenant not in self._ready:
             window = self.rt.settings.clickhouse.dedup_window
+            cluster = self.rt.settings.clickhouse.cluster
             await self._retry(
-                lambda: asyncio.to_thread(migrate, self.ch, tenant, dedup_window=window),
+                lambda: asyncio.to_thread(migrate, self.ch, tenant, dedup_window=window, cluster=cluster),
                 f"migrate {database_for(tenant)}",
             )
             self._ready.add(tenant)
@@ -115,6 +117,22 @@ class Loader:
                     raise BadDataError(f"batch has {batch.num_rows} rows, envelope says {env.row_count}")
                 staged = env.period_version is not None
                 x_source = env.source_id
+                if env.dataset != "CostAndUsage":  # a supporting FOCUS dataset: its own table, never staged
+                    await self._retry(
+                        lambda: insert_dataset_batch(
+                            self.ch,
+                            env.tenant,  # type: ignore[union-attr]
+                            env.dataset,  # type: ignore[union-attr]
+                            batch,
+                            token=env.batch_id,  # type: ignore[union-attr]
+                            x_source=x_source,
+                        ),
+                        f"insert {env.batch_id}",
+                    )
+                    await self._heartbeat(env)
+                    self.rt.count("load.rows", batch.num_rows)
+                    ROWS.labels("landed").inc(batch.num_rows)
+                    return
                 if staged:
                     if not env.source_id or env.period is None:
                         raise BadDataError("a staged batch needs source_id and period")
@@ -185,7 +203,16 @@ class Loader:
     async def _finish_file(self, env: FocusBatchEnvelope) -> None:
         self._beats.pop(env.file_id, None)
         staged = env.period_version is not None
-        if env.status == "aborted":
+        if env.dataset != "CostAndUsage":  # supporting datasets load straight into their own table
+            if env.status == "aborted":
+                await self._retry(
+                    lambda: delete_dataset_file(self.ch, env.tenant, env.dataset, env.file_id),
+                    f"remove aborted file {env.file_id}",
+                )
+            landed: Any = await self._retry(
+                lambda: dataset_file_landed(self.ch, env.tenant, env.dataset, env.file_id), "count landed rows"
+            )
+        elif env.status == "aborted":
             table = f"{database_for(env.tenant)}.{'focus_pending' if staged else 'focus'}"
             await self._retry(
                 lambda: self.ch.run(
@@ -196,9 +223,10 @@ class Loader:
                 ),
                 f"remove aborted file {env.file_id}",
             )
-        landed = await self._retry(
-            lambda: file_landed(self.ch, env.tenant, env.file_id, pending=staged), "count landed rows"
-        )
+        if env.dataset == "CostAndUsage":
+            landed = await self._retry(
+                lambda: file_landed(self.ch, env.tenant, env.file_id, pending=staged), "count landed rows"
+            )
         receipt = BillingLoaded(
             tenant=env.tenant,
             file_id=env.file_id,
@@ -217,6 +245,7 @@ class Loader:
             period=env.period,
             period_version=env.period_version,
             reconciled=env.status == "complete" and reconcile(env, landed.source_rows, landed.totals, landed.rows),
+            warnings=env.warnings or [],
         )
         # Bump the data version before the receipt: whoever sees a receipt can rely on caches
         # no longer serving answers from before this load.

@@ -20,12 +20,13 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from cloudops.errors import BadDataError, ErrorKind, ObjectSupersededError, classify, describe
-from cloudops.focus.convert import sum_by_currency
+from cloudops.focus.datasets import batch_cost_totals
 from cloudops.metrics import BACKPRESSURE_SECONDS, FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
+from cloudops.service.admission import Refused, gate_for
 from cloudops.sources.converter import FileConversion, open_conversion
-from cloudops.sources.manifests import is_manifest_key, parse_manifest, snapshot_period
-from cloudops.sources.objects import fetch_to_spool
+from cloudops.sources.manifests import is_manifest_key, other_dataset, parse_manifest, snapshot_period
+from cloudops.sources.objects import ObjectStoreAccess, fetch_to_spool
 from cloudops.topics.codec import ENVELOPE_HEADER, decode_record, encode_record, split_to_fit
 from cloudops.topics.lag import LagGate
 from cloudops.topics.ledger import Claim
@@ -77,7 +78,10 @@ async def handle_billing_file(
     ledger = rt.ledger
     source = None
     claim: Claim | None = None
+    access: ObjectStoreAccess | None = None
     try:
+        # Tenant active, source its own (never another tenant's bucket), the source's object-store access.
+        access = await gate_for(rt.settings).admit(event)
         if ledger is not None and ledger.enabled:
             source = await with_retries(
                 lambda: ledger.source(event),
@@ -106,6 +110,21 @@ async def handle_billing_file(
             log.info("parse: claimed %s (file %s)", event.url, event.file_id)
     except asyncio.CancelledError:
         raise
+    except Refused as exc:
+        rt.count("parse.refused")
+        await rt.dead_letter(
+            BILLING_FILES,
+            error_kind="bad_data",
+            reason=exc.reason,
+            key=key,
+            value=value,
+            partition=partition,
+            offset=offset,
+            tenant=event.tenant,
+            file_id=event.file_id,
+            file_url=event.url,
+        )
+        return
     except Exception as exc:
         if classify(exc) == "transient" and await _to_retry(rt, event, key, value, retry_round, f"file ledger: {exc}"):
             return
@@ -132,7 +151,7 @@ async def handle_billing_file(
     held = ledger.holding(claim) if ledger is not None and claim is not None else contextlib.nullcontext(claim)
     try:
         async with held:
-            path = await _fetch(rt, event)
+            path = await _fetch(rt, event, access)
             try:
                 conv = await asyncio.to_thread(
                     open_conversion, path, source=event.url, file_id=event.file_id, block_size=ing.block_bytes
@@ -177,6 +196,7 @@ async def handle_billing_file(
                 rows_in=conv.rows_in,
                 rows_rejected=conv.rows_rejected,
                 source_totals=conv.source_totals,
+                warnings=conv.warnings,
             )
         except Exception as exc:
             log.warning("parse: %s is published but its ledger row was not moved to parsed: %s", event.url, exc)
@@ -234,12 +254,18 @@ async def _handle_manifest(
     ledger = rt.ledger
     assert ledger is not None
     try:
-        path = await _fetch(rt, event)
+        gate = gate_for(rt.settings)
+        record = await gate.source(event.tenant, source_id)
+        path = await _fetch(rt, event, await gate.access(event.tenant, record))
         try:
             data = await asyncio.to_thread(path.read_bytes)
         finally:
             path.unlink(missing_ok=True)
         manifest = parse_manifest(data, bucket=event.bucket or "", key=event.key)
+        if (skip := other_dataset(manifest, record.options if record is not None else {})) is not None:
+            await ledger.advance(event.tenant, event.file_id, "rejected", error=skip)  # not counted twice
+            log.info("manifest %s: %s", event.url, skip)
+            return
         version = await ledger.register_version(
             event.tenant,
             source_id=source_id,
@@ -255,7 +281,7 @@ async def _handle_manifest(
                 data_file = BillingFile(
                     tenant=event.tenant,
                     provider_hint=event.provider_hint,
-                    url=f"s3://{bucket}/{file_key}",
+                    url=f"{event.url.split('://', 1)[0]}://{bucket}/{file_key}",  # the manifest's store (s3, az, gs)
                     bucket=bucket,
                     key=file_key,
                     event_time=event.event_time,
@@ -354,7 +380,7 @@ async def _handle_snapshot(
         await _give_up(rt, event, kind, describe(exc), key, value, partition, offset, _attempts(exc))
 
 
-async def _fetch(rt: Runtime, event: BillingFile) -> Path:
+async def _fetch(rt: Runtime, event: BillingFile, access: ObjectStoreAccess | None = None) -> Path:
     """Download the announced object to the spool, retrying transient failures in place.
 
     Raises RetriesExhausted (carrying the attempts made) when they persist.
@@ -362,7 +388,9 @@ async def _fetch(rt: Runtime, event: BillingFile) -> Path:
     ing = rt.settings.ingest
     spool = rt.settings.app.work_dir / "spool"
     return await with_retries(
-        lambda: fetch_to_spool(event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes),
+        lambda: fetch_to_spool(
+            event, rt.settings.aws, spool, chunk=ing.download_chunk_bytes, local_root=ing.local_root, access=access
+        ),
         what=f"fetch {event.url}",
         attempts=ing.max_attempts,
         base_s=ing.backoff_base_s,
@@ -498,12 +526,13 @@ async def _publish_file(
                 file_id=event.file_id,
                 file_url=event.url,
                 format=conv.rules.id,
+                dataset=conv.rules.dataset,
                 seq=seq,
                 batch_id=f"{chunk_id}:{i}",
                 row_start=row_start,
                 row_end=row_end,
                 row_count=piece.num_rows,
-                cost_totals=sum_by_currency(piece.column("BilledCost"), piece.column("BillingCurrency")),
+                cost_totals=batch_cost_totals(piece, conv.rules.dataset),
                 source_id=source_id,
                 period=event.period,
                 period_version=event.period_version,
@@ -540,6 +569,7 @@ async def _publish_end(
         file_id=event.file_id,
         file_url=event.url,
         format=conv.rules.id,
+        dataset=conv.rules.dataset,
         seq=batches,
         batch_id=f"{event.file_id}:end",
         row_start=0,
@@ -551,6 +581,7 @@ async def _publish_end(
         focus_rows=conv.focus_rows,
         source_totals=conv.source_totals,
         rejected_totals=conv.rejected_totals,
+        warnings=conv.warnings or None,
         status=status,
         reason=reason,
         source_id=source_id,

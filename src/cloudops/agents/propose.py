@@ -5,14 +5,34 @@ id to its address through the Terraform state, patch the HCL minimally and check
 (:func:`cloudops.terraform.plan_change`, blocking, run in a thread), then open or update
 one pull request per fingerprint on the configured repository (githubkit sink). The
 lifecycle row moves to ``pr_open``. Idempotent: the same recommendation again updates
-the same PR (or leaves it alone), never opens a second. Recommendations that cannot be
-addressed (not in state, set from a variable, ...) are logged with the reason.
+the same PR (or leaves it alone), never opens a second.
+
+The change is planned on the base branch's files as the API serves them at its head
+commit (fetched once per commit into ``app.work_dir/base-trees``), not on a local
+checkout; ``terraform.repo_dir`` is only a fallback for a repository too large to fetch
+that way. The commit then carries only the edited hunks onto the base branch's current
+content (the sink reads each file at the base commit again), so a teammate's change is
+never reverted even if the base moved meanwhile; an edit whose lines changed on the base
+is a ``conflict`` (logged, retried when the recommendation comes again). A new PR asks
+the CODEOWNERS owners of the changed files for review (``github.request_reviews``).
+With ``github.group_prs``, recommendations of one kind that edit the same files share
+one PR (:func:`cloudops.terraform.plan_group`); their single PRs are closed with a
+pointer to it, and every member's lifecycle row points at the group PR (a member
+superseded later closes that PR: the others come back as a group on their next run).
+
+Recommendations that cannot be addressed (report-only, not in state, set from a
+variable, wider effect, ...) are logged with the reason and listed in the tenant's
+digest issue (``github.digest``), updated in place; the list is this process's memory of
+what it saw (it is rebuilt as recommendations come again after a restart).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,13 +40,15 @@ from typing import Any
 
 import orjson
 
-from cloudops.errors import ConfigError, classify, describe
+from cloudops.errors import BadDataError, ConfigError, classify, describe
 from cloudops.metrics import PULL_REQUESTS, RECOMMENDATION_TO_PR_SECONDS
 from cloudops.schemas.recommendations import Recommendation
+from cloudops.service.tenants import ingest_verdict
 from cloudops.sinks.github import PullRequestChange, PullRequestResult, sink_for
+from cloudops.sinks.github.pulls import validate_path
 from cloudops.sinks.postgres.recommendations import RecommendationStore
 from cloudops.sources.objects import s3_client, split_s3_url
-from cloudops.terraform import NotAddressable, plan_change
+from cloudops.terraform import NotAddressable, branch_name, plan_change, plan_group, render_digest
 from cloudops.topics.codec import decode_record
 from cloudops.topics.runtime import Runtime
 from cloudops.topics.specs import RECOMMENDATIONS
@@ -46,6 +68,12 @@ class Proposer:
         self.opened: list[tuple[Recommendation, PullRequestResult, float]] = []
         # fingerprint -> content of the recommendation last turned into its PR by this process
         self._proposed: dict[str, bytes] = {}
+        # tenant -> fingerprint -> (recommendation, reason code, reason, file:line): what cannot become a PR
+        self._digest: dict[str, dict[str, tuple[Recommendation, str, str, str | None]]] = {}
+        self._digest_sent: dict[str, str] = {}
+        self._blobs: dict[str, bytes] = {}  # blob sha -> bytes of the base tree last fetched
+        # (tenant, kind, files) -> fingerprint -> recommendation, when github.group_prs is on
+        self._groups: dict[tuple[str, str, tuple[str, ...]], dict[str, Recommendation]] = {}
 
     async def load_state(self) -> dict[str, Any]:
         """The Terraform state JSON from a file or an S3 object (read each time: it changes with applies)."""
@@ -65,16 +93,65 @@ class Proposer:
             raise ConfigError(f"Terraform state {where} is not a JSON object")
         return state
 
+    async def base_checkout(self) -> tuple[Path, str | None]:
+        """A directory holding the base branch's files at its head commit, and the branch (None: local fallback).
+
+        Fetched through the API once per commit and kept under ``app.work_dir/base-trees``
+        (the two newest commits). A repository too large to fetch (BadDataError) falls back
+        to ``terraform.repo_dir`` when it is set; API failures propagate (retried by the caller).
+        """
+        assert self._sink is not None
+        sink, repo = self._sink
+        branch, sha = await sink.base_head(repo)
+        root = Path(self.rt.settings.app.work_dir) / "base-trees" / f"{repo.owner}+{repo.name}"
+        target = root / sha
+        if target.is_dir():
+            return target, branch
+        try:
+            tree = await sink.fetch_tree(repo, branch, sha, blobs=self._blobs)
+        except BadDataError as exc:
+            local = self.rt.settings.terraform.repo_dir
+            if local is None:
+                raise
+            log.warning("propose: %s; planning on the local checkout %s instead", exc, local)
+            return local, None
+        await asyncio.to_thread(_write_tree, root, target, tree.files)
+        return target, branch
+
+    async def _update_digest(
+        self, rec: Recommendation, entry: tuple[Recommendation, str, str, str | None] | None
+    ) -> None:
+        """Add (or, ``entry`` None, drop) ``rec`` in its tenant's digest and push the issue when its text changed."""
+        if self._sink is None or not self.rt.settings.github.digest:
+            return
+        items = self._digest.setdefault(rec.tenant, {})
+        if entry is None:
+            if items.pop(rec.fingerprint, None) is None:
+                return
+        else:
+            items[rec.fingerprint] = entry
+        title, body = render_digest(rec.tenant, list(items.values()))
+        if self._digest_sent.get(rec.tenant) == title + body:
+            return
+        sink, repo = self._sink
+        result = await sink.upsert_digest(repo, rec.tenant, title, body, labels=("cloudops", "finops"))
+        self._digest_sent[rec.tenant] = title + body
+        self.rt.count(f"propose.digest.{result.outcome}")
+
     async def propose(self, rec: Recommendation) -> PullRequestResult | NotAddressable | None:
         """Open or update the PR for ``rec``; None when it is report-only, closed, or PRs are not configured."""
         if not rec.terraform_addressable:
             self.rt.count("propose.report_only")
+            await self._update_digest(rec, (rec, "report_only", rec.risk_note or rec.title, None))
             return None
         if self._sink is None:
             self.rt.count("propose.unconfigured")
             return None
         sink, repo = self._sink
         dsn = self.rt.settings.postgres.dsn
+        if dsn and await asyncio.to_thread(ingest_verdict, dsn, rec.tenant) in ("suspended", "deleting", "deleted"):
+            self.rt.count("propose.tenant_inactive")  # a suspended or deleted tenant gets no PRs
+            return None
         store = RecommendationStore(dsn, rec.tenant, actor="propose") if dsn else None
         if store is not None:
             stored = await asyncio.to_thread(store.get, rec.fingerprint)
@@ -88,8 +165,7 @@ class Proposer:
             PULL_REQUESTS.labels("unchanged").inc()
             return None
         state = await self.load_state()
-        repo_dir = self.rt.settings.terraform.repo_dir
-        assert repo_dir is not None
+        repo_dir, base = await self.base_checkout()
         outcome = await asyncio.to_thread(plan_change, repo_dir, state, rec)
         if isinstance(outcome, NotAddressable):
             self.rt.count(f"propose.not_addressable.{outcome.code}")
@@ -97,26 +173,57 @@ class Proposer:
             log.info(
                 "propose: %s on %s not addressable (%s): %s", rec.kind, rec.resource_id, outcome.code, outcome.reason
             )
+            if outcome.code != "already_applied":
+                await self._update_digest(rec, (rec, outcome.code, outcome.reason, outcome.location))
             return outcome
+        members = [rec]
+        if self.rt.settings.github.group_prs:
+            group = self._groups.setdefault((rec.tenant, rec.kind, tuple(sorted(outcome.files))), {})
+            group[rec.fingerprint] = rec
+            if len(group) > 1:
+                combined = await asyncio.to_thread(plan_group, repo_dir, state, list(group.values()))
+                if isinstance(combined, NotAddressable):
+                    group.pop(rec.fingerprint)
+                    log.info("propose: %s not grouped (%s): %s", rec.resource_id, combined.code, combined.reason)
+                else:
+                    outcome, members = combined, list(group.values())
+        people = outcome.reviewers if self.rt.settings.github.request_reviews else ()
         change = PullRequestChange(
             branch=outcome.branch,
             files=outcome.files,
+            originals=outcome.originals,
             commit_message=outcome.commit_message,
             title=outcome.title,
             body=outcome.body,
             labels=outcome.labels,
             fingerprint=outcome.fingerprint,
+            reviewers=people,
+            assignees=tuple(p for p in people if "/" not in p),
+            base=base,
         )
         result = await sink.open_or_update(repo, change)
-        if store is not None and result.number is not None:
-            await asyncio.to_thread(
-                store.set_state,
-                rec.fingerprint,
-                "pr_open",
-                pr_number=result.number,
-                pr_url=result.url,
-                branch=result.branch,
-            )
+        if result.outcome == "conflict":
+            self.rt.count("propose.conflict")
+            PULL_REQUESTS.labels("conflict").inc()
+            log.warning("propose: %s on %s not opened: %s", rec.kind, rec.resource_id, "; ".join(result.conflicts))
+            return result
+        await self._update_digest(rec, None)
+        for member in members:
+            if store is not None and result.number is not None:
+                await asyncio.to_thread(
+                    store.set_state,
+                    member.fingerprint,
+                    "pr_open",
+                    pr_number=result.number,
+                    pr_url=result.url,
+                    branch=result.branch,
+                )
+            single = branch_name(member)
+            if len(members) > 1 and single != result.branch:
+                note = f"Grouped with {len(members) - 1} other change(s) of {member.kind} into #{result.number}."
+                closed = await sink.close(repo, single, note, delete_branch=True)
+                if closed is not None:
+                    self.rt.count("propose.grouped_closed")
         self._proposed[rec.fingerprint] = content
         elapsed = (datetime.now(UTC) - rec.found_at).total_seconds()
         RECOMMENDATION_TO_PR_SECONDS.observe(elapsed)
@@ -152,6 +259,27 @@ class Proposer:
                 offset=offset,
                 tenant=rec.tenant if rec else None,
             )
+
+
+def _write_tree(root: Path, target: Path, files: dict[str, bytes] | Any) -> None:
+    """Write ``files`` under ``target`` atomically (a temporary sibling renamed); keep the two newest trees."""
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
+    try:
+        for rel, data in files.items():
+            path = tmp / validate_path(rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not target.is_dir():
+                raise  # not a concurrent writer that got there first
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trees = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=os.path.getmtime)
+    for old in trees[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def register(app: Any, rt: Runtime) -> Proposer:

@@ -15,10 +15,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cloudops.errors import classify, describe
+from cloudops.errors import CloudopsError, classify, describe
 from cloudops.metrics import RECOMMENDATIONS_FOUND
 from cloudops.recommend import recommend
 from cloudops.schemas.events import BillingLoaded, PeriodSwapped
+from cloudops.service import Caller
+from cloudops.service.recommendations import revive_dismissed
 from cloudops.sinks.analytics import Analytics
 from cloudops.sinks.clickhouse import connect
 from cloudops.sinks.github import sink_for
@@ -88,12 +90,24 @@ class Recommender:
             if result.superseded:
                 log.info("recommend: %d earlier recommendations superseded", len(result.superseded))
                 await self.close_superseded(result.superseded)
+            await self.revive(tenant)
         for rec in found:
             await self.rt.publish(RECOMMENDATIONS, key=rec.fingerprint, value=encode_record(rec))
             RECOMMENDATIONS_FOUND.labels(rec.kind).inc()
         self.rt.count("recommend.published", len(found))
         log.info("recommend: %s %s: %d recommendations from %d usage rows", tenant, period, len(found), len(usage.rows))
         return len(found)
+
+    async def revive(self, tenant: str) -> None:
+        """Reopen dismissed recommendations whose snooze ended or whose savings changed materially."""
+        caller = Caller(actor="agent:recommend", tenant=tenant, settings=self.rt.settings)
+        try:
+            revived = await asyncio.to_thread(revive_dismissed, caller)
+        except CloudopsError as exc:  # e.g. a tenant schema not migrated to 0010 yet: nothing to revive
+            log.debug("recommend: no revival check for %s: %s", tenant, exc)
+            return
+        if revived:
+            log.info("recommend: %s: %d dismissed recommendation(s) may be proposed again", tenant, len(revived))
 
     async def close_superseded(self, superseded: list[StoredRecommendation]) -> None:
         """Close the pull requests of recommendations a newer one replaced (best effort, idempotent)."""

@@ -188,6 +188,8 @@ def synthetic_batches(
             ),
             "ProviderName": _pick(providers, svc),
             "PublisherName": _pick(providers, svc),
+            "ServiceProviderName": _pick(providers, svc),  # FOCUS 1.3 (mandatory)
+            "HostProviderName": _pick(providers, svc),
             "InvoiceIssuerName": _pick(providers, svc),
             "ServiceName": _pick(svc_names, svc),
             "ServiceCategory": _pick(svc_cats, svc),

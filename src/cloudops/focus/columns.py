@@ -1,4 +1,4 @@
-"""The FOCUS Cost and Usage columns cloudops stores (FOCUS 1.2, plus the 1.3 provider columns).
+"""The FOCUS Cost and Usage columns cloudops stores (FOCUS 1.3; 1.2 output is a subset).
 
 Each column has a kind that fixes its Arrow and ClickHouse type:
 
@@ -6,11 +6,19 @@ Each column has a kind that fixes its Arrow and ClickHouse type:
 * ``datetime`` - UTC instants: Arrow timestamp[us, UTC], ClickHouse DateTime64(6, 'UTC')
 * ``dimension`` - low-cardinality strings (LowCardinality in ClickHouse)
 * ``string`` - high-cardinality strings (ids, descriptions)
-* ``json`` - a JSON object kept as text (Tags, SkuPriceDetails)
+* ``json`` - a JSON object kept as text (Tags, SkuPriceDetails, ContractApplied, AllocatedTags, ...)
 * ``integer`` - cloudops bookkeeping numbers (Int64)
 
 ``nullable=False`` columns are mandatory and never null in FOCUS; a source row that
 cannot fill one is rejected with a reason.
+
+FOCUS 1.3 (ratified 4 December 2025) added ServiceProviderName and HostProviderName (which
+supersede the deprecated ProviderName and PublisherName; cloudops keeps filling both for 1.2
+readers), ContractApplied (the link to the Contract Commitment dataset) and the split cost
+allocation columns AllocatedMethodId, AllocatedMethodDetails, AllocatedResourceId,
+AllocatedResourceName and AllocatedTags. Types and nullability: FOCUS specification
+(FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec, ``specification/datasets/cost_and_usage/columns/*.md``,
+CC-BY-4.0). :func:`columns_for_version` gives the columns of one FOCUS version (``--focus-version``).
 """
 
 from __future__ import annotations
@@ -25,14 +33,18 @@ __all__ = [
     "EXTENSION_COLUMNS",
     "FOCUS_COLUMNS",
     "FOCUS_VERSION",
+    "FOCUS_VERSIONS",
     "TIMESTAMP",
     "ColumnKind",
     "FocusColumn",
     "column_by_name",
+    "columns_for_version",
     "focus_arrow_schema",
+    "version_key",
 ]
 
-FOCUS_VERSION = "1.2"
+FOCUS_VERSION = "1.3"  # the version cloudops writes by default
+FOCUS_VERSIONS = ("1.2", "1.3")  # versions `cloudops convert --focus-version` can write
 ColumnKind = Literal["decimal", "datetime", "dimension", "string", "json", "integer"]
 DECIMAL = pa.decimal128(38, 10)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -121,9 +133,15 @@ FOCUS_COLUMNS: tuple[FocusColumn, ...] = (
     _c("SubAccountName", "dimension"),
     _c("SubAccountType", "dimension", since="1.2"),
     _c("Tags", "json"),
-    # FOCUS 1.3 additions cloudops already carries.
-    _c("ServiceProviderName", "dimension", since="1.3"),
+    # FOCUS 1.3 additions (appended, so ClickHouse keeps one column order across versions).
+    _c("ServiceProviderName", "dimension", nullable=False, since="1.3"),  # mandatory in 1.3
     _c("HostProviderName", "dimension", since="1.3"),
+    _c("AllocatedMethodId", "string", since="1.3"),
+    _c("AllocatedMethodDetails", "json", since="1.3"),
+    _c("AllocatedResourceId", "string", since="1.3"),
+    _c("AllocatedResourceName", "string", since="1.3"),
+    _c("AllocatedTags", "json", since="1.3"),
+    _c("ContractApplied", "json", since="1.3"),
 )
 
 # Extension columns cloudops adds to every row (FOCUS allows `x_`-prefixed columns).
@@ -144,7 +162,23 @@ def column_by_name(name: str) -> FocusColumn:
     return _BY_NAME[name]
 
 
-def focus_arrow_schema(*, with_extensions: bool = True) -> pa.Schema:
-    """Arrow schema of a converted batch, in canonical column order."""
-    cols = FOCUS_COLUMNS + (EXTENSION_COLUMNS if with_extensions else ())
+def version_key(version: str) -> tuple[int, ...]:
+    """``"1.2"`` -> ``(1, 2)``, for ordering FOCUS versions; ValueError if not dotted numbers."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def columns_for_version(version: str = FOCUS_VERSION) -> tuple[FocusColumn, ...]:
+    """The Cost and Usage columns of FOCUS ``version`` (those added in it or before), canonical order.
+
+    Raises ValueError for a version cloudops cannot write (see ``FOCUS_VERSIONS``).
+    """
+    if version not in FOCUS_VERSIONS:
+        raise ValueError(f"FOCUS version {version!r} is not supported; use one of {', '.join(FOCUS_VERSIONS)}")
+    limit = version_key(version)
+    return tuple(c for c in FOCUS_COLUMNS if version_key(c.since) <= limit)
+
+
+def focus_arrow_schema(*, with_extensions: bool = True, version: str = FOCUS_VERSION) -> pa.Schema:
+    """Arrow schema of a converted batch of FOCUS ``version``, in canonical column order."""
+    cols = columns_for_version(version) + (EXTENSION_COLUMNS if with_extensions else ())
     return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in cols])

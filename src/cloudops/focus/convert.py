@@ -21,14 +21,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudops.focus.columns import EXTENSION_COLUMNS, FOCUS_COLUMNS, FocusColumn
+from cloudops.focus.datasets import dataset_columns, dataset_schema
+from cloudops.focus.derive import derived_rows
 from cloudops.focus.expr import column, evaluate
 from cloudops.focus.nested import prepare_nested
-from cloudops.focus.rules import Explode, Expr, FormatRules
+from cloudops.focus.quality import (
+    blank_sensitive_columns,
+    explain,
+    merge_warnings,
+    must_read,
+    optional_target,
+    structure_warning,
+    warnings_for,
+)
+from cloudops.focus.rules import Derive, Explode, Expr, FormatRules
+from cloudops.focus.unmapped import nested_json_text, unmapped_columns
 from cloudops.focus.values import (
     as_decimal,
     as_text,
     as_timestamp,
+    blank_to_null,
     json_body,
+    json_object,
     json_object_map,
     kv_json_body,
     list_parents,
@@ -36,7 +50,7 @@ from cloudops.focus.values import (
     parse_timestamp,
     wrap_json,
 )
-from cloudops.schemas.events import RejectedRow
+from cloudops.schemas.events import ColumnWarning, RejectedRow
 
 __all__ = [
     "ConversionResult",
@@ -55,6 +69,16 @@ def focus_schema() -> pa.Schema:
 
 
 _SCHEMA = focus_schema()
+_INF = float("inf")
+
+
+def _raw_value(v: object) -> object:
+    """A source value for a rejected row's JSON record: NaN/inf as text (valid JSON), decimals plain."""
+    if isinstance(v, float) and (v != v or v in (_INF, -_INF)):
+        return str(v)
+    if isinstance(v, Decimal):
+        return f"{v:f}"
+    return v
 
 
 @dataclass(slots=True)
@@ -67,6 +91,8 @@ class ConversionResult:
     parsed, per currency, and ``rejected_totals`` over the rejected ones among them,
     so that ``source == sum(batch.BilledCost) + rejected`` exactly, per currency.
     ``rows_read`` counts source rows (exploded rows are extra FOCUS rows, not source rows).
+    ``warnings`` count, per FOCUS column, the landed rows whose optional value could not be
+    read and was left null (see :mod:`cloudops.focus.quality`).
     """
 
     batch: pa.RecordBatch
@@ -74,6 +100,7 @@ class ConversionResult:
     source_totals: dict[str, Decimal] = field(default_factory=dict)
     rejected_totals: dict[str, Decimal] = field(default_factory=dict)
     rows_read: int = 0
+    warnings: list[ColumnWarning] = field(default_factory=list)
 
     @property
     def rows_in(self) -> int:
@@ -84,7 +111,12 @@ def sum_by_currency(values: pa.Array, currency: pa.Array) -> dict[str, Decimal]:
     """Exact per-currency sums of a decimal column (null currency counted under "")."""
     if len(values) == 0:
         return {}
-    t = pa.table({"v": values, "c": pc.fill_null(as_text(currency), "")})
+    codes = pc.fill_null(as_text(currency), "")
+    distinct = pc.unique(codes)
+    if len(distinct) == 1:  # one currency (the usual batch): a plain sum, without a grouping plan
+        total = pc.sum(values).as_py()
+        return {} if total is None else {distinct[0].as_py(): Decimal(total)}
+    t = pa.table({"v": values, "c": codes})
     grouped = t.group_by("c").aggregate([("v", "sum")])
     out: dict[str, Decimal] = {}
     for cur, total in zip(grouped["c"].to_pylist(), grouped["v_sum"].to_pylist(), strict=True):
@@ -153,7 +185,28 @@ def _extensions(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
             continue
         key = name if name.startswith("x_") else f"x_{name}"
         pairs.append((key, arr))
-    return wrap_json([json_body(pairs, n)], n) if pairs else pa.nulls(n, pa.string())
+    # Source columns no rule reads are kept too (nothing is dropped silently); nested ones as JSON.
+    for name in unmapped_columns(rules, table.schema.names):
+        if name in taken or any(name.startswith(p) for p in rules.extension_prefixes):
+            continue
+        arr = column(table, name)
+        if arr.null_count == len(arr):
+            continue  # nothing to keep in this batch (and no JSON to build)
+        arr = _map_as_json(arr)
+        if pa.types.is_nested(arr.type):
+            arr = nested_json_text(arr)
+        pairs.append((name if name.startswith("x_") else f"x_{name}", arr))
+    return json_object(pairs, n)
+
+
+@dataclass(frozen=True, slots=True)
+class _Dropped:
+    """Rows of ``table`` whose ``col`` value could not be read and was left null."""
+
+    col: FocusColumn
+    expr: Expr
+    table: pa.RecordBatch
+    rows: pa.Array
 
 
 def _focus_rows(
@@ -164,12 +217,19 @@ def _focus_rows(
     file_id: str,
     batch_id: str,
     row_numbers: pa.Array,
+    dropped: list[_Dropped] | None = None,
 ) -> tuple[pa.RecordBatch, pa.Array]:
-    """FOCUS columns for ``table`` (one output row per input row) and the reason per bad row."""
+    """FOCUS columns for ``table`` (one output row per input row) and the reason per bad row.
+
+    An unreadable value rejects its row only where :func:`must_read` says so; elsewhere it is
+    left null and its rows are appended to ``dropped`` (for the data-quality warnings).
+    """
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     reasons: list[pa.Array] = []
-    for col in FOCUS_COLUMNS:
+    unreadable: list[tuple[FocusColumn, Expr, pa.Array]] = []
+    schema = dataset_schema(rules.dataset)  # Cost and Usage, or a supporting dataset's own columns
+    for col in dataset_columns(rules.dataset):
         expr = overrides.get(col.name, rules.columns.get(col.name))
         if col.name == "Tags" and rules.tags is not None and col.name not in overrides:
             columns[col.name] = _tags(rules, table)
@@ -180,12 +240,27 @@ def _focus_rows(
         raw, raw_bad = evaluate(expr, table)
         value, bad = _typed(col, expr, raw)
         bad = raw_bad if bad is None else (bad if raw_bad is None else pc.or_(bad, raw_bad))
-        if bad is not None:
-            reasons.append(_reason(bad, f"{col.name}: not a valid {col.kind} value", n))
+        if bad is not None and pc.any(bad).as_py():
+            unreadable.append((col, expr, bad))
         if not col.nullable:
             missing = f"{col.name}: mandatory value missing ({_describe(expr)})"
             reasons.append(_reason(pc.is_null(value), missing, n))
         columns[col.name] = value
+
+    # Unreadable values (rare: nothing below runs on a clean batch). Reasons go first, so a
+    # value that could not be read is not reported as merely missing.
+    bad_reasons: list[pa.Array] = []
+    for col, expr, bad in unreadable:
+        must = must_read(col, columns, n)
+        reject = bad if must is True else (None if must is False else pc.and_(bad, must))
+        keep = None if must is True else (bad if must is False else pc.and_(bad, pc.invert(must)))
+        if reject is not None and pc.any(reject).as_py():
+            bad_reasons.append(explain(col, col.kind, expr, table, reject))
+        if keep is not None and pc.any(keep).as_py():
+            columns[col.name] = pc.if_else(keep, pa.scalar(None, col.arrow_type), columns[col.name])
+            if dropped is not None:
+                dropped.append(_Dropped(col, expr, table, keep))
+    reasons = bad_reasons + reasons
 
     for ext in EXTENSION_COLUMNS:
         if ext.name == "x_Provider":
@@ -204,7 +279,7 @@ def _focus_rows(
         elif ext.name == "x_Extensions":
             columns[ext.name] = _extensions(rules, table)
     reason = pc.coalesce(*reasons) if reasons else pa.nulls(n, pa.string())
-    batch = pa.RecordBatch.from_arrays([columns[f.name] for f in _SCHEMA], schema=_SCHEMA)
+    batch = pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
     return batch, reason
 
 
@@ -224,16 +299,45 @@ def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Ar
             flat = flat.flatten()
         for name in flat.schema.names:
             names.append(name)
-            arrays.append(flat.column(name).combine_chunks())
+            arrays.append(blank_to_null(flat.column(name).combine_chunks()))  # "" in an element: no value
     else:
         names.append("item")
-        arrays.append(elems)
+        arrays.append(blank_to_null(elems))
     return pa.RecordBatch.from_arrays(arrays, names=names), parents
 
 
-def _prepare(raw: pa.RecordBatch, rules: FormatRules) -> tuple[pa.RecordBatch, pa.Array | None]:
-    """Apply the rules' ``null_values`` and ``json_maps``; the reason per row whose JSON is bad."""
+_READ_COLUMNS: dict[int, tuple[FormatRules, tuple[str, ...]]] = {}
+
+
+def _read_columns(rules: FormatRules) -> tuple[str, ...]:
+    """Source columns whose blanks ``_prepare`` makes null (cached per rules object)."""
+    hit = _READ_COLUMNS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        hit = (rules, tuple(sorted(blank_sensitive_columns(rules))))
+        _READ_COLUMNS[id(rules)] = hit
+    return hit[1]
+
+
+def _prepare(
+    raw: pa.RecordBatch, rules: FormatRules, drops: list[_BadStructure] | None = None
+) -> tuple[pa.RecordBatch, pa.Array | None]:
+    """Blank text to null, the rules' ``null_values`` and ``json_maps``; the reason per row whose JSON is bad.
+
+    JSON that cannot be read rejects its row only when the column feeds something that must be
+    read (``optional_target`` is None); otherwise the value is null and the rows go to ``drops``.
+
+    Every text column the rules read has its empty and whitespace-only values made null, so
+    ``""`` (CUR 2.0 Parquet, JSON lines) means what an empty CSV field means: no value (columns
+    read only by typed parsers are left to them: see ``blank_sensitive_columns``).
+    """
     n = raw.num_rows
+    for name in _read_columns(rules):
+        i = raw.schema.get_field_index(name)
+        if i >= 0:
+            col = raw.column(i)
+            cleaned = blank_to_null(col)
+            if cleaned is not col:
+                raw = raw.set_column(i, pa.field(name, cleaned.type), cleaned)
     if rules.null_values:
         nulls = pa.array(rules.null_values, pa.string())
         for i, field in enumerate(raw.schema):
@@ -247,18 +351,40 @@ def _prepare(raw: pa.RecordBatch, rules: FormatRules) -> tuple[pa.RecordBatch, p
         i = raw.schema.get_field_index(name)
         if i < 0:
             continue
-        maps, bad = json_object_map(raw.column(i))
+        text = raw.column(i)
+        maps, bad = json_object_map(text)
         raw = raw.set_column(i, pa.field(name, maps.type), maps)
         if pc.any(bad).as_py():
-            why = _reason(bad, f"{name}: not a JSON object", n)
-            reason = why if reason is None else pc.coalesce(reason, why)
+            target = optional_target(rules, name)
+            if target is not None and drops is not None:
+                drops.append(_BadStructure(target, name, "not a JSON object", bad, text))
+            else:
+                why = _reason(bad, f"{name}: not a JSON object", n)
+                reason = why if reason is None else pc.coalesce(reason, why)
     if rules.json_types or rules.kv_lists:
         kv = {k: (v.pairs, v.kv) for k, v in rules.kv_lists.items()}
+        before = raw
         raw, problems = prepare_nested(raw, rules.json_types, kv)
         for name, bad in problems:
-            why = _reason(bad, f"{name}: not valid JSON of the expected shape", n)
-            reason = why if reason is None else pc.coalesce(reason, why)
+            target = optional_target(rules, name)
+            if target is not None and drops is not None:
+                text = before.column(before.schema.get_field_index(name))
+                drops.append(_BadStructure(target, name, "not valid JSON of the expected shape", bad, text))
+            else:
+                why = _reason(bad, f"{name}: not valid JSON of the expected shape", n)
+                reason = why if reason is None else pc.coalesce(reason, why)
     return raw, reason
+
+
+@dataclass(frozen=True, slots=True)
+class _BadStructure:
+    """Rows whose ``source`` JSON could not be read and became null (an optional value)."""
+
+    column: str
+    source: str
+    reason: str
+    rows: pa.Array
+    text: pa.Array
 
 
 def convert_batch(
@@ -278,16 +404,24 @@ def convert_batch(
     """
     n = raw.num_rows
     original = raw
-    raw, prepare_reason = _prepare(raw, rules)
+    bad_structure: list[_BadStructure] = []
+    raw, prepare_reason = _prepare(raw, rules, bad_structure)
     numbers = pa.array(range(row_offset, row_offset + n), pa.int64())
-    base, base_reason = _focus_rows(rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers)
+    dropped: list[_Dropped] = []
+    base, base_reason = _focus_rows(
+        rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers, dropped=dropped
+    )
     parts = [base]
     part_parents: list[pa.Array | None] = [None]
+    part_dropped: list[list[_Dropped]] = [dropped]
     source_reason = base_reason if prepare_reason is None else pc.coalesce(prepare_reason, base_reason)
-    for spec in rules.explode:
-        table, parents = _exploded(raw, spec)
+    # Extra rows per source row: exploded list elements, then derived rows (cloudops.focus.derive).
+    extras: list[tuple[Explode | Derive, pa.RecordBatch, pa.Array]] = [(s, *_exploded(raw, s)) for s in rules.explode]
+    extras += [(d, *derived_rows(raw, d)) for d in rules.derive]
+    for spec, table, parents in extras:
         if table.num_rows == 0:
             continue
+        more: list[_Dropped] = []
         rows, reason = _focus_rows(
             rules,
             table,
@@ -295,9 +429,11 @@ def convert_batch(
             file_id=file_id,
             batch_id=batch_id,
             row_numbers=pc.take(numbers, parents),
+            dropped=more,
         )
         parts.append(rows)
         part_parents.append(parents)
+        part_dropped.append(more)
         if pc.any(pc.is_valid(reason)).as_py():
             # Carry the first reason of any exploded row back to its source row.
             bad = pa.table({"p": pc.filter(parents, pc.is_valid(reason)), "r": pc.filter(reason, pc.is_valid(reason))})
@@ -307,14 +443,17 @@ def convert_batch(
             prefixed = pc.binary_join_element_wise(f"{spec.name}: ", extra, "")
             source_reason = pc.coalesce(source_reason, prefixed)
 
-    bad_rows = pc.is_valid(source_reason)
-    any_bad = pc.any(bad_rows).as_py()
-
     # Reconciliation: the rules' source cost per row, parsed the same way BilledCost is.
     cost, cost_bad = evaluate(rules.reconcile.cost, raw)
     src_cost, parse_bad = as_decimal(cost, decimal_comma=rules.reconcile.cost.decimal_comma)
     unreadable = parse_bad if cost_bad is None else pc.or_(parse_bad, cost_bad)
+    if pc.any(unreadable).as_py():  # a row whose cost cannot be read is never landed
+        why = explain("reconcile cost", "decimal", rules.reconcile.cost, raw, unreadable)
+        source_reason = pc.coalesce(source_reason, why)
     src_cur = as_text(evaluate(rules.reconcile.currency, raw)[0])
+
+    bad_rows = pc.is_valid(source_reason)
+    any_bad = pc.any(bad_rows).as_py()
     readable = pc.invert(unreadable)
     source_totals = sum_by_currency(src_cost.filter(readable), src_cur.filter(readable))
     rejected_mask = pc.and_(bad_rows, readable)
@@ -322,9 +461,15 @@ def convert_batch(
 
     kept: list[pa.RecordBatch] = []
     good = pc.invert(bad_rows)
-    for rows, parents in zip(parts, part_parents, strict=True):
+    warnings: list[ColumnWarning] = []
+    for rows, parents, drops in zip(parts, part_parents, part_dropped, strict=True):
         keep = good if parents is None else pc.take(good, parents)
         kept.append(rows.filter(keep) if any_bad else rows)
+        for d in drops:  # warnings only for rows that land
+            warnings.extend(warnings_for(d.col, d.expr, d.table, pc.and_(d.rows, keep) if any_bad else d.rows))
+    for s in bad_structure:
+        found = structure_warning(s.column, s.source, s.reason, pc.and_(s.rows, good), s.text)
+        warnings.extend([found] if found is not None else [])
     # (to_batches() of a table with no rows is an empty list: every source row rejected.)
     combined = pa.Table.from_batches(kept).combine_chunks().to_batches() if len(kept) > 1 else kept[:1]
     batch = combined[0] if combined else kept[0]
@@ -336,7 +481,8 @@ def convert_batch(
         bad_raw = plain.take(idx).to_pylist()
         bad_reason = source_reason.take(idx).to_pylist()
         for i, row, why in zip(idx.to_pylist(), bad_raw, bad_reason, strict=True):
-            shown = {k: v for k, v in row.items() if v is not None}
+            # NaN/inf floats as text: the raw record stays valid JSON (and shows the value as read).
+            shown = {k: _raw_value(v) for k, v in row.items() if v is not None}
             rejected.append(RejectedRow(row_number=row_offset + i, reason=str(why), raw=json.dumps(shown, default=str)))
     return ConversionResult(
         batch=batch,
@@ -344,4 +490,5 @@ def convert_batch(
         source_totals=source_totals,
         rejected_totals=rejected_totals,
         rows_read=n,
+        warnings=merge_warnings(warnings),
     )

@@ -1,4 +1,11 @@
-"""Detect a billing format from a file's own header (never from its name)."""
+"""Detect a billing format (and its FOCUS dataset) from a file's own header (never from its name).
+
+FOCUS files are told apart by version from the columns each version added (the generic
+``focus-1.0`` .. ``focus-1.3`` rules), and supporting datasets (FOCUS 1.3 Contract Commitment,
+1.4 Billing Period and Invoice Detail) by their own identifying columns; the detected rules'
+``dataset`` says which table the rows go to. :func:`unmapped_columns` names the source
+columns no rule reads: the converter keeps them in ``x_Extensions`` so nothing is dropped silently.
+"""
 
 from __future__ import annotations
 

@@ -20,6 +20,28 @@ Expressions: `` `col` `` is a source column, `"x"` a constant, `null` no value; 
 the first non-null; `cases` picks the first matching `when`; after ` · ` come modifiers:
 `map {...}` translates values
 (unmapped values kept unless a `default` is given); `lookup F.csv` maps through a packaged table.
+
+## FOCUS versions and datasets
+
+cloudops writes **FOCUS 1.3** Cost and Usage rows: the 1.2 columns plus ServiceProviderName,
+HostProviderName, ContractApplied and the split cost allocation columns AllocatedMethodId,
+AllocatedMethodDetails, AllocatedResourceId, AllocatedResourceName and AllocatedTags. Every
+provider's rules fill ServiceProviderName and HostProviderName; ProviderName and PublisherName
+(deprecated in 1.3) stay filled for FOCUS 1.2 readers. `cloudops convert --focus-version 1.2`
+writes only the 1.2 columns. FOCUS files are read as the version their columns show: a file
+with any 1.3 column is read by `focus-1.3`, older ones by `focus-1.0` .. `focus-1.2`.
+
+Supporting datasets are detected by their own columns and loaded into their own table per
+tenant (ClickHouse migration 0005), never into `focus`: the FOCUS 1.3 **Contract Commitment**
+dataset (`contract_commitment`, joined to Cost and Usage through `ContractApplied`) and the
+FOCUS 1.4 **Billing Period** (`billing_period`) and **Invoice Detail** (`invoice_detail`)
+datasets, whose columns come from the specification's 1.4 drafts. No provider delivers these
+datasets today; the generic `focus-1.3-contract-commitment`, `focus-1.4-billing-period` and
+`focus-1.4-invoice-detail` rules read them from any data generator.
+
+**No source column is dropped silently**: a column no rule reads (no expression, condition, tag
+source, extension or explode list uses it) is kept in `x_Extensions` as `x_<name>` (nested
+values as JSON text), and `cloudops convert` lists such columns per file.
 """
 
 
@@ -40,6 +62,8 @@ def render_condition(cond: Condition) -> str:
         return f"{col} not in [{', '.join(cond.not_in)}]"
     if cond.matches is not None:
         return f"{col} matches /{cond.matches}/"
+    if cond.same_as is not None:
+        return f"{col} = {_code(cond.same_as)}"
     return f"{col} is {'null' if cond.is_null else 'not null'}"
 
 
@@ -128,6 +152,8 @@ def render_rules(r: FormatRules) -> str:
     """The section of one rules file."""
     out = [f"## {r.title} (`{r.id}`)", ""]
     out.append(f"Provider `{r.provider}`, detection priority {r.priority}.")
+    if r.dataset != "CostAndUsage":
+        out[-1] += f" FOCUS dataset `{r.dataset}`: rows go to its own table, not `focus`."
     if r.description:
         out += ["", r.description.strip()]
     if r.source:
@@ -151,7 +177,7 @@ def render_rules(r: FormatRules) -> str:
             [(_code(k), ", ".join(_code(s) for s in v)) for k, v in sorted(r.aliases.items())],
         )
     out += ["", "**Reconciliation**: cost " + render_expr(r.reconcile.cost) + " per currency "]
-    out[-1] += render_expr(r.reconcile.currency) + " = sum(BilledCost)."
+    out[-1] += render_expr(r.reconcile.currency) + f" = sum({_landed_money(r)})."
     out += ["", "| FOCUS column | source |", "|---|---|"]
     out += [f"| {name} | {_cell(render_expr(expr))} |" for name, expr in r.columns.items()]
     if r.x_provider is not None:
@@ -172,10 +198,26 @@ def render_rules(r: FormatRules) -> str:
         out += ["", f"**Extra rows: {ex.name}** (one per element of {_code(ex.list)}; other columns as the base row):"]
         out += ["", "| FOCUS column | source |", "|---|---|"]
         out += [f"| {name} | {_cell(render_expr(expr))} |" for name, expr in ex.columns.items()]
+    for d in r.derive:
+        when = " and ".join(render_condition(c) for c in d.when)
+        skip = f", unless {_cell(render_expr(d.skip_zero))} is 0" if d.skip_zero is not None else ""
+        out += ["", f"**Derived rows: {d.name}** (one more row per source row where {when}{skip};"]
+        out[-1] += " other columns as the base row):"
+        out += ["", "| FOCUS column | source |", "|---|---|"]
+        out += [f"| {name} | {_cell(render_expr(expr))} |" for name, expr in d.columns.items()]
     lookups = sorted({e.lookup for e in r.all_exprs() if e.lookup})
     if lookups:
         out += ["", "**Lookup tables**: " + ", ".join(f"`src/cloudops/focus/rules/{x}`" for x in lookups)]
     return "\n".join(out) + "\n"
+
+
+def _landed_money(r: FormatRules) -> str:
+    """The converted column the reconcile cost must equal (a supporting dataset's own money column)."""
+    from cloudops.focus.datasets import DATASETS
+
+    if r.dataset == "CostAndUsage":
+        return "BilledCost"
+    return DATASETS[r.dataset].cost or "nothing: rows only"
 
 
 def render_mappings(rules: Iterable[FormatRules]) -> str:

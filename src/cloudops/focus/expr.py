@@ -41,9 +41,29 @@ def _or(a: pa.Array | None, b: pa.Array | None) -> pa.Array | None:
     return pc.or_(a, b)
 
 
+_ARRAYS: dict[int, tuple[object, pa.Array, pa.Array]] = {}
+
+
+def _text_arrays(source: Mapping[str, str] | list[str]) -> tuple[pa.Array, pa.Array]:
+    """A rules mapping's keys and values (or a value list, twice) as Arrow text, built once per object.
+
+    Rules and lookup tables live as long as the process, so the cache keeps each source object
+    alive with its arrays (an id is never reused while cached).
+    """
+    hit = _ARRAYS.get(id(source))
+    if hit is None or hit[0] is not source:
+        if len(_ARRAYS) > 1024:
+            _ARRAYS.clear()
+        if isinstance(source, list):
+            keys = values = pa.array(source, pa.string())
+        else:
+            keys, values = pa.array(list(source.keys()), pa.string()), pa.array(list(source.values()), pa.string())
+        hit = _ARRAYS[id(source)] = (source, keys, values)
+    return hit[1], hit[2]
+
+
 def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None, *, drop: bool = False) -> pa.Array:
-    keys = pa.array(list(table.keys()), pa.string())
-    values = pa.array(list(table.values()), pa.string())
+    keys, values = _text_arrays(table)
     found = pc.take(values, pc.index_in(arr, value_set=keys))
     # Unmapped values are kept as they are (or dropped to null), or replaced by the default when one is given.
     if default is not None:
@@ -58,7 +78,9 @@ def _condition(cond: Condition, table: pa.RecordBatch) -> pa.Array:
         return mask if cond.is_null else pc.invert(mask)
     if cond.matches is not None:
         return pc.fill_null(pc.match_substring_regex(as_text(arr), cond.matches), False)
-    values = pa.array(cond.in_ if cond.in_ is not None else cond.not_in, pa.string())
+    if cond.same_as is not None:  # both present and equal as text (null never matches)
+        return pc.fill_null(pc.equal(as_text(arr), as_text(column(table, cond.same_as))), False)
+    values = _text_arrays(cond.in_ if cond.in_ is not None else cond.not_in or [])[0]
     mask = pc.fill_null(pc.is_in(as_text(arr), value_set=values), False)
     return mask if cond.in_ is not None else pc.invert(mask)
 

@@ -29,7 +29,8 @@ column: ``format: STRPTIME`` or a list of them (datetimes not in ISO 8601; also 
 ``1.234,56``).
 
 ``COND``: ``{column: COL, in: [..]}``, ``{column: COL, not_in: [..]}``, ``{column: COL, is_null: true}``,
-``{column: COL, matches: REGEX}`` (the column's text contains a match; null never matches).
+``{column: COL, matches: REGEX}`` (the column's text contains a match; null never matches),
+``{column: COL, same_as: COL2}`` (both columns have the same text; null never matches).
 
 Beyond ``columns``: ``aliases`` (canonical column -> other header spellings, matched
 without regard to case), ``header_names`` (a regex whose first group is the name to use
@@ -38,12 +39,17 @@ for a header it matches, e.g. localised Azure headers ``Abonnement-GUID (Subscri
 the FOCUS ``Tags`` object; ``rename_prefixes`` rewrites map keys such as ``user_team``),
 ``extensions`` / ``extension_prefixes`` (provider columns kept in ``x_Extensions``; map
 columns are kept as JSON text), ``explode`` (a list column whose elements become extra
-FOCUS rows, e.g. GCP credits), ``x_provider`` (provider id from the data, for FOCUS files),
+FOCUS rows, e.g. GCP credits), ``derive`` (an extra FOCUS row for each source row meeting ``when``
+conditions, except where ``skip_zero`` is exactly 0, with ``columns`` overriding the base row's
+rules; its BilledCost must be ``const: 0``, e.g. the unused part of a commitment fee, see
+``cloudops.focus.derive``), ``x_provider`` (provider id from the data, for FOCUS files),
 ``null_values`` (text values meaning "no value", e.g. ``NULL``), ``json_maps`` (columns that
 hold a JSON object as text in CSV and a map in Parquet: text is read as a map of text, so
 ``map_get`` and ``tags.maps`` work on both; a row whose text is not a JSON object is rejected).
 Detection: ``detect.all_of`` (every column), ``any_of`` (at least one, when given),
-``none_of`` (none).
+``none_of`` (none). ``dataset`` names the FOCUS dataset the rows belong to (default
+``CostAndUsage``; a supporting dataset such as ``ContractCommitment`` has its own columns,
+schema and table, see ``cloudops.focus.datasets``).
 ``json_types`` (types of nested fields, see ``cloudops.focus.nested``: JSON lines are read
 with them, and such a field arriving as JSON text, e.g. a CSV flattening, is parsed into its
 type; a row whose text is not JSON of that shape is rejected) and ``kv_lists`` (text columns of
@@ -54,6 +60,7 @@ from __future__ import annotations
 
 import csv
 import re
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -62,11 +69,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cloudops.focus.columns import FOCUS_COLUMNS, column_by_name
+from cloudops.focus.columns import EXTENSION_COLUMNS
+from cloudops.focus.datasets import dataset_columns
+from cloudops.schemas.events import FocusDataset
 
 __all__ = [
     "Case",
     "Condition",
+    "Derive",
     "Detect",
     "Explode",
     "Expr",
@@ -96,11 +106,12 @@ class Condition(_M):
     not_in: list[str] | None = None
     is_null: bool | None = None
     matches: str | None = None
+    same_as: str | None = Field(None, description="Another source column holding the same text (both not null).")
 
     @model_validator(mode="after")
     def _one(self) -> Condition:
-        if sum(x is not None for x in (self.in_, self.not_in, self.is_null, self.matches)) != 1:
-            raise ValueError("a condition needs exactly one of in, not_in, is_null, matches")
+        if sum(x is not None for x in (self.in_, self.not_in, self.is_null, self.matches, self.same_as)) != 1:
+            raise ValueError("a condition needs exactly one of in, not_in, is_null, matches, same_as")
         if self.matches is not None:
             import re
 
@@ -253,6 +264,8 @@ class Expr(_M):
             cols.add(self.sum_list.column)
         for case in self.cases or []:
             cols.add(case.when.column)
+            if case.when.same_as is not None:
+                cols.add(case.when.same_as)
         for child in self.children():
             cols |= child.source_columns()
         return cols
@@ -300,6 +313,42 @@ class Explode(_M):
     )
 
 
+class Derive(_M):
+    """A conditional extra FOCUS row derived from a source row's scalar columns (see ``cloudops.focus.derive``)."""
+
+    name: str = Field(description="What the extra rows are (shown in docs and in rejection reasons).")
+    when: list[Condition] = Field(
+        min_length=1, description="Conditions on the source row (one, or a list that must all hold)."
+    )
+    skip_zero: Expr | None = Field(
+        None,
+        description="No derived row where this decimal expression is exactly 0 (e.g. a fully used commitment); "
+        "null or unreadable does not skip (the derived row's own rules then reject the source row).",
+    )
+    columns: dict[str, Expr] = Field(
+        description="Rules for the derived row (others as for the base row). `BilledCost` must be `const: 0`: "
+        "a derived row never changes billed totals, so reconciliation stays exact."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_condition(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("when"), dict):
+            return {**data, "when": [data["when"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _billed_zero(self) -> Derive:
+        billed = self.columns.get("BilledCost")
+        try:
+            zero = billed is not None and billed.const is not None and Decimal(billed.const) == 0
+        except InvalidOperation:
+            zero = False
+        if not zero:
+            raise ValueError(f"derive {self.name!r}: BilledCost must be `const: 0` (a derived row bills nothing)")
+        return self
+
+
 class KvList(_M):
     pairs: str = Field(";", min_length=1, description="Separator between pairs.")
     kv: str = Field(":", min_length=1, description="Separator between a key and its value (first one counts).")
@@ -312,6 +361,11 @@ class FormatRules(_M):
     description: str = ""
     source: str = Field("", description="Where the format is documented (docs, schema reference).")
     priority: int = Field(0, description="Higher wins when several formats match a header.")
+    dataset: FocusDataset = Field(
+        "CostAndUsage",
+        description="FOCUS dataset the rows belong to: CostAndUsage, or a supporting dataset such as "
+        "ContractCommitment (see `cloudops.focus.datasets`); `columns` name that dataset's columns.",
+    )
     detect: Detect
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     header_names: str | None = Field(
@@ -330,6 +384,10 @@ class FormatRules(_M):
         description="Every source column starting with one of these is kept in x_Extensions.",
     )
     explode: list[Explode] = Field(default_factory=list)
+    derive: list[Derive] = Field(
+        default_factory=list,
+        description="Conditional extra rows from scalar columns, e.g. the unused part of a commitment fee.",
+    )
     x_provider: Expr | None = Field(None, description="Provider id per row (default: the `provider` field).")
     null_values: list[str] = Field(
         default_factory=list, description="Text values that mean no value in every text column (e.g. `NULL`)."
@@ -353,12 +411,16 @@ class FormatRules(_M):
             from cloudops.focus.nested import json_schema
 
             json_schema(self.json_types)  # ValueError names the bad type
-        for name in list(self.columns) + [c for e in self.explode for c in e.columns]:
-            try:
-                column_by_name(name)
-            except KeyError:
-                raise ValueError(f"unknown FOCUS column {name!r}") from None
-        missing = [c.name for c in FOCUS_COLUMNS if not c.nullable and c.name not in self.columns]
+        try:
+            targets = dataset_columns(self.dataset)
+        except KeyError:
+            raise ValueError(f"unknown FOCUS dataset {self.dataset!r}") from None
+        known = {c.name for c in targets + EXTENSION_COLUMNS}
+        extra_columns = [c for e in self.explode for c in e.columns] + [c for d in self.derive for c in d.columns]
+        for name in list(self.columns) + extra_columns:
+            if name not in known:
+                raise ValueError(f"unknown FOCUS column {name!r}")
+        missing = [c.name for c in targets if not c.nullable and c.name not in self.columns]
         if missing:
             raise ValueError(f"mandatory FOCUS columns without a rule: {', '.join(missing)}")
         if "Tags" in self.columns and self.tags is not None:
@@ -387,6 +449,8 @@ class FormatRules(_M):
         """Every expression in the rules, nested ones included."""
         roots = [*self.columns.values(), self.reconcile.cost, self.reconcile.currency]
         roots += [e for ex in self.explode for e in ex.columns.values()]
+        for d in self.derive:
+            roots += [*d.columns.values(), *([d.skip_zero] if d.skip_zero is not None else [])]
         if self.x_provider is not None:
             roots.append(self.x_provider)
         return _walk(roots)
@@ -398,6 +462,8 @@ class FormatRules(_M):
             cols |= expr.source_columns() if expr.from_ is None else {expr.from_}
         for ex in self.explode:
             cols.add(ex.list)
+        cols |= {cond.column for d in self.derive for cond in d.when}
+        cols |= {cond.same_as for d in self.derive for cond in d.when if cond.same_as is not None}
         for t in self.tags.maps if self.tags else []:
             cols.add(t.column)
         return {c for c in cols if not c.startswith("item.")}

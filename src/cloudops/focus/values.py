@@ -20,8 +20,10 @@ from cloudops.focus.columns import DECIMAL, TIMESTAMP
 
 __all__ = [
     "as_decimal",
+    "as_integer",
     "as_text",
     "as_timestamp",
+    "blank_to_null",
     "json_body",
     "json_object",
     "json_object_map",
@@ -41,15 +43,77 @@ _ISO_RE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\
 _NULL_STR = pa.scalar(None, pa.string())
 
 
+# First bytes a whitespace-only UTF-8 string can start with: ASCII controls and space, and the
+# lead bytes of U+0085/U+00A0 (C2), U+1680 (E1), U+2000-U+205F (E2) and U+3000 (E3).
+_BLANK_LEAD = np.zeros(256, dtype=bool)
+_BLANK_LEAD[:33] = True
+_BLANK_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+
+
+def blank_to_null(arr: pa.Array, *, whitespace: bool = True) -> pa.Array:
+    """Empty and whitespace-only strings become null; any other array is returned unchanged.
+
+    With ``whitespace=False`` only empty strings do (what the CSV reader reads as null).
+
+    "No value" is written ``""`` by some exporters (CUR 2.0 Parquet rates, JSON lines) and as an
+    empty field by CSV, which the CSV reader already reads as null: this makes every container
+    agree. Columnar and cheap when there is nothing to do: one pass over the offsets and first
+    bytes (numpy), and the exact Arrow check only when some value could be blank.
+    """
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        blank = _blank_mask(arr.dictionary, whitespace)
+        if blank is None:
+            return arr
+        hit = pc.fill_null(pc.take(blank, arr.indices), False)
+        return pc.if_else(hit, pa.scalar(None, t.value_type), pc.cast(arr, t.value_type))
+    blank = _blank_mask(arr, whitespace)
+    if blank is None:
+        return arr
+    return pc.if_else(blank, pa.scalar(None, t), arr)
+
+
+def _blank_mask(arr: pa.Array, whitespace: bool) -> pa.Array | None:
+    """Where ``arr`` (string or large_string) holds a blank value; None if nowhere (or not text)."""
+    t = arr.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)) or len(arr) == 0:
+        return None
+    if isinstance(arr, pa.ChunkedArray):  # pragma: no cover - callers pass arrays
+        arr = arr.combine_chunks()
+    n = len(arr)
+    buffers = arr.buffers()
+    width = np.int64 if pa.types.is_large_string(t) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=width, count=n + 1, offset=arr.offset * np.dtype(width).itemsize)
+    starts = offsets[:-1]
+    candidate = offsets[1:] == starts  # empty (or null)
+    if whitespace and buffers[2] is not None and buffers[2].size:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        candidate |= _BLANK_LEAD[data[np.minimum(starts, data.size - 1)]]
+    if arr.null_count:  # only valid values count: look their bits up in the validity bitmap
+        pos = np.flatnonzero(candidate) + arr.offset
+        bits = np.frombuffer(buffers[0], dtype=np.uint8)
+        if not ((bits[pos >> 3] >> (pos & 7)) & 1).any():
+            return None
+    elif not candidate.any():
+        return None
+    blank = pc.equal(pc.binary_length(arr), 0)
+    if whitespace:
+        blank = pc.or_(blank, pc.utf8_is_space(arr))
+    blank = pc.fill_null(blank, False)
+    return blank if pc.any(blank).as_py() else None
+
+
 def parse_decimal(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Parse decimal text (plain or exponent notation) to Decimal(38, 10), half-even rounded.
 
     Returns ``(values, bad)``: ``bad`` is True where a non-null input is not a number or
-    does not fit; those positions are null in ``values``.
+    does not fit; those positions are null in ``values``. Empty and whitespace-only text is
+    null, not bad.
     """
     fast = _parse_decimal_fast(arr)
     if fast is not None:
         return fast
+    arr = blank_to_null(arr)  # empty or whitespace-only text is no value, not a bad one
     ok = pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True)
     bad = pc.invert(ok)
     clean = pc.if_else(ok, pc.utf8_trim_whitespace(arr), pa.scalar(None, pa.string()))
@@ -97,6 +161,13 @@ def _parse_decimal_fast(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
         magnitude = pc.max(pc.abs(pc.cast(arr, pa.float64()))).as_py()
         if magnitude is not None and not magnitude < _WIDE_LIMIT:  # also catches nan/inf
             return None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    try:  # at most 10 decimals (the usual case): the cast is exact, no rounding needed
+        return pc.cast(arr, DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass  # more decimals than the target keeps: parse wide, then round half-even
+    try:
         wide = pc.cast(arr, _WIDE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -107,19 +178,20 @@ def _parse_decimal_fast(arr: pa.Array) -> tuple[pa.Array, pa.Array] | None:
 def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa.Array]:
     """Parse timestamps to UTC ``timestamp[us]``; ISO 8601 by default, else strptime ``fmt``.
 
-    Values without a zone are taken as UTC. Returns ``(values, bad)`` like parse_decimal.
+    Values without a zone are taken as UTC. Returns ``(values, bad)`` like parse_decimal
+    (empty and whitespace-only text is null, not bad).
     """
     if fmt is not None:
         values = pc.strptime(arr, format=fmt, unit="us", error_is_null=True)
         if values.type.tz is None:
             values = pc.assume_timezone(values, "UTC")
         values = pc.cast(values, TIMESTAMP)
-        bad = pc.and_(pc.is_valid(arr), pc.is_null(values))
-        return values, bad
+        return values, _unparsed(arr, values)
     try:  # the usual case: every value is ISO 8601 with a zone (Z or an offset)
         return pc.cast(arr, TIMESTAMP), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    arr = blank_to_null(arr)
     ok = pc.fill_null(pc.match_substring_regex(arr, _ISO_RE), True)
     s = pc.if_else(ok, arr, pa.scalar(None, pa.string()))
     s = pc.replace_substring_regex(s, r"(\.\d{6})\d+", r"\1")  # Arrow parses up to microseconds
@@ -144,8 +216,27 @@ def parse_timestamp(arr: pa.Array, fmt: str | None = None) -> tuple[pa.Array, pa
     return values, bad
 
 
+def _needs_escape(arr: pa.Array) -> bool:
+    """Whether some text value may hold a byte JSON escapes (quote, backslash, control character).
+
+    One numpy pass over the bytes the values span (null slots included: it may say yes for
+    nothing, never no for something); other than string arrays always yes.
+    """
+    n = len(arr)
+    if n == 0:
+        return False
+    if not pa.types.is_string(arr.type):
+        return True
+    buffers = arr.buffers()
+    if buffers[2] is None or buffers[2].size == 0:
+        return False
+    offsets = np.frombuffer(buffers[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return bool(data.size) and bool(data.min() < 0x20 or (data == 0x22).any() or (data == 0x5C).any())
+
+
 def _json_escape(arr: pa.Array) -> pa.Array:
-    if not pc.any(pc.match_substring_regex(arr, r'["\\\x00-\x1f]')).as_py():
+    if not _needs_escape(arr):
         return arr  # nothing to escape (the usual case): one scan instead of six
     s = pc.replace_substring(arr, "\\", "\\\\")
     s = pc.replace_substring(s, '"', '\\"')
@@ -156,14 +247,18 @@ def _json_escape(arr: pa.Array) -> pa.Array:
 
 
 def json_body(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
-    """Per row, the members ``"k":"v",...`` of a JSON object (no braces; "" when all null)."""
+    """Per row, the members ``"k":"v",...`` of a JSON object (no braces; "" when all null).
+
+    Null and blank (empty or whitespace-only) values are left out: no value, as an empty CSV field.
+    """
     if not pairs:
         return pa.nulls(n, pa.string()).fill_null("")
     pieces = []
     for key, arr in pairs:
         prefix = json.dumps(key) + ':"'
         # Each member carries its own trailing comma (null when the value is null).
-        pieces.append(pc.binary_join_element_wise(prefix, _json_escape(as_text(arr)), '",', ""))
+        text = blank_to_null(as_text(arr))
+        pieces.append(pc.binary_join_element_wise(prefix, _json_escape(text), '",', ""))
     # Not null_handling="skip": Arrow drops rows whose values are all null in that mode,
     # which returns a shorter array (any untagged row). Join with nulls as "" instead.
     body = pc.binary_join_element_wise(*pieces, "", null_handling="replace", null_replacement="")
@@ -350,8 +445,43 @@ def wrap_json(bodies: list[pa.Array], n: int) -> pa.Array:
 
 
 def json_object(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
-    """A JSON object per row from (key, column) pairs; null where every value is null."""
-    return wrap_json([json_body(pairs, n)], n) if pairs else pa.nulls(n, pa.string())
+    """A JSON object per row from (key, column) pairs; null where every value is null.
+
+    The same text as ``wrap_json([json_body(pairs, n)], n)`` (null and blank values left out),
+    built for many sparse columns (x_Extensions): a column without a value in the batch costs
+    nothing, and the object is written in one join of per-column members, each carrying the
+    comma that separates it from an earlier member of its row.
+    """
+    members: list[tuple[str, pa.Array]] = []
+    for key, arr in pairs:
+        if arr.null_count == len(arr):
+            continue
+        text = _json_escape(blank_to_null(as_text(arr)))
+        if text.null_count < n:
+            members.append((json.dumps(key) + ':"', text))
+    if not members:
+        return pa.nulls(n, pa.string())
+    seen = np.zeros(n, dtype=bool)  # rows that already have a member
+    pieces: list[pa.Array | str] = []
+    for key, text in members:
+        if seen.all():
+            prefix: pa.Array | str = "," + key
+        elif not seen.any():
+            prefix = key
+        else:
+            prefix = pc.if_else(pa.array(seen), pa.scalar("," + key), pa.scalar(key))
+        if text.null_count == 0 and isinstance(prefix, str):
+            pieces += [prefix, text, '"']  # a value on every row: joined as it is, no copy
+        else:
+            pieces.append(pc.binary_join_element_wise(prefix, text, '"', ""))  # null where the value is
+        seen |= pc.is_valid(text).to_numpy(zero_copy_only=False) if text.null_count else True
+    body = pc.binary_join_element_wise("{", *pieces, "}", "", null_handling="replace", null_replacement="")
+    if seen.all():
+        return body
+    if body.offset == 0 and body.buffers()[0] is None:  # rows without a member ("{}") become null
+        validity = pa.py_buffer(np.packbits(seen, bitorder="little"))
+        return pa.Array.from_buffers(pa.string(), n, [validity, *body.buffers()[1:]], null_count=int(n - seen.sum()))
+    return pc.if_else(pa.array(seen), body, _NULL_STR)
 
 
 def as_text(arr: pa.Array) -> pa.Array:
@@ -385,11 +515,34 @@ def as_decimal(arr: pa.Array, *, decimal_comma: bool = False) -> tuple[pa.Array,
     if pa.types.is_null(t):
         return pa.nulls(len(arr), DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
     text = as_text(arr)
+    if pa.types.is_floating(t):
+        magnitude = pc.max(pc.abs(arr)).as_py()
+        if magnitude is None or magnitude < _WIDE_LIMIT:  # finite and modest (nan fails the test)
+            try:  # a float's shortest text with at most 10 decimals (the usual case): one exact cast
+                return pc.cast(text, DECIMAL), pa.nulls(len(arr), pa.bool_()).fill_null(False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
     # Only text is written with a decimal comma; a float's text (1.5) must not lose its point.
     if decimal_comma and (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)):
         text = pc.replace_substring(text, ".", "")
         text = pc.replace_substring(text, ",", ".")
     return parse_decimal(text)
+
+
+def as_integer(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Any column as int64 (text parsed; blank text is null). Returns ``(values, bad)``."""
+    t = arr.type
+    no = pa.nulls(len(arr), pa.bool_()).fill_null(False)
+    if pa.types.is_integer(t) or pa.types.is_null(t):
+        return pc.cast(arr, pa.int64()), no
+    text = blank_to_null(as_text(arr))
+    try:
+        return pc.cast(text, pa.int64()), no
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    ok = pc.fill_null(pc.match_substring_regex(text, r"^\s*[+-]?\d{1,18}\s*$"), True)
+    clean = pc.if_else(ok, pc.utf8_trim_whitespace(text), _NULL_STR)
+    return pc.cast(clean, pa.int64()), pc.invert(ok)
 
 
 def as_timestamp(arr: pa.Array, fmt: str | list[str] | None = None) -> tuple[pa.Array, pa.Array]:
@@ -410,5 +563,13 @@ def as_timestamp(arr: pa.Array, fmt: str | list[str] | None = None) -> tuple[pa.
         for f in fmt[1:]:
             more, _ = parse_timestamp(text, f)
             values = pc.coalesce(values, more)
-        return values, pc.and_(pc.is_valid(text), pc.is_null(values))
+        return values, _unparsed(text, values)
     return parse_timestamp(text, fmt)
+
+
+def _unparsed(text: pa.Array, values: pa.Array) -> pa.Array:
+    """Where non-blank ``text`` gave no value (blank text is no value, not a bad one)."""
+    bad = pc.and_(pc.is_valid(text), pc.is_null(values))
+    if pc.any(bad).as_py():  # rare: only then look for blanks
+        bad = pc.and_(pc.is_valid(blank_to_null(text)), pc.is_null(values))
+    return bad

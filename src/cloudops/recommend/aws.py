@@ -17,10 +17,19 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 
-from cloudops.recommend._common import build, group, in_period, is_committed, money_text, usage_type
+from cloudops.recommend._common import (
+    build,
+    group,
+    in_period,
+    is_committed,
+    money_text,
+    price_line,
+    replacement_lines,
+    usage_type,
+)
 from cloudops.recommend.prices import load_price_book
-from cloudops.recommend.rows import RecommendContext, UsageRow
-from cloudops.schemas.recommendations import AttributeChange, Recommendation
+from cloudops.recommend.rows import RecommendContext, UsageRow, month_label
+from cloudops.schemas.recommendations import AttributeChange, Confidence, Recommendation
 
 __all__ = [
     "COLD_GETS_PER_GB",
@@ -40,6 +49,10 @@ _GP2_IOPS_PER_GB = Decimal(3)  # gp2 baseline: 3 IOPS per GiB, at least 100, at 
 _GP2_MIN_IOPS = Decimal(100)
 _GP2_MAX_IOPS = Decimal(16_000)
 _GP3_INCLUDED_IOPS = Decimal(3_000)
+_GP3_INCLUDED_THROUGHPUT = Decimal(125)  # MiB/s
+_GP2_MAX_THROUGHPUT = Decimal(250)  # MiB/s, gp2 above 170 GiB
+_GP2_SMALL_THROUGHPUT_GB = Decimal(170)  # up to here gp2 delivers at most 128 MiB/s
+_GP2_SUSTAINED_250_GB = Decimal(334)  # from here gp2 delivers 250 MiB/s without burst credits
 
 LOG_RETENTION_DAYS = 30
 S3_MIN_STANDARD_GB = Decimal(1_000)
@@ -87,49 +100,114 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f") if value else "0"
 
 
+def _qty(value: Decimal) -> str:
+    """A quantity for prose: thousands separators, no exponent (``40,000``, ``0.5``)."""
+    return format(value.normalize(), ",f") if value else "0"
+
+
 def ebs_gp2_to_gp3(rows: Sequence[UsageRow], ctx: RecommendContext) -> list[Recommendation]:
     """``aws-ebs-gp2-to-gp3``: gp2 volumes -> gp3 (``type`` on ``aws_ebs_volume``, modified in place).
 
-    Saving = gp2 storage EffectiveCost x (1 - gp3 cost / gp2 cost) at list prices for the
-    billed size S (GB-months): 20 % (0.08 vs 0.10 per GB-month) while gp2's baseline IOPS
-    (3/GB) fit in gp3's included 3,000 IOPS, i.e. up to 1,000 GB. Above that the proposal
-    also provisions ``iops`` = gp2's baseline (at most 16,000), and its price is deducted.
+    The proposal keeps today's performance for the billed size S (GB-months, the volume's
+    size when it existed all month):
+
+    * IOPS: gp2's baseline is 3 IOPS/GB (at least 100, at most 16,000; volumes under
+      1,000 GB burst to 3,000). gp3 includes 3,000; above that the proposal provisions
+      ``iops`` = gp2's baseline and prices it (0.005 USD per IOPS-month).
+    * Throughput: gp2 delivers up to 128 MiB/s up to 170 GB, up to 250 MiB/s above
+      (sustained from 334 GB, on burst credits between). gp3 includes 125 MiB/s. From
+      334 GB the proposal provisions ``throughput = 250`` and prices it (0.04 USD per
+      MiB/s-month); between 170 and 334 GB it does not (gp2 only bursts there), and the
+      confidence drops to ``medium`` with that reason.
+
+    Saving = gp2 storage EffectiveCost x (1 - proposed list cost / current list cost).
     """
     book = load_price_book()
-    gp2, gp3 = book.price("aws-ebs-gp2-gb-month"), book.price("aws-ebs-gp3-gb-month")
-    iops_price = book.price("aws-ebs-gp3-iops-month")
+    gp2, gp3 = book.tier("aws-ebs-gp2-gb-month"), book.tier("aws-ebs-gp3-gb-month")
+    iops_tier, tp_tier = book.tier("aws-ebs-gp3-iops-month"), book.tier("aws-ebs-gp3-throughput-month")
     out: list[Recommendation] = []
     for (rid, _), rs in _resources_with(rows, ctx, lambda r: usage_type(r) == "EBS:VolumeUsage.gp2").items():
         storage = [r for r in rs if usage_type(r) == "EBS:VolumeUsage.gp2" and not is_committed(r)]
         cost, size = _sum_cost(storage), _sum_qty(storage)
-        if not storage or cost <= 0:
+        if not storage or cost <= 0 or size <= 0:
             continue
         baseline = min(max(size * _GP2_IOPS_PER_GB, _GP2_MIN_IOPS), _GP2_MAX_IOPS)
         extra_iops = max(baseline - _GP3_INCLUDED_IOPS, Decimal(0))
-        ratio = (gp3 * size + iops_price * extra_iops) / (gp2 * size) if size > 0 else gp3 / gp2
+        extra_tp = _GP2_MAX_THROUGHPUT - _GP3_INCLUDED_THROUGHPUT if size >= _GP2_SUSTAINED_250_GB else Decimal(0)
+        lines = [
+            price_line("current", "gp2 storage", gp2, size, storage),
+            price_line("proposed", "gp3 storage", gp3, size, storage),
+        ]
         changes = [AttributeChange(attribute="type", current="gp2", proposed="gp3")]
         proposed = {"type": "gp3"}
+        reasons = [
+            f"The bill shows {_qty(size)} GB-months of gp2 storage in {ctx.period}: a volume of about "
+            f"{_qty(size)} GB all month (a volume that existed part of the month is larger than that).",
+            f"gp2 at this size has a baseline of {baseline:,.0f} IOPS"
+            + (" and bursts to 3,000" if size < 1000 else "")
+            + (
+                "; gp3 includes 3,000 IOPS, so no IOPS are provisioned."
+                if extra_iops == 0
+                else f"; the proposal provisions iops = {baseline:.0f} ({extra_iops:,.0f} above gp3's 3,000)."
+            ),
+        ]
         if extra_iops > 0:
             iops = str(int(baseline))
             changes.append(AttributeChange(attribute="iops", current=None, proposed=iops, value_kind="number"))
             proposed["iops"] = iops
+            lines.append(price_line("proposed", "gp3 IOPS above 3,000", iops_tier, extra_iops, storage))
+        confidence: Confidence = "high"
+        if extra_tp > 0:
+            changes.append(
+                AttributeChange(
+                    attribute="throughput", current=None, proposed=str(int(_GP2_MAX_THROUGHPUT)), value_kind="number"
+                )
+            )
+            proposed["throughput"] = str(int(_GP2_MAX_THROUGHPUT))
+            lines.append(price_line("proposed", "gp3 throughput above 125 MiB/s", tp_tier, extra_tp, storage))
+            reasons.append(
+                "gp2 delivers 250 MiB/s from 334 GB: the proposal provisions throughput = 250 so the volume keeps it "
+                f"({money_text(tp_tier.price * extra_tp, 'USD')} a month at list price, deducted from the saving). "
+                "If the workload never needs more than 125 MiB/s, removing that line saves that too."
+            )
+        elif size > _GP2_SMALL_THROUGHPUT_GB:
+            confidence = "medium"
+            reasons.append(
+                "gp2 between 170 and 334 GB bursts to 250 MiB/s while burst credits last; gp3 gives 125 MiB/s "
+                f"unless `throughput` is provisioned ({money_text(tp_tier.price, 'USD')} per MiB/s-month). "
+                "Check the volume's CloudWatch VolumeReadBytes/VolumeWriteBytes before merging."
+            )
+        else:
+            reasons.append("gp2 at this size delivers at most 128 MiB/s; gp3 includes 125 MiB/s.")
+        current_cost = sum((ln.monthly_cost for ln in lines if ln.side == "current"), Decimal(0))
+        proposed_cost = sum((ln.monthly_cost for ln in lines if ln.side == "proposed"), Decimal(0))
         rec = build(
             ctx,
             kind="aws-ebs-gp2-to-gp3",
+            basis_cost=cost,
             rows=rs,
-            savings=cost * (1 - ratio),
+            savings=cost * (1 - proposed_cost / current_cost),
             title=f"Move EBS volume {rid} from gp2 to gp3",
             current={"type": "gp2", "size_gb_month": _plain(size)},
             proposed=proposed,
-            confidence="high" if extra_iops == 0 else "medium",
+            confidence=confidence,
+            confidence_reasons=reasons,
             risk="none",
             risk_note=(
-                "Modified in place by Elastic Volumes: no detach, no restart. gp3 includes 3,000 IOPS and "
-                "125 MiB/s; a gp2 volume of 334 GiB or more can reach 250 MiB/s, so set `throughput` if the "
-                "workload needs more than 125 MiB/s (0.04 USD per MiB/s-month)."
+                "Modified in place by Elastic Volumes: no detach, no restart; the volume cannot be modified again "
+                "for 6 hours."
+            ),
+            risk_basis=(
+                "EBS Elastic Volumes changes type, IOPS and throughput of an attached volume in place.",
+                "Performance stays at the old figures or better while the volume is optimised.",
+            ),
+            rollback_note=(
+                "Reverting changes the volume back to gp2 in place (again no detach), once the 6 hours after the "
+                "first change have passed."
             ),
             resource_type="aws_ebs_volume",
             changes=changes,
+            prices=lines,
         )
         if rec:
             out.append(rec)
@@ -153,20 +231,38 @@ def ebs_io1_to_io2(rows: Sequence[UsageRow], ctx: RecommendContext) -> list[Reco
             continue
         io1 = book.tiered_cost("aws-ebs-io1-iops-month", iops)
         io2 = book.tiered_cost("aws-ebs-io2-iops-month", iops)
+        lines = [
+            price_line("current", "io1 IOPS", t, q, iops_rows)
+            for t, q in book.tiered_parts("aws-ebs-io1-iops-month", iops)
+        ]
+        floor = Decimal(0)
+        for t, q in book.tiered_parts("aws-ebs-io2-iops-month", iops):
+            band = f"{_qty(floor + 1)} to {_qty(t.upto)}" if t.upto else f"above {_qty(floor)}"
+            lines.append(price_line("proposed", f"io2 IOPS, {band}", t, q, iops_rows))
+            floor = t.upto or floor
         rec = build(
             ctx,
             kind="aws-ebs-io1-to-io2",
+            basis_cost=cost,
             rows=rs,
             savings=cost * (1 - io2 / io1),
             title=f"Move EBS volume {rid} from io1 to io2 ({_plain(iops)} IOPS)",
             current={"type": "io1", "iops_month": _plain(iops)},
             proposed={"type": "io2"},
             confidence="high",
+            confidence_reasons=(
+                f"The bill shows {_qty(iops)} IOPS-months of io1 provisioned IOPS in {ctx.period}; io2's tiered "
+                "IOPS price is lower than io1's flat price above 32,000 IOPS, storage costs the same.",
+                "io2 keeps the provisioned IOPS and adds durability (99.999 %); nothing else of the volume changes.",
+            ),
             risk="none",
             risk_note=(
                 "Modified in place by Elastic Volumes (no detach, no restart); the volume cannot be modified "
                 "again for 6 hours. io2 above 64,000 IOPS needs a Nitro instance (io2 Block Express)."
             ),
+            risk_basis=("EBS Elastic Volumes changes io1 to io2 on an attached volume in place.",),
+            rollback_note="Reverting changes the volume back to io1 in place, 6 hours after the first change.",
+            prices=lines,
             resource_type="aws_ebs_volume",
             changes=[AttributeChange(attribute="type", current="io1", proposed="io2")],
         )
@@ -216,17 +312,35 @@ def ec2_previous_generation(rows: Sequence[UsageRow], ctx: RecommendContext) -> 
                 " t3 starts with unlimited CPU credits: keep t2 behaviour with"
                 ' credit_specification { cpu_credits = "standard" }.'
             )
+        hours = _sum_qty(typed)
+        linux = all(r.operation == "RunInstances" for r in typed)
         rec = build(
             ctx,
             kind="aws-ec2-previous-generation",
+            basis_cost=_sum_cost(typed),
             rows=rs,
             savings=_sum_cost(typed) * (1 - swap.ratio),
             title=f"Move EC2 instance {rid} from {itype} to {swap.proposed}",
             current={"instance_type": itype, "hours": _plain(_sum_qty(typed))},
             proposed={"instance_type": swap.proposed},
-            confidence="high" if all(r.operation == "RunInstances" for r in typed) else "medium",
+            confidence="high" if linux else "medium",
+            confidence_reasons=(
+                f"The bill shows {_qty(hours)} on-demand hours of {itype} in {ctx.period}, none covered by a "
+                "reservation or savings plan.",
+                "Linux/UNIX usage (operation RunInstances): the prices compared are Linux on-demand prices."
+                if linux
+                else "The bill does not name the operating system: Linux prices are assumed (a licence fee would "
+                "not shrink).",
+                f"{swap.proposed} is the same family and size, newer, with at least the vCPU and memory of "
+                f"{itype} (price table: {swap.note}).",
+            ),
             risk="restart",
             risk_note=note,
+            risk_basis=(
+                "AWS changes an instance's type only while it is stopped: Terraform stops it, changes it, starts it.",
+            ),
+            rollback_note="Reverting stops and starts the instance again, back on the old type.",
+            prices=replacement_lines(swap, hours, "Hours", typed, what="on-demand"),
             resource_type="aws_instance",
             changes=[AttributeChange(attribute="instance_type", current=itype, proposed=swap.proposed)],
         )
@@ -257,20 +371,43 @@ def rds_previous_generation(rows: Sequence[UsageRow], ctx: RecommendContext) -> 
         if swap is None:
             continue
         mysql = all(_RDS_ENGINES.get(r.operation) == "MySQL" for r in typed)
+        engines = sorted({_RDS_ENGINES.get(r.operation, "an unknown engine") for r in typed})
+        hours = _sum_qty(typed)
+        multi_az = any(usage_type(r).startswith("Multi-AZUsage") for r in typed)
         rec = build(
             ctx,
             kind="aws-rds-previous-generation",
+            basis_cost=_sum_cost(typed),
             rows=rs,
             savings=_sum_cost(typed) * (1 - swap.ratio),
             title=f"Move RDS instance {rid.rsplit(':', 1)[-1]} from {cls} to {swap.proposed}",
             current={"instance_class": cls, "hours": _plain(_sum_qty(typed))},
             proposed={"instance_class": swap.proposed},
             confidence="high" if mysql else "medium",
+            confidence_reasons=(
+                f"The bill shows {_qty(hours)} on-demand instance hours of {cls} ({', '.join(engines)}) in "
+                f"{ctx.period}, none covered by a reservation.",
+                "The prices compared are MySQL Single-AZ prices; "
+                + (
+                    "the engine is MySQL."
+                    if mysql
+                    else f"for {', '.join(engines)} only their ratio is applied to your own cost (prices of these "
+                    "engines differ from MySQL's by a near-constant factor)."
+                ),
+                *(["Multi-AZ usage: both prices double, the ratio is the same."] if multi_az else []),
+            ),
             risk="restart",
             risk_note=(
                 "Changing instance_class restarts the database: in the next maintenance window unless "
                 "apply_immediately = true; a Multi-AZ instance fails over (typically one to two minutes)."
             ),
+            risk_basis=(
+                "RDS applies an instance class change by restarting the DB instance (a failover for Multi-AZ).",
+                "When it happens depends on apply_immediately and the maintenance window: see the Terraform "
+                "configuration facts below.",
+            ),
+            rollback_note="Reverting changes the class back with the same restart (or failover).",
+            prices=replacement_lines(swap, hours, "Hours", typed, what="instance"),
             resource_type="aws_db_instance",
             changes=[AttributeChange(attribute="instance_class", current=cls, proposed=swap.proposed)],
         )
@@ -350,20 +487,46 @@ def cloudwatch_logs_retention(rows: Sequence[UsageRow], ctx: RecommendContext) -
         q_before = by_month.get(before, (Decimal(0), Decimal(0)))[0]
         steady_growth = 0 < q_before < q_prev
         kept = q_now - q_prev
+        logs = load_price_book().tier("aws-cloudwatch-logs-storage-gb-month")
+        now_rows = [r for r in rs if r.month == month]
+        lines = [
+            price_line("current", "log storage (never expires)", logs, q_now, now_rows),
+            price_line("proposed", f"log storage ({LOG_RETENTION_DAYS}-day retention, estimate)", logs, kept, now_rows),
+        ]
         rec = build(
             ctx,
             kind="aws-cloudwatch-logs-retention",
+            basis_cost=cost_now,
             rows=[r for r in rs if r.month in (month, prev, before)],
             savings=cost_now * q_prev / q_now,
             title=f"Set a {LOG_RETENTION_DAYS}-day retention on log group {rid.rsplit(':log-group:', 1)[-1]}",
             current={"retention_in_days": "never expire", "stored_gb_month": _plain(q_now)},
             proposed={"retention_in_days": str(LOG_RETENTION_DAYS)},
             confidence="medium" if steady_growth else "low",
-            risk="none",
-            risk_note=(
-                f"Logs older than {LOG_RETENTION_DAYS} days are deleted for good: export them to S3 first if "
-                f"audits need them. Estimate: about {_plain(kept)} GB-months kept (one month of growth)."
+            confidence_reasons=(
+                f"Stored log data grew from {_qty(q_prev)} to {_qty(q_now)} GB-months between "
+                f"{month_label(prev)} and {ctx.period}: nothing expires today.",
+                f"One month of growth ({_qty(kept)} GB-months) estimates what {LOG_RETENTION_DAYS}-day "
+                "retention keeps at steady state; it assumes a steady ingestion rate.",
+                "Storage also grew the month before: the trend holds over two months."
+                if steady_growth
+                else "Only two months of history: the trend is not confirmed.",
             ),
+            risk="data_loss",
+            risk_note=(
+                f"Logs older than {LOG_RETENTION_DAYS} days are deleted for good within days of applying: export "
+                "them to S3 first (aws logs create-export-task) if audits, investigations or compliance need them."
+            ),
+            risk_basis=(
+                "CloudWatch Logs deletes events older than the retention period; deleted events cannot be restored.",
+                f"About {_qty(q_prev)} GB-months of older logs are in scope of the deletion.",
+            ),
+            irreversible=True,
+            rollback_note=(
+                "Reverting removes the retention setting so nothing more is deleted; the log events already "
+                "deleted do not come back (only an export made before applying has them)."
+            ),
+            prices=lines,
             resource_type="aws_cloudwatch_log_group",
             changes=[
                 AttributeChange(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
-from cloudops.recommend._common import build, group, in_period, is_committed
+from cloudops.recommend._common import build, group, in_period, is_committed, replacement_lines
 from cloudops.recommend.prices import load_price_book
 from cloudops.recommend.rows import RecommendContext, UsageRow
 from cloudops.schemas.recommendations import AttributeChange, Recommendation
@@ -55,15 +55,28 @@ def managed_disk_tier(rows: Sequence[UsageRow], ctx: RecommendContext) -> list[R
         if swap is None:
             continue
         cost = sum((p[1].effective_cost for p in pairs), Decimal(0))
+        disk_months = sum((p[1].quantity for p in pairs), Decimal(0))
+        meter_rows = [p[1] for p in pairs]
         rec = build(
             ctx,
             kind="azure-managed-disk-tier",
+            basis_cost=cost,
             rows=rs,
             savings=cost * (1 - swap.ratio),
             title=f"Move managed disk {rid.rsplit('/', 1)[-1]} from Premium SSD {tier} to Standard SSD {swap.proposed}",
             current={"storage_account_type": "Premium_LRS", "tier": tier},
             proposed={"storage_account_type": "StandardSSD_LRS"},
             confidence="low",
+            confidence_reasons=(
+                f"The bill shows the {tier} capacity meter ({disk_months.normalize():f} disk-months) in {ctx.period}, "
+                "not covered by a reservation.",
+                f"Standard SSD {swap.proposed} provisions at least the IOPS of Premium {tier} ({swap.note}).",
+                "Premium SSD has no per-operation meter: the disk's real IOPS and latency needs are invisible in "
+                "the bill, and Standard SSD's per-operation charge is not deducted.",
+            ),
+            risk_basis=("Azure changes an attached managed disk's type only while its VM is deallocated.",),
+            rollback_note="Reverting needs the same deallocation to move the disk back to Premium SSD.",
+            prices=replacement_lines(swap, disk_months, "disk-months", meter_rows, what="disk"),
             risk="restart",
             risk_note=(
                 "The VM using the disk must be deallocated while its type changes. Standard SSD has higher "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from cloudops.recommend._common import build, group, in_period, is_committed
+from cloudops.recommend._common import build, group, in_period, is_committed, replacement_lines
 from cloudops.recommend.prices import load_price_book
 from cloudops.recommend.rows import RecommendContext, UsageRow
 from cloudops.schemas.recommendations import AttributeChange, Recommendation
@@ -45,15 +45,31 @@ def pd_ssd_to_balanced(rows: Sequence[UsageRow], ctx: RecommendContext) -> list[
         if swap is None:
             continue
         regional = swap.current.startswith("regional-") or "/regions/" in rid
+        gib = sum((r.quantity for r in ssd), Decimal(0))
         rec = build(
             ctx,
             kind="gcp-pd-ssd-to-balanced",
+            basis_cost=sum((r.effective_cost for r in ssd), Decimal(0)),
             rows=rs,
             savings=sum((r.effective_cost for r in ssd), Decimal(0)) * (1 - swap.ratio),
             title=f"Move persistent disk {rid.rsplit('/', 1)[-1]} from pd-ssd to pd-balanced",
             current={"type": "pd-ssd"},
             proposed={"type": "pd-balanced"},
             confidence="low",
+            confidence_reasons=(
+                f"The bill shows {gib.normalize():f} GiB-months of {swap.current} capacity in {ctx.period}.",
+                "The bill does not show the disk's IOPS or throughput: balanced PD gives 6 IOPS/GiB where SSD PD "
+                "gives 30, so a busy disk would be slower.",
+            ),
+            risk_basis=(
+                "The Google provider marks `type` of a disk ForceNew: Terraform destroys the disk and creates "
+                "an empty one.",
+            ),
+            irreversible=True,
+            rollback_note=(
+                "Reverting recreates the disk again (empty): the data comes back only from a snapshot taken before."
+            ),
+            prices=replacement_lines(swap, gib, "GiB-Mo", ssd, what="capacity"),
             risk="replacement",
             risk_note=(
                 "Changing `type` makes Terraform destroy and recreate the disk: snapshot it and create the new "

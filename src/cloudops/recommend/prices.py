@@ -46,6 +46,7 @@ class PriceTier:
     unit: str
     source: str
     as_of: str
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,26 @@ class PriceBook:
         if len(tiers) != 1:
             raise ValueError(f"price {key!r} is tiered: use tiered_cost()")
         return tiers[0].price
+
+    def tier(self, key: str) -> PriceTier:
+        """The single (flat) price row of ``key`` with its unit, source, date and region; KeyError if unknown."""
+        tiers = self.prices[key]
+        if len(tiers) != 1:
+            raise ValueError(f"price {key!r} is tiered: use tiered_parts()")
+        return tiers[0]
+
+    def tiered_parts(self, key: str, quantity: Decimal) -> list[tuple[PriceTier, Decimal]]:
+        """``quantity`` split over the tiers of ``key``: [(tier, units in it)], empty tiers left out."""
+        parts: list[tuple[PriceTier, Decimal]] = []
+        floor = Decimal(0)
+        for tier in self.prices[key]:
+            top = quantity if tier.upto is None else min(quantity, tier.upto)
+            if top > floor:
+                parts.append((tier, top - floor))
+            if tier.upto is None or quantity <= tier.upto:
+                break
+            floor = tier.upto
+        return parts
 
     def tiered_cost(self, key: str, quantity: Decimal) -> Decimal:
         """Cost of ``quantity`` units at the (possibly tiered) price ``key``."""
@@ -140,7 +161,9 @@ def _parse_prices() -> dict[str, tuple[PriceTier, ...]]:
         if existing and (existing[-1].upto is None or (upto is not None and upto <= existing[-1].upto)):
             raise ValueError(f"{where}: tiers of {row['key']!r} must have increasing upto, the last one empty")
         existing.append(
-            PriceTier(_decimal(row["price"], where, "price"), upto, row["unit"], row["source"], row["as_of"])
+            PriceTier(
+                _decimal(row["price"], where, "price"), upto, row["unit"], row["source"], row["as_of"], row["region"]
+            )
         )
     for key, ts in tiers.items():
         if ts[-1].upto is not None:

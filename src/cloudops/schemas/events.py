@@ -2,6 +2,9 @@
 
 Money travels as decimal strings (JSON numbers would lose cents); times are UTC.
 Records are immutable and carry their ``schema_version`` so consumers can branch.
+Within a version, changes are additive and backward-compatible: a field added later is
+optional with a default, so records written before it still decode (v1.1 added the
+``warnings`` of ``billing-loaded`` receipts and of ``focus-batches`` end records).
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from cloudops.schemas.money import decimal_text
+
 __all__ = [
     "BillingFile",
     "BillingLoaded",
+    "ColumnWarning",
     "DeadLetter",
     "FocusBatchEnvelope",
+    "FocusDataset",
     "PeriodSwapped",
     "Provider",
     "RejectedRow",
@@ -28,6 +35,7 @@ __all__ = [
 
 Provider = Literal["aws", "azure", "gcp", "oci", "alibaba", "focus"]
 Trigger = Literal["s3-event", "schedule", "manual"]
+FocusDataset = Literal["CostAndUsage", "ContractCommitment", "BillingPeriod", "InvoiceDetail"]
 
 
 def _now() -> datetime:
@@ -87,6 +95,21 @@ class BillingFile(_Record):
         return file_id_for(self.tenant, self.url, self.etag, self.version_id, self.period_version)
 
 
+class ColumnWarning(_Record):
+    """A data-quality warning: values of one FOCUS column that could not be read were left null.
+
+    The rows themselves landed: FOCUS does not make the column mandatory for them (a row is
+    rejected only when a mandatory field or a cost cannot be read). One warning per FOCUS
+    column, source column and reason; ``rows`` counts the FOCUS rows affected.
+    """
+
+    column: str = Field(description="FOCUS column left null, e.g. `ContractedUnitPrice`.")
+    source: str = Field(description="Source column the value was read from (or the rule, when computed).")
+    reason: str = Field(description="Why the value could not be read, e.g. `not a valid decimal value`.")
+    rows: int = Field(ge=1, description="FOCUS rows whose value was left null.")
+    sample: str | None = Field(None, description="One of the unreadable values, as read (at most 60 characters).")
+
+
 class FocusBatchEnvelope(_Record):
     """`focus-batches` envelope (Kafka header ``cloudops-envelope``; value = Arrow IPC stream).
 
@@ -101,6 +124,11 @@ class FocusBatchEnvelope(_Record):
     file_id: str
     file_url: str
     format: str = Field(description="Detected format id, e.g. `aws-cur`.")
+    dataset: FocusDataset = Field(
+        "CostAndUsage",
+        description="FOCUS dataset of the rows: CostAndUsage (table `focus`) or a supporting dataset with its "
+        "own table (ContractCommitment, BillingPeriod, InvoiceDetail). Absent in older records: CostAndUsage.",
+    )
     seq: int = Field(ge=0, description="Batch sequence within the file (the end record's seq = batches).")
     batch_id: str = Field(description="Deterministic id: the ClickHouse insert deduplication token.")
     row_start: int = Field(ge=0, description="First source data row (0-based) covered by this record.")
@@ -124,6 +152,9 @@ class FocusBatchEnvelope(_Record):
         "complete", description="end only: `aborted` when the file failed part-way; its rows are removed."
     )
     reason: str | None = Field(None, description="end only: why the file was aborted.")
+    warnings: list[ColumnWarning] | None = Field(
+        None, description="end only: optional values left null because they could not be read (added in v1.1)."
+    )
     source_id: str | None = Field(None, description="Billing source id (written to x_Source), if known.")
     object_time: datetime | None = Field(
         None, description="end only: when the billing object was created (for end-to-end latency)."
@@ -135,7 +166,7 @@ class FocusBatchEnvelope(_Record):
 
     @field_serializer("cost_totals", "source_totals", "rejected_totals")
     def _money(self, v: dict[str, Decimal] | None) -> dict[str, str] | None:
-        return None if v is None else {k: str(x) for k, x in v.items()}
+        return None if v is None else {k: decimal_text(x) for k, x in v.items()}
 
 
 class BillingLoaded(_Record):
@@ -166,11 +197,18 @@ class BillingLoaded(_Record):
             "per currency source == landed + rejected cost, exactly."
         )
     )
+    warnings: list[ColumnWarning] = Field(
+        default_factory=list,
+        description=(
+            "Data-quality warnings per FOCUS column: optional values that could not be read and landed "
+            "as null (added in v1.1; absent in older receipts, read as none)."
+        ),
+    )
     loaded_at: datetime = Field(default_factory=_now)
 
     @field_serializer("source_totals", "rejected_totals", "landed_totals")
     def _money(self, v: dict[str, Decimal]) -> dict[str, str]:
-        return {k: str(x) for k, x in v.items()}
+        return {k: decimal_text(x) for k, x in v.items()}
 
 
 class RejectedRow(_Record):
@@ -223,4 +261,4 @@ class PeriodSwapped(_Record):
 
     @field_serializer("landed_totals")
     def _money(self, v: dict[str, Decimal]) -> dict[str, str]:
-        return {k: str(x) for k, x in v.items()}
+        return {k: decimal_text(x) for k, x in v.items()}

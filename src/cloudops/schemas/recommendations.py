@@ -20,6 +20,7 @@ __all__ = [
     "AttributeChange",
     "Confidence",
     "Evidence",
+    "PriceLine",
     "Recommendation",
     "RecommendationState",
     "Risk",
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 Confidence = Literal["high", "medium", "low"]
-Risk = Literal["none", "restart", "replacement"]
+Risk = Literal["none", "restart", "replacement", "data_loss"]
 RecommendationState = Literal["open", "pr_open", "merged", "dismissed", "superseded", "expired"]
 
 
@@ -60,6 +61,31 @@ class Evidence(_Record):
 
     query: str = Field(description="The normalised analytics query (JSON) whose rows back this recommendation.")
     rows: tuple[dict[str, str], ...] = Field(description="The resource's rows, every value as text.")
+    command: str = Field("", description="A `cloudops query cost` command that reproduces the rows.")
+
+
+class PriceLine(_Record):
+    """One line of a cost table: ``unit_price`` x ``quantity`` = ``monthly_cost`` for one side of the change."""
+
+    side: Literal["current", "proposed"]
+    item: str = Field(description="What is priced, e.g. `gp2 storage` or `gp3 throughput above 125 MiB/s`.")
+    unit_price: Decimal = Field(description="Public list price per unit (the price table's value).")
+    quantity: Decimal = Field(description="Billed quantity of the month (or the provisioned amount proposed).")
+    unit: str = Field(description="Unit of the quantity, e.g. `GB-Mo`, `Hrs`, `IOPS-Mo`.")
+    monthly_cost: Decimal = Field(description="unit_price x quantity (list price, before the tenant's discounts).")
+    currency: str = Field("USD", description="Currency of the price table.")
+    source: str = Field(description="The public price page the price was read from.")
+    as_of: str = Field(description="When the price was read (`YYYY-MM` or `YYYY-MM-DD`).")
+    price_region: str = Field(description="Region of the price table, e.g. `us-east-1`.")
+    resource_region: str = Field("", description="Region of the billed resource (FOCUS RegionId); '' when unknown.")
+
+    @property
+    def region_matches(self) -> bool:
+        return bool(self.resource_region) and self.resource_region.lower() == self.price_region.lower()
+
+    @field_serializer("unit_price", "quantity", "monthly_cost")
+    def _dec(self, v: Decimal) -> str:
+        return str(v)
 
 
 class Recommendation(_Record):
@@ -80,8 +106,19 @@ class Recommendation(_Record):
     monthly_savings: Decimal = Field(description="Estimated savings per month from the tenant's EffectiveCost.")
     currency: str
     confidence: Confidence
-    risk: Risk = Field(description="`restart`: applying restarts the resource; `replacement`: recreates it.")
+    risk: Risk = Field(
+        description="`restart`: applying restarts the resource; `replacement`: recreates it; "
+        "`data_loss`: applying deletes data for good (irreversible)."
+    )
     risk_note: str = Field("", description="What the risk means for this resource, in a sentence.")
+    confidence_reasons: tuple[str, ...] = Field((), description="Why the confidence is what it is (facts used).")
+    risk_basis: tuple[str, ...] = Field((), description="The facts the risk class is based on.")
+    prices: tuple[PriceLine, ...] = Field((), description="Cost table: current and proposed price x quantity.")
+    basis_cost: Decimal | None = Field(
+        None, description="The tenant's own EffectiveCost of the priced usage; the saving is a share of it."
+    )
+    irreversible: bool = Field(False, description="True when a rollback cannot restore what applying removes.")
+    rollback_note: str = Field("", description="What a rollback does and does not restore, in a sentence.")
     evidence: Evidence
     period: str = Field(description="Billing month(s) the estimate is based on, e.g. `2023-11`.")
     found_at: datetime = Field(default_factory=_now)
@@ -102,3 +139,7 @@ class Recommendation(_Record):
     @field_serializer("monthly_savings")
     def _money(self, v: Decimal) -> str:
         return str(v)
+
+    @field_serializer("basis_cost")
+    def _basis(self, v: Decimal | None) -> str | None:
+        return None if v is None else str(v)

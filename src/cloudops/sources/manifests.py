@@ -18,6 +18,7 @@ Pure functions over bytes; :class:`~cloudops.errors.BadDataError` for anything e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -26,7 +27,7 @@ import orjson
 
 from cloudops.errors import BadDataError
 
-__all__ = ["PeriodManifest", "is_manifest_key", "parse_manifest", "snapshot_period"]
+__all__ = ["DATASETS", "PeriodManifest", "is_manifest_key", "other_dataset", "parse_manifest", "snapshot_period"]
 
 _MANIFEST_KEY = re.compile(r"(^|/)[^/]*manifest\.json$", re.IGNORECASE)
 
@@ -39,6 +40,11 @@ class PeriodManifest:
     period: date
     version: str
     files: tuple[tuple[str, str], ...]  # (bucket, key), in manifest order, without duplicates
+    # Azure exports: which dataset the export holds (actual, amortized, focus; exportConfig.type).
+    dataset: str | None = None
+
+
+_AZURE_DATASETS = {"actualcost": "actual", "amortizedcost": "amortized", "focuscost": "focus"}
 
 
 # The billing period in an export's path: Azure's ``20240501-20240531`` folder, else a month
@@ -145,5 +151,28 @@ def parse_manifest(data: bytes, *, bucket: str, key: str) -> PeriodManifest:
         if any(not isinstance(n, str) for n in names):
             raise BadDataError("Azure export manifest has a blob without blobName", source=source)
         period = _month(run.get("startDate"), source)
-        return PeriodManifest("azure-export", period, version, _unique([(bucket, str(n)) for n in names], source))
+        export_type = str((doc.get("exportConfig") or {}).get("type") or "").lower()
+        return PeriodManifest(
+            "azure-export",
+            period,
+            version,
+            _unique([(bucket, str(n)) for n in names], source),
+            _AZURE_DATASETS.get(export_type, export_type or None),
+        )
     raise BadDataError("not a known manifest (AWS CUR, AWS Data Exports or Azure export)", source=source)
+
+
+DATASETS = ("actual", "amortized", "focus")
+
+
+def other_dataset(manifest: PeriodManifest, options: Mapping[str, Any]) -> str | None:
+    """Why ``manifest`` is not the source's dataset (None: it is, or the source chose none).
+
+    An Azure billing account often exports actual cost, amortised cost and FOCUS side by side;
+    each holds the whole month, so a source reads one (``options.dataset``: actual, amortized
+    or focus) and the other exports' manifests are skipped, never loaded on top of it.
+    """
+    want = str(options.get("dataset") or "").lower().replace("amortised", "amortized")
+    if not want or manifest.dataset is None or manifest.dataset == want:
+        return None
+    return f"export holds the {manifest.dataset} dataset; this source reads {want} (options.dataset): skipped"

@@ -4,6 +4,14 @@ S3 reads pin the exact object version announced by the event (``IfMatch`` on the
 or ``VersionId``), so a file overwritten between announcement and read is never
 parsed under the wrong identity: the read fails as bad data and the newer version
 arrives with its own event.
+
+A source's ``kind`` (azure-blob, gcs, ...) sends listing and fetch to its store in
+:mod:`cloudops.sources.stores` (same contract: ETag or version pinned, same errors).
+
+Clients are made per source: :class:`ObjectStoreAccess` carries the source's endpoint,
+region and credentials (resolved by :mod:`cloudops.sources.credentials`); without one, the
+deployment's ``CLOUDOPS_AWS__*`` settings apply. ``file://`` URLs are read only under
+``CLOUDOPS_INGEST__LOCAL_ROOT`` (an event naming any other local path is bad data).
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +34,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cloudops.errors import BadDataError, ObjectSupersededError, TransientError
 from cloudops.schemas.events import BillingFile, Trigger
 from cloudops.settings import AwsSettings
+from cloudops.sources.credentials import AwsCredentials
 
-__all__ = ["ObjectInfo", "fetch_to_spool", "list_objects", "s3_client", "split_s3_url", "stat_local"]
+__all__ = [
+    "ObjectInfo",
+    "ObjectStoreAccess",
+    "client_kwargs",
+    "fetch_to_spool",
+    "list_objects",
+    "local_path_allowed",
+    "s3_client",
+    "split_s3_url",
+    "stat_local",
+]
 
 _TRANSIENT_CODES = {
     "500",
@@ -49,15 +68,18 @@ class ObjectInfo:
     key: str
     etag: str | None
     size: int
+    scheme: str = "s3"  # the URL scheme of the store's kind (s3, az, gs, oci, oss, bq)
+    version_id: str | None = None  # a generation/version where the store pins reads by it (GCS)
 
     def billing_file(self, tenant: str, trigger: Trigger, source_id: str | None = None) -> BillingFile:
         """The ``billing-files`` event announcing this listed object version."""
         return BillingFile(
             tenant=tenant,
-            url=f"s3://{self.bucket}/{self.key}",
+            url=f"{self.scheme}://{self.bucket}/{self.key}",
             bucket=self.bucket,
             key=self.key,
             etag=self.etag,
+            version_id=self.version_id,
             size=self.size,
             trigger=trigger,
             source_id=source_id,
@@ -70,6 +92,43 @@ def split_s3_url(url: str) -> tuple[str, str]:
     if parsed.scheme != "s3" or not parsed.netloc:
         raise ValueError(f"not an s3:// URL: {url}")
     return parsed.netloc, parsed.path.lstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStoreAccess:
+    """How to reach one source's objects: its endpoint and region (None: the deployment's) and
+    credentials (None: the deployment's). ``repr`` never shows a secret."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    credentials: AwsCredentials | None = None
+    # Which object store (:mod:`cloudops.sources.stores`) and its own settings; for kinds whose
+    # credentials are a document (GCS, BigQuery service-account JSON), the reference to read it.
+    kind: str = "s3"
+    options: dict[str, Any] = field(default_factory=dict)
+    secret_ref: str | None = field(default=None, repr=False)
+
+
+def local_path_allowed(path: Path, root: Path | None) -> bool:
+    """True if ``path`` (resolved, symlinks followed) lies under ``root`` (None: nothing is allowed)."""
+    if root is None:
+        return False
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def client_kwargs(aws: AwsSettings, access: ObjectStoreAccess | None = None) -> dict[str, Any]:
+    """Keyword arguments of an aiobotocore client: the source's ``access`` over the deployment's settings."""
+    kw = _client_kwargs(aws)
+    if access is not None:
+        if access.endpoint_url:
+            kw["endpoint_url"] = access.endpoint_url
+        if access.region:
+            kw["region_name"] = access.region
+        if access.credentials is not None:
+            kw.pop("aws_access_key_id", None)
+            kw.pop("aws_secret_access_key", None)
+            kw.update(access.credentials.client_kwargs())
+    return kw
 
 
 def _client_kwargs(aws: AwsSettings) -> dict[str, Any]:
@@ -91,9 +150,11 @@ def _client_kwargs(aws: AwsSettings) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def s3_client(aws: AwsSettings, service: str = "s3") -> AsyncIterator[Any]:
-    """An aiobotocore client for ``service`` configured from settings."""
-    async with get_session().create_client(service, **_client_kwargs(aws)) as client:
+async def s3_client(
+    aws: AwsSettings, service: str = "s3", access: ObjectStoreAccess | None = None
+) -> AsyncIterator[Any]:
+    """An aiobotocore client for ``service`` configured from settings (and the source's ``access``)."""
+    async with get_session().create_client(service, **client_kwargs(aws, access)) as client:
         yield client
 
 
@@ -110,20 +171,39 @@ def _classify_client_error(exc: ClientError, what: str) -> Exception:
     return BadDataError(f"{what}: object store refused the read ({code or status})")
 
 
-async def fetch_to_spool(event: BillingFile, aws: AwsSettings, spool_dir: Path, *, chunk: int) -> Path:
+async def fetch_to_spool(
+    event: BillingFile,
+    aws: AwsSettings,
+    spool_dir: Path,
+    *,
+    chunk: int,
+    local_root: Path | None = None,
+    access: ObjectStoreAccess | None = None,
+) -> Path:
     """Copy the announced object to a new file under ``spool_dir`` and return its path.
 
     Reads ``chunk`` bytes at a time; disk writes run off the event loop. The caller
-    deletes the file. Raises BadDataError (missing object, changed ETag) or
-    TransientError (5xx, timeouts, connection).
+    deletes the file. S3 objects are read with the source's ``access`` (endpoint, region,
+    credentials); ``file://`` URLs only under ``local_root``. Raises BadDataError (missing
+    object, changed ETag, a local path outside ``local_root``) or TransientError (5xx,
+    timeouts, connection).
     """
+    if event.url.startswith("file://"):
+        src = Path(urllib.parse.unquote(urllib.parse.urlparse(event.url).path))
+        if not await asyncio.to_thread(local_path_allowed, src, local_root):
+            raise BadDataError(
+                f"local file outside CLOUDOPS_INGEST__LOCAL_ROOT ({local_root or 'unset'}): not read", source=event.url
+            )
     target = await asyncio.to_thread(_new_spool_file, spool_dir)
     try:
         if event.url.startswith("file://"):
-            src = Path(urllib.parse.unquote(urllib.parse.urlparse(event.url).path))
             await asyncio.to_thread(_copy_local, src, target, chunk, event.url)
+        elif access is not None and access.kind != "s3":
+            from cloudops.sources.stores import store_for  # kinds other than S3: their own SDKs
+
+            await store_for(access, aws).fetch(event, target, chunk)
         else:
-            await _download(event, aws, target, chunk)
+            await _download(event, aws, target, chunk, access)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -144,7 +224,9 @@ def _copy_local(src: Path, target: Path, chunk: int, url: str) -> None:
         shutil.copyfileobj(fh, out, chunk)
 
 
-async def _download(event: BillingFile, aws: AwsSettings, target: Path, chunk: int) -> None:
+async def _download(
+    event: BillingFile, aws: AwsSettings, target: Path, chunk: int, access: ObjectStoreAccess | None
+) -> None:
     bucket, key = split_s3_url(event.url)
     args: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if event.version_id:
@@ -153,7 +235,7 @@ async def _download(event: BillingFile, aws: AwsSettings, target: Path, chunk: i
         args["IfMatch"] = f'"{event.etag}"'
     out = await asyncio.to_thread(target.open, "wb")
     try:
-        async with s3_client(aws) as s3:
+        async with s3_client(aws, access=access) as s3:
             resp = await s3.get_object(**args)
             async with resp["Body"] as body:
                 while data := await body.read(chunk):
@@ -166,11 +248,19 @@ async def _download(event: BillingFile, aws: AwsSettings, target: Path, chunk: i
         await asyncio.to_thread(out.close)
 
 
-async def list_objects(aws: AwsSettings, bucket: str, prefix: str = "") -> list[ObjectInfo]:
-    """Every object under ``prefix`` (paginated listing)."""
+async def list_objects(
+    aws: AwsSettings, bucket: str, prefix: str = "", access: ObjectStoreAccess | None = None
+) -> list[ObjectInfo]:
+    """Every object under ``prefix`` (paginated listing), with the source's ``access`` if given.
+
+    The source's kind picks the store (:func:`cloudops.sources.stores.store_for`); S3 by default."""
+    if access is not None and access.kind != "s3":
+        from cloudops.sources.stores import store_for
+
+        return await store_for(access, aws).list(bucket, prefix)
     out: list[ObjectInfo] = []
     try:
-        async with s3_client(aws) as s3:
+        async with s3_client(aws, access=access) as s3:
             paginator = s3.get_paginator("list_objects_v2")
             async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):

@@ -39,11 +39,29 @@ from typing import Any, Literal
 
 import hcl2
 
-from cloudops.terraform._syntax import Attribute, Block, HclLexError, Token, find_attribute, find_blocks, tokenize
+from cloudops.terraform._syntax import (
+    Attribute,
+    Block,
+    HclLexError,
+    Token,
+    find_attribute,
+    find_blocks,
+    line_of,
+    tokenize,
+)
 from cloudops.terraform.outcome import NotAddressableError
 from cloudops.terraform.state import StateMatch
 
-__all__ = ["EditTarget", "Repository", "ResourceBlock", "locate_attribute", "locate_resource", "parse_hcl"]
+__all__ = [
+    "EditTarget",
+    "Repository",
+    "ResourceBlock",
+    "check_single_state",
+    "locate_attribute",
+    "locate_resource",
+    "module_directories",
+    "parse_hcl",
+]
 
 _ARGUMENT_NAME = re.compile(r"[^\W\d][\w-]*")
 
@@ -282,10 +300,23 @@ def _module_levels(repo: Repository, match: StateMatch) -> list[_Level]:
     return levels
 
 
+def module_directories(repo: Repository, match: StateMatch) -> list[str]:
+    """The directories from the root to the module that declares the state's resource; raises NotAddressableError."""
+    return [level.directory for level in _module_levels(repo, match)]
+
+
 def locate_resource(repo: Repository, match: StateMatch) -> ResourceBlock:
     """The block that declares the state's resource; raises NotAddressableError."""
     levels = _module_levels(repo, match)
     return _find_block(repo, levels[-1].directory, "resource", (match.type, match.name), match.config_address)
+
+
+def _variable_location(repo: Repository, directory: str, name: str) -> str | None:
+    for rel in repo.files(directory):
+        for block in find_blocks(repo.tokens(rel), "variable"):
+            if block.labels == (name,):
+                return f"{rel}:{line_of(repo.read(rel), block.start)}"
+    return None
 
 
 def _describe_variable(repo: Repository, directory: str, name: str) -> str:
@@ -322,6 +353,7 @@ def _not_literal(repo: Repository, directory: str, where: str, attr: Attribute) 
             "set_from_variable",
             f"{where} is set from var.{attr.value} by {_describe_variable(repo, directory, attr.value)}{extra}; "
             "cloudops does not edit variable defaults or tfvars",
+            location=(tfvars[0] if tfvars else _variable_location(repo, directory, attr.value)),
         )
     if attr.kind == "local" and attr.value:
         return NotAddressableError(
@@ -331,7 +363,151 @@ def _not_literal(repo: Repository, directory: str, where: str, attr: Attribute) 
     return NotAddressableError(
         "set_from_expression",
         f"{where} is set by the expression `{_short(attr.value_text)}`; cloudops only edits literals",
+        location=where[where.rfind("(") + 1 : -1] if where.endswith(")") else None,
     )
+
+
+def _check_lifecycle(repo: Repository, resource: ResourceBlock, attribute: str) -> None:
+    """Refuse when the resource's ``lifecycle { ignore_changes = [...] }`` names ``attribute`` (or is ``all``)."""
+    text, tokens = repo.read(resource.file), repo.tokens(resource.file)
+    for life in find_blocks(tokens, "lifecycle", within=resource.block):
+        ignore = find_attribute(text, tokens, life, "ignore_changes")
+        if ignore is None:
+            continue
+        names = {
+            t.text if t.kind == "ident" else t.text.strip('"')
+            for t in tokens
+            if ignore.value_start <= t.start < ignore.value_end and t.kind in ("ident", "string")
+        }
+        if attribute in names or "all" in names:
+            raise NotAddressableError(
+                "ignored_by_lifecycle",
+                f"{resource.address} ({resource.file}:{ignore.line}) has lifecycle ignore_changes = "
+                f"{_short(ignore.value_text)}: Terraform would not apply a change of {attribute}, so the pull "
+                "request would change nothing. Remove it from ignore_changes (or change the resource outside "
+                "Terraform) first",
+                location=f"{resource.file}:{ignore.line}",
+            )
+
+
+def _var_references(repo: Repository, directory: str, name: str) -> list[tuple[str, int, str]]:
+    """Every ``var.<name>`` in the ``.tf`` files of ``directory``: (file, line, enclosing top-level block).
+
+    References inside the ``variable "<name>"`` block itself (validation rules) do not count.
+    """
+    found: list[tuple[str, int, str]] = []
+    for rel in repo.files(directory):
+        text, tokens = repo.read(rel), repo.tokens(rel)
+        tops = [
+            b
+            for kind in ("resource", "data", "module", "locals", "output", "variable", "provider", "terraform")
+            for b in find_blocks(tokens, kind)
+        ]
+        for i in range(len(tokens) - 2):
+            t, dot, ident = tokens[i], tokens[i + 1], tokens[i + 2]
+            if not (t.kind == "ident" and t.text == "var" and dot.text == "." and ident.text == name):
+                continue
+            if i > 0 and tokens[i - 1].text == ".":
+                continue  # e.g. local.var.x is not a variable reference
+            owner = next((b for b in tops if b.start <= t.start < b.end), None)
+            if owner is not None and owner.type == "variable" and owner.labels == (name,):
+                continue
+            label = " ".join([owner.type, *(f'"{x}"' for x in owner.labels)]) if owner else "top level"
+            found.append((rel, line_of(text, t.start), label))
+        # string templates: "${var.name}" inside a quoted string is one token
+        for t in tokens:
+            if t.kind in ("string", "heredoc") and re.search(rf"\bvar\.{re.escape(name)}\b", t.text):
+                owner = next((b for b in tops if b.start <= t.start < b.end), None)
+                label = " ".join([owner.type, *(f'"{x}"' for x in owner.labels)]) if owner else "top level"
+                found.append((rel, line_of(text, t.start), label))
+    return found
+
+
+def _check_single_use(
+    repo: Repository,
+    directory: str,
+    name: str,
+    allowed: tuple[str, int],
+    input_where: str,
+    resource: str,
+    location: str,
+) -> None:
+    """Refuse when ``var.<name>`` is read anywhere in ``directory`` besides ``allowed`` (file, line)."""
+    others = [r for r in _var_references(repo, directory, name) if (r[0], r[1]) != allowed]
+    if others:
+        listed = "; ".join(f"{label} ({rel}:{line})" for rel, line, label in others[:5])
+        raise NotAddressableError(
+            "wider_effect",
+            f"{input_where} feeds var.{name} of the module, which is also read by {listed}: changing it would change "
+            f"more than {resource}. Give {resource} its own input (or change every user of it together)",
+            location=location,
+        )
+
+
+_WORKSPACE_BACKENDS = ("workspaces", "workspace_key_prefix")
+
+
+def check_single_state(repo: Repository, directories: list[str]) -> None:
+    """Refuse a configuration that serves several states: one literal would change all of them.
+
+    Signs (any): ``terraform.workspace`` in a ``.tf`` file of ``directories``; a
+    ``terraform.tfstate.d`` directory (local workspaces); a backend or ``cloud`` block with
+    ``workspaces``/``workspace_key_prefix``; more than one ``.tfvars`` file that Terraform
+    does not load by itself (per-environment ``-var-file``s) in the root.
+    """
+    for directory in directories:
+        for rel in repo.files(directory):
+            text, tokens = repo.read(rel), repo.tokens(rel)
+            for i in range(len(tokens) - 2):
+                t = tokens[i]
+                if (
+                    t.kind == "ident"
+                    and t.text == "terraform"
+                    and tokens[i + 1].text == "."
+                    and (tokens[i + 2].text == "workspace")
+                ):
+                    line = line_of(text, t.start)
+                    raise NotAddressableError(
+                        "multi_state",
+                        f"{rel}:{line} reads terraform.workspace: the configuration serves several workspaces "
+                        "(states) and cloudops read one; an edit here would change every workspace",
+                        location=f"{rel}:{line}",
+                    )
+            for t in tokens:
+                if t.kind in ("string", "heredoc") and "terraform.workspace" in t.text:
+                    line = line_of(text, t.start)
+                    raise NotAddressableError(
+                        "multi_state",
+                        f"{rel}:{line} interpolates terraform.workspace: the configuration serves several "
+                        "workspaces and cloudops read one state",
+                        location=f"{rel}:{line}",
+                    )
+            for tf in find_blocks(tokens, "terraform"):
+                for kind in ("backend", "cloud"):
+                    for backend in find_blocks(tokens, kind, within=tf):
+                        body = text[backend.open_brace : backend.end]
+                        if any(re.search(rf"\b{k}\b", body) for k in _WORKSPACE_BACKENDS):
+                            line = line_of(text, backend.start)
+                            raise NotAddressableError(
+                                "multi_state",
+                                f"{rel}:{line} configures workspaces on its {kind}: several states share this "
+                                "configuration and cloudops read one",
+                                location=f"{rel}:{line}",
+                            )
+    if repo.is_dir("terraform.tfstate.d"):
+        raise NotAddressableError(
+            "multi_state",
+            "terraform.tfstate.d holds local workspaces: several states share this configuration and cloudops read one",
+            location="terraform.tfstate.d",
+        )
+    var_files = [rel for rel in repo.files(".", ".tfvars") if not rel.endswith(("terraform.tfvars", ".auto.tfvars"))]
+    if len(var_files) > 1:
+        raise NotAddressableError(
+            "multi_state",
+            f"the root has per-environment var files ({', '.join(var_files)}): the same configuration is applied "
+            "with each of them, so a literal edited here changes every environment",
+            location=var_files[0],
+        )
 
 
 def locate_attribute(repo: Repository, match: StateMatch, attribute: str) -> EditTarget:
@@ -342,6 +518,7 @@ def locate_attribute(repo: Repository, match: StateMatch, attribute: str) -> Edi
     resource = _find_block(repo, levels[-1].directory, "resource", (match.type, match.name), match.config_address)
     attr = _attribute(repo, resource, attribute)
     where = f"{match.config_address}.{attribute} ({resource.file}:{attr.line if attr else resource.start_line})"
+    _check_lifecycle(repo, resource, attribute)
     if len(levels) == 1:
         if attr is None:
             return EditTarget(resource, resource, attribute, None, False, f"{resource.file}: new argument", "insert")
@@ -359,6 +536,7 @@ def locate_attribute(repo: Repository, match: StateMatch, attribute: str) -> Edi
         )
     chain = [f"{match.config_address}.{attribute} = var.{attr.value} ({resource.file}:{attr.line})"]
     var_name = attr.value
+    allowed: tuple[str, int] = (resource.file, attr.line)
     for depth in range(len(levels) - 1, 0, -1):
         call = levels[depth].call
         assert call is not None
@@ -372,12 +550,22 @@ def locate_attribute(repo: Repository, match: StateMatch, attribute: str) -> Edi
                 f"{chain[0]} but {call.address} ({call.file}:{call.start_line}) does not set input {var_name}, "
                 "so the module's default applies; cloudops does not edit module defaults",
             )
+        _check_single_use(
+            repo,
+            levels[depth].directory,
+            var_name,
+            allowed,
+            input_where,
+            match.config_address,
+            f"{call.file}:{input_attr.line}",
+        )
         if input_attr.kind in ("string", "number", "bool"):
             explanation = f"{input_where}, passed through to " + " <- ".join(chain)
             return EditTarget(resource, call, var_name, input_attr, True, explanation, "replace")
         if input_attr.kind == "variable" and input_attr.value and depth > 1:
             chain.insert(0, f"{call.address}.{var_name} = var.{input_attr.value} ({call.file}:{input_attr.line})")
             var_name = input_attr.value
+            allowed = (call.file, input_attr.line)
             continue
         raise _not_literal(repo, levels[depth - 1].directory, input_where, input_attr)
     raise AssertionError("unreachable: the loop returns or raises at the root")  # pragma: no cover

@@ -15,6 +15,12 @@ Reason codes (stable; the PR bot and the lifecycle store key on them):
 ``in_module_not_addressable`` the resource is inside a module whose source or arguments we cannot edit safely
 ``set_from_variable``         the argument comes from a root variable (default or tfvars), which we never edit
 ``set_from_expression``       the argument is a local, a function call or another expression
+``wider_effect``              the edit would change more than the named resource (a module input that feeds other
+                              resources or modules, a value other expressions read)
+``ignored_by_lifecycle``      the resource's ``lifecycle { ignore_changes }`` lists the argument (or ``all``): the edit
+                              would change nothing
+``multi_state``               the configuration serves several states (workspaces, ``terraform.workspace``,
+                              per-environment var files): one literal is shared by all of them
 ``unsupported``               an input the patcher does not handle (JSON syntax, override files, nested arguments...)
 ``syntax_error``              a ``.tf`` file that must be read does not parse
 ``drifted``                   the configuration does not say what the bill says (``AttributeChange.current``)
@@ -41,6 +47,9 @@ ReasonCode = Literal[
     "in_module_not_addressable",
     "set_from_variable",
     "set_from_expression",
+    "wider_effect",
+    "ignored_by_lifecycle",
+    "multi_state",
     "unsupported",
     "syntax_error",
     "drifted",
@@ -58,11 +67,15 @@ class NotAddressable:
     """One or two sentences for a human, naming the file, line, variable or module involved."""
     address: str | None = None
     """Terraform address of the resource when it was found in the state."""
+    location: str | None = None
+    """``file:line`` a human would change instead (the variable, module input or lifecycle rule), when known."""
 
 
 class NotAddressableError(CloudopsError):
     """Raised inside the Terraform domain; carries the :class:`NotAddressable` outcome."""
 
-    def __init__(self, code: ReasonCode, reason: str, address: str | None = None) -> None:
-        self.outcome = NotAddressable(code, reason, address)
+    def __init__(
+        self, code: ReasonCode, reason: str, address: str | None = None, *, location: str | None = None
+    ) -> None:
+        self.outcome = NotAddressable(code, reason, address, location)
         super().__init__(f"{code}: {reason}")

@@ -17,6 +17,12 @@ CRLF.
   ``current`` is given, the state's value of the argument (the provider's default or
   computed value) must equal it, else ``drifted``.
 
+A trailing comment on the edited line describes the old value (``type = "gp2" #
+previous-generation general purpose``): it is removed with the old value, and the PR text
+says so (:attr:`Patch.removed_comment`). A trailing comment that pins the line ("do not
+change", "keep", "pinned", "must be") is a human's decision: the edit is refused
+(``unsupported``), naming the line.
+
 Contract: pure functions over strings; raise
 :class:`~cloudops.terraform.outcome.NotAddressableError` (``drifted``,
 ``already_applied``, ``unsupported``).
@@ -24,11 +30,21 @@ Contract: pure functions over strings; raise
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from cloudops.schemas.recommendations import AttributeChange
-from cloudops.terraform._syntax import Attribute, Block, realign, render_literal, values_equal
+from cloudops.terraform._syntax import (
+    Attribute,
+    Block,
+    Token,
+    line_of,
+    realign,
+    render_literal,
+    tokenize,
+    values_equal,
+)
 from cloudops.terraform.locate import EditTarget
 from cloudops.terraform.outcome import NotAddressableError
 
@@ -44,6 +60,38 @@ class Patch:
     after: str
     description: str
     """E.g. ``aws_ebs_volume.data: type "gp2" -> "gp3"``."""
+    removed_comment: str | None = None
+    """The trailing comment removed from the edited line (it described the old value), if any."""
+
+
+_PINNED = re.compile(r"\b(do not|don't|never)\s+(change|touch|edit|modify)\b|\bkeep\b|\bpinned?\b|\bmust be\b", re.I)
+
+
+def _trailing_comment(text: str, attr: Attribute) -> Token | None:
+    """The ``#``/``//`` comment that ends the line of ``attr``'s value, if any."""
+    for tok in tokenize(text):
+        if tok.start < attr.value_end:
+            continue
+        if tok.kind == "newline":
+            return None
+        if tok.is_line_comment:
+            return tok
+        if tok.kind != "comment":
+            return None
+    return None
+
+
+def _drop_comment(text: str, comment: Token) -> str:
+    """``text`` without ``comment`` and the blanks before it (its newline kept); neighbours re-aligned."""
+    start = comment.start
+    while start > 0 and text[start - 1] in " \t":
+        start -= 1
+    newline = "\r\n" if comment.text.endswith("\r\n") else "\n"
+    new = text[:start] + newline + text[comment.end :]
+    line_start = text.rfind("\n", 0, start) + 1
+    prev_start = text.rfind("\n", 0, max(0, line_start - 1)) + 1
+    next_end = new.find("\n", start + len(newline))
+    return realign(new, prev_start, len(new) if next_end < 0 else next_end)
 
 
 def replace_value(text: str, attr: Attribute, literal: str) -> str:
@@ -107,8 +155,24 @@ def apply_change(text: str, target: EditTarget, change: AttributeChange, *, stat
                 f"{label} is {shown} in the configuration but the bill shows {change.current!r} "
                 f"({target.explanation}); the configuration and the bill disagree",
             )
+        comment = _trailing_comment(text, existing)
+        if comment is not None and _PINNED.search(comment.text):
+            line = existing.line
+            raise NotAddressableError(
+                "unsupported",
+                f"{target.block.file}:{line} carries the comment {comment.text.strip()!r} on the line to change: "
+                "a human pinned this value, so cloudops leaves it alone",
+                location=f"{target.block.file}:{line}",
+            )
         after = replace_value(text, existing, literal)
-        return Patch(target.block.file, text, after, f"{label} {shown} -> {literal}")
+        removed = None
+        if comment is not None:
+            # realign() only changes blanks inside lines: find the comment again by its line.
+            line = line_of(text, comment.start)
+            again = next(t for t in tokenize(after) if t.is_line_comment and line_of(after, t.start) == line)
+            after = _drop_comment(after, again)
+            removed = comment.text.strip()
+        return Patch(target.block.file, text, after, f"{label} {shown} -> {literal}", removed)
 
     if change.current is not None:
         observed = _state_text(state_value)

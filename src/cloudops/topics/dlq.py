@@ -112,7 +112,8 @@ def _letter(value: bytes | None, topic: str) -> DeadLetter:
 
 
 async def replay(settings: Settings, records: Iterable[DeadLetterRecord]) -> list[DeadLetterRecord]:
-    """Publish each replayable record's original bytes to its source topic; returns those sent.
+    """Publish each replayable record's original bytes to its source topic (an S3 notification the
+    bridge dead-lettered: back to its SQS queue); returns those sent.
 
     Waits for the broker's acknowledgement of every record. With a control plane, the
     ledger row of each replayed file is reopened first (so the parse agent claims it).
@@ -125,11 +126,22 @@ async def replay(settings: Settings, records: Iterable[DeadLetterRecord]) -> lis
         for r in chosen:
             if r.letter.tenant and r.letter.file_id:
                 await asyncio.to_thread(ledger.reopen, dsn, r.letter.tenant, r.letter.file_id)
+    # A notification the bridge could not route goes back to its SQS queue, to be routed again.
+    from_sqs = [r for r in chosen if r.letter.source_topic.startswith("sqs:")]
+    if from_sqs:
+        from cloudops.sources.objects import s3_client
+
+        async with s3_client(settings.aws, "sqs") as sqs:
+            for r in from_sqs:
+                body = base64.b64decode(r.letter.value_b64 or "").decode()
+                await sqs.send_message(QueueUrl=r.letter.source_topic.removeprefix("sqs:"), MessageBody=body)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
     await producer.start()
     try:
         for r in chosen:
             letter = r.letter
+            if letter.source_topic.startswith("sqs:"):
+                continue
             headers = [(k, base64.b64decode(v)) for k, v in (letter.headers_b64 or {}).items()]
             headers.append((REPLAYED_FROM_HEADER, r.position.encode()))
             await producer.send_and_wait(

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from cloudops.metrics import CONSUMER_LAG
+from cloudops.metrics import CONSUMER_LAG, CONSUMER_TOPIC_LAG
 
 __all__ = ["LagGate", "consumer_lag", "export_lag"]
 
@@ -55,10 +55,16 @@ async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dic
 
 
 async def export_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-    """Measure the group's lag and set ``cloudops_consumer_lag_messages``; returns the measurement."""
+    """Measure the group's lag and set ``cloudops_consumer_lag_messages`` (per partition) and
+    ``cloudops_consumer_group_lag_messages`` (per topic); returns the measurement."""
     lag = await consumer_lag(bootstrap, group, topics)
     for (topic, partition), n in lag.items():
         CONSUMER_LAG.labels(group, topic, str(partition)).set(n)
+    per_topic: dict[str, int] = {}
+    for (topic, _partition), n in lag.items():
+        per_topic[topic] = per_topic.get(topic, 0) + n
+    for topic, n in per_topic.items():
+        CONSUMER_TOPIC_LAG.labels(group, topic).set(n)
     return lag
 
 

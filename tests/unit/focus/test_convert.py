@@ -20,6 +20,7 @@ from cloudops.focus.convert import (
     sum_by_currency,
 )
 from cloudops.focus.rules import FormatRules, rules_dir
+from cloudops.focus.unmapped import unmapped_columns
 
 GOLDEN_TOTAL = Decimal("1.6823086974")
 TEN_PLACES = Decimal("1e-10")
@@ -133,7 +134,8 @@ def test_golden_first_row_values(golden_rows: list[dict]) -> None:
     assert row["BillingCurrency"] == "USD"
     assert row["InvoiceIssuerName"] == "Amazon Web Services Canada, Inc."
     assert row["BilledCost"] == Decimal(0)
-    assert row["PricingQuantity"] == Decimal(1)
+    assert row["PricingQuantity"] is None  # FOCUS: no pricing quantity (or unit) on tax rows
+    assert row["PricingUnit"] is None
     assert row["ConsumedQuantity"] is None  # only usage line items consume
     assert row["Tags"] is None
 
@@ -169,7 +171,9 @@ def test_golden_timestamp_types(golden: ConversionResult) -> None:
         assert golden.batch.column(name).type.tz == "UTC"
 
 
-def test_golden_extensions_json(golden_rows: list[dict], cur_sample_rows: list[dict[str, str]]) -> None:
+def test_golden_extensions_json(
+    golden_rows: list[dict], cur_sample_rows: list[dict[str, str]], aws_rules: FormatRules
+) -> None:
     sources = {
         "x_LineItemId": "identity/LineItemId",
         "x_LineItemType": "lineItem/LineItemType",
@@ -177,6 +181,12 @@ def test_golden_extensions_json(golden_rows: list[dict], cur_sample_rows: list[d
         "x_UsageType": "lineItem/UsageType",
         "x_Operation": "lineItem/Operation",
     }
+    # Every source column no rule reads is kept too, as x_<name> (nothing is dropped silently).
+    unmapped = unmapped_columns(aws_rules, list(cur_sample_rows[0]))
+    assert "bill/BillType" in unmapped
+    assert "lineItem/BlendedCost" in unmapped
+    assert "lineItem/UnblendedCost" not in unmapped  # BilledCost reads it
+    sources |= {f"x_{name}": name for name in unmapped}
     for out, src in zip(golden_rows, cur_sample_rows, strict=True):
         parsed = json.loads(out["x_Extensions"])
         assert parsed == {k: src[v] for k, v in sources.items() if src[v]}
@@ -240,10 +250,17 @@ def test_parse_decimal_valid(text: str, expected: str) -> None:
     assert values[0].as_py() == Decimal(expected)
 
 
-@pytest.mark.parametrize("text", ["abc", "1,5", "NaN", "inf", "1.2.3", "--1", "0x10", "1e", "$5", ""])
+@pytest.mark.parametrize("text", ["abc", "1,5", "NaN", "inf", "1.2.3", "--1", "0x10", "1e", "$5"])
 def test_parse_decimal_garbage_is_bad(text: str) -> None:
     values, bad = parse_decimal(_strings(["7", text, "8"]))
     assert bad.to_pylist() == [False, True, False]
+    assert values.to_pylist() == [Decimal(7), None, Decimal(8)]
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t", "  \u00a0 "])
+def test_parse_decimal_blank_is_null_not_bad(text: str) -> None:
+    values, bad = parse_decimal(_strings(["7", text, "8"]))
+    assert bad.to_pylist() == [False, False, False]
     assert values.to_pylist() == [Decimal(7), None, Decimal(8)]
 
 
@@ -327,12 +344,19 @@ def test_parse_timestamp_iso(text: str, expected: datetime) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["nope", "2023-13-01T00:00:00Z", "2023-02-30", "01/11/2023", "2023-11-01T25:00:00Z", "20231101", ""],
+    ["nope", "2023-13-01T00:00:00Z", "2023-02-30", "01/11/2023", "2023-11-01T25:00:00Z", "20231101"],
 )
 def test_parse_timestamp_invalid_is_bad(text: str) -> None:
     values, bad = parse_timestamp(_strings(["2024-01-01T00:00:00Z", text, None]))
     assert bad.to_pylist() == [False, True, False]
     assert values.to_pylist() == [datetime(2024, 1, 1, tzinfo=UTC), None, None]
+
+
+@pytest.mark.parametrize("fmt", [None, "%m/%d/%Y %H:%M:%S"])
+def test_parse_timestamp_blank_is_null_not_bad(fmt: str | None) -> None:
+    values, bad = parse_timestamp(_strings(["", "   ", None]), fmt)
+    assert bad.to_pylist() == [False, False, False]
+    assert values.to_pylist() == [None, None, None]
 
 
 def test_parse_timestamp_strptime_format() -> None:
@@ -359,7 +383,7 @@ def test_unparseable_cost_is_rejected_with_reason(aws_rules: FormatRules, cur_ro
     assert res.batch.column("x_RowNumber").to_pylist() == [10, 12]
     (rej,) = res.rejected
     assert rej.row_number == 11
-    assert rej.reason == "BilledCost: not a valid decimal value"
+    assert rej.reason == "BilledCost: not a valid decimal value in lineItem/UnblendedCost: 'twelve'"
     assert json.loads(rej.raw)["lineItem/UnblendedCost"] == "twelve"
     # An unreadable cost counts nowhere: it cannot be summed.
     assert res.source_totals == {"USD": Decimal("1.0")}
@@ -370,7 +394,9 @@ def test_overflowing_cost_is_rejected(aws_rules: FormatRules, cur_row, to_batch)
     raw = to_batch([cur_row({"lineItem/UnblendedCost": "1e30"}), cur_row()])
     res = convert_batch(raw, aws_rules, file_id="f", batch_id="b", row_offset=0)
     assert res.batch.num_rows == 1
-    assert [r.reason for r in res.rejected] == ["BilledCost: not a valid decimal value"]
+    assert [r.reason for r in res.rejected] == [
+        "BilledCost: not a valid decimal value in lineItem/UnblendedCost: '1e30'"
+    ]
     assert res.source_totals == {"USD": Decimal("0.5")}
 
 
@@ -380,36 +406,37 @@ def test_bad_timestamp_is_rejected(aws_rules: FormatRules, cur_row, to_batch) ->
     assert res.batch.num_rows == 1
     (rej,) = res.rejected
     assert rej.row_number == 0
-    assert rej.reason == "ChargePeriodStart: not a valid datetime value"
+    assert rej.reason == "ChargePeriodStart: not a valid datetime value in lineItem/UsageStartDate: 'yesterday'"
     # The cost was readable, so it is accounted for as rejected.
     assert res.rejected_totals == {"USD": Decimal("0.5")}
 
 
-@pytest.mark.parametrize(
-    ("line_item_type", "reason"),
-    [
-        # Usage rows read UsageAmount into ConsumedQuantity first (FOCUS column order).
-        ("Usage", "ConsumedQuantity: not a valid decimal value"),
-        ("Tax", "PricingQuantity: not a valid decimal value"),
-    ],
-)
-def test_bad_optional_decimal_rejects_row(
-    aws_rules: FormatRules, cur_row, to_batch, line_item_type: str, reason: str
-) -> None:
+def test_bad_decimal_mandatory_for_the_row_rejects_it(aws_rules: FormatRules, cur_row, to_batch) -> None:
+    # FOCUS: ConsumedQuantity MUST NOT be null on a Usage row that is not a correction.
     raw = to_batch(
-        [
-            cur_row(
-                {
-                    "lineItem/UsageAmount": "n/a",
-                    "lineItem/UnblendedCost": "0.25",
-                    "lineItem/LineItemType": line_item_type,
-                }
-            )
-        ]
+        [cur_row({"lineItem/UsageAmount": "n/a", "lineItem/UnblendedCost": "0.25", "lineItem/LineItemType": "Usage"})]
     )
     res = convert_batch(raw, aws_rules, file_id="f", batch_id="b", row_offset=0)
-    assert [r.reason for r in res.rejected] == [reason]
+    assert [r.reason for r in res.rejected] == [
+        "ConsumedQuantity: not a valid decimal value in lineItem/UsageAmount: 'n/a'"
+    ]
     assert res.source_totals == res.rejected_totals == {"USD": Decimal("0.25")}
+    assert res.warnings == []
+
+
+@pytest.mark.parametrize("line_item_type", ["Usage", "Tax"])
+@pytest.mark.parametrize("blank", ["", " ", "\t  "])
+def test_blank_optional_decimal_is_null_without_warning(
+    aws_rules: FormatRules, cur_row, to_batch, line_item_type: str, blank: str
+) -> None:
+    blanks = {"lineItem/UsageAmount": blank, "lineItem/UnblendedRate": blank}
+    raw = to_batch([cur_row({**blanks, "lineItem/LineItemType": line_item_type})])
+    res = convert_batch(raw, aws_rules, file_id="f", batch_id="b", row_offset=0)
+    assert res.rejected == []
+    assert res.warnings == []
+    out = res.batch.to_pylist()[0]
+    assert out["ConsumedQuantity"] is None
+    assert out["ContractedUnitPrice"] is None
 
 
 @pytest.mark.parametrize(
@@ -444,8 +471,8 @@ def test_service_name_missing_everywhere_names_all_sources(aws_rules: FormatRule
 def test_first_reason_wins(aws_rules: FormatRules, cur_row, to_batch) -> None:
     raw = to_batch([cur_row({"lineItem/UnblendedCost": "x", "bill/PayerAccountId": None})])
     res = convert_batch(raw, aws_rules, file_id="f", batch_id="b", row_offset=0)
-    # BilledCost comes before BillingAccountId in FOCUS column order.
-    assert [r.reason for r in res.rejected] == ["BilledCost: not a valid decimal value"]
+    # An unreadable value is reported before a missing one.
+    assert [r.reason for r in res.rejected] == ["BilledCost: not a valid decimal value in lineItem/UnblendedCost: 'x'"]
 
 
 def test_totals_reconcile_exactly_per_currency(aws_rules: FormatRules, cur_row, to_batch) -> None:

@@ -244,7 +244,7 @@ def test_bad_credit_rejects_the_whole_source_row() -> None:
     )
     result = convert(raw, offset=7)
     assert [r.row_number for r in result.rejected] == [8]
-    assert result.rejected[0].reason == "credits: BilledCost: not a valid decimal value"
+    assert result.rejected[0].reason == "credits: BilledCost: not a valid decimal value in item.amount: '12,5'"
     assert json.loads(result.rejected[0].raw)["cost"] == "20"
     # Neither the base row nor any credit of row 8 lands.
     assert pick(result, "x_RowNumber", "BilledCost") == [(7, D("10")), (9, D("30")), (7, D("-0.5")), (9, D("-0.25"))]
@@ -282,7 +282,9 @@ def test_row_rejected_for_its_own_value_counts_credits_in_rejected_totals() -> N
 def test_bad_base_cost_rejects_row_and_its_credits() -> None:
     raw = source([[credit("a", "-0.5")], [credit("b", "-1")]], cost=["abc", "2"])
     result = convert(raw)
-    assert [(r.row_number, r.reason) for r in result.rejected] == [(0, "BilledCost: not a valid decimal value")]
+    assert [(r.row_number, r.reason) for r in result.rejected] == [
+        (0, "BilledCost: not a valid decimal value in cost: 'abc'")
+    ]
     assert pick(result, "x_RowNumber", "BilledCost") == [(1, D("2")), (1, D("-1"))]
     assert result.source_totals == {"USD": D("1")}
     assert_reconciles(result)
@@ -303,7 +305,7 @@ def test_every_row_rejected_gives_an_empty_batch() -> None:
 def test_base_reason_wins_over_credit_reason() -> None:
     raw = source([[credit("x", "bad")]], start=["not a date"])
     (rejected,) = convert(raw).rejected
-    assert rejected.reason == "ChargePeriodStart: not a valid datetime value"
+    assert rejected.reason == "ChargePeriodStart: not a valid datetime value in start: 'not a date'"
 
 
 # --------------------------------------------------------------------------- reconciliation
@@ -378,7 +380,9 @@ def test_two_explode_blocks() -> None:
         taxes=pa.array([[{"amount": "0.2"}], [{"amount": "0.3"}, {"amount": "bad"}], None], tax),
     )
     result = convert(raw, rules)
-    assert [(r.row_number, r.reason) for r in result.rejected] == [(1, "taxes: BilledCost: not a valid decimal value")]
+    assert [(r.row_number, r.reason) for r in result.rejected] == [
+        (1, "taxes: BilledCost: not a valid decimal value in item.amount: 'bad'")
+    ]
     assert pick(result, "x_RowNumber", "ChargeCategory", "BilledCost") == [
         (0, "Usage", D("1")),
         (2, "Usage", D("3")),
@@ -415,3 +419,17 @@ def test_converting_in_pieces_gives_the_same_rows(block: int) -> None:
         rejected += [r.row_number for r in part.rejected]
     assert sorted(rows) == sorted(pick(whole, "x_RowNumber", "ChargeCategory", "BilledCost"))
     assert rejected == [r.row_number for r in whole.rejected] == [2]
+
+
+def test_blank_element_fields_are_no_value() -> None:
+    # An exploded element's blank text is null like any other: no description, no type to map.
+    raw = source([[credit("  ", "-0.4", ""), credit("", "-0.1", " ")]])
+    result = convert(raw)
+    assert result.rejected == []
+    assert result.warnings == []
+    credits = [r for r in result.batch.to_pylist() if r["ChargeCategory"] == "Credit"]
+    assert [(r["ChargeDescription"], r["CommitmentDiscountType"], r["BilledCost"]) for r in credits] == [
+        (None, None, D("-0.4")),
+        (None, None, D("-0.1")),
+    ]
+    assert_reconciles(result)

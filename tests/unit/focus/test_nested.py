@@ -111,6 +111,7 @@ def _rules(**extra: Any) -> FormatRules:
             "InvoiceIssuerName": {"const": "x"},
             "ProviderName": {"const": "x"},
             "PublisherName": {"const": "x"},
+            "ServiceProviderName": {"const": "x"},
             "ServiceCategory": {"const": "Other"},
             "ServiceName": {"const": "x"},
         },

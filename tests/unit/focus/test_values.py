@@ -121,7 +121,7 @@ def test_as_decimal_values_beyond_the_target_are_bad() -> None:
 def test_as_decimal_text() -> None:
     values, bad = dec(pa.array(["1.5", " -2 ", "1e-7", "abc", "", None, "1,5"]))
     assert values == [D("1.5"), D("-2"), D("0.0000001"), None, None, None, None]
-    assert bad == [False, False, False, True, True, False, True]
+    assert bad == [False, False, False, True, False, False, True]  # "" is no value, not a bad one
 
 
 def test_as_decimal_text_with_decimal_comma() -> None:
@@ -224,7 +224,7 @@ def test_as_timestamp_iso_text() -> None:
         None,
         None,
     ]
-    assert bad == [False] * 7 + [False, True, True, True]
+    assert bad == [False] * 7 + [False, True, True, False]  # "" is no value, not a bad one
 
 
 def test_as_timestamp_formats_first_that_parses_wins() -> None:
@@ -340,8 +340,10 @@ def test_wrap_json_edge_cases() -> None:
 
 
 def test_json_object() -> None:
-    out = json_object([("k", pa.array(["v", None, "a,,b"])), ("z", pa.array([None, None, "\n"]))], 3).to_pylist()
-    assert out == ['{"k":"v"}', None, '{"k":"a,,b","z":"\\n"}']
+    out = json_object([("k", pa.array(["v", None, "a,,b"])), ("z", pa.array([None, None, "\nx"]))], 3).to_pylist()
+    assert out == ['{"k":"v"}', None, '{"k":"a,,b","z":"\\nx"}']
+    # Blank values are no value: left out like nulls.
+    assert json_object([("k", pa.array(["", " \n", "v"]))], 3).to_pylist() == [None, None, '{"k":"v"}']
     assert json_object([], 2).to_pylist() == [None, None]
 
 
@@ -362,3 +364,26 @@ def test_list_parents_matches_list_flatten() -> None:
     spanning = pa.ListArray.from_arrays(pa.array([0, 2, 4], pa.int32()), child, mask=pa.array([False, True]))
     assert list_parents(spanning).to_pylist() == [0, 0]
     assert list_parents(pa.array([], pa.list_(pa.int64()))).to_pylist() == []
+
+
+def test_blank_to_null_text_kinds() -> None:
+    from cloudops.focus.values import blank_to_null
+
+    text = ["", " ", "\t\n", "a ", None, "\u00a0", "x", "\u3000 "]
+    want = [None, None, None, "a ", None, None, "x", None]
+    assert blank_to_null(pa.array(text)).to_pylist() == want
+    assert blank_to_null(pa.array(text, pa.large_string())).to_pylist() == want
+    assert blank_to_null(pa.array(text).dictionary_encode()).to_pylist() == want
+    assert blank_to_null(pa.array(text).slice(3)).to_pylist() == want[3:]
+    clean = pa.array(["a", None, "b"])
+    assert blank_to_null(clean) is clean  # nothing to do: the same array back
+    numbers = pa.array([1.0, None])
+    assert blank_to_null(numbers) is numbers
+
+
+def test_as_integer_text() -> None:
+    from cloudops.focus.values import as_integer
+
+    values, bad = as_integer(pa.array(["1", " 2 ", "", "  ", None, "x", "1.5"]))
+    assert values.to_pylist() == [1, 2, None, None, None, None, None]
+    assert bad.to_pylist() == [False, False, False, False, False, True, True]

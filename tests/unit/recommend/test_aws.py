@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
-from tests.unit.recommend.helpers import FOUND_AT, NOV, OCT, QUERY, SEP, ctx, only, row
+from tests.unit.recommend.helpers import FOUND_AT, NOV, OCT, SEP, ctx, only, row
 
 from cloudops.recommend.aws import (
     cloudwatch_logs_retention,
@@ -30,33 +31,81 @@ _S3_SVC = {"service_name": "Amazon Simple Storage Service", "product_code": "Ama
 
 
 def test_gp2_saves_20_percent_of_its_storage_cost() -> None:
-    rec = only(ebs_gp2_to_gp3([row(VOL, "EBS:VolumeUsage.gp2", 500, "50.00")], ctx()))
+    # 150 GB: gp2 delivers at most 128 MiB/s and 450 IOPS (bursts to 3,000): gp3's included figures cover it.
+    rec = only(ebs_gp2_to_gp3([row(VOL, "EBS:VolumeUsage.gp2", 150, "15.00")], ctx()))
     assert rec.kind == "aws-ebs-gp2-to-gp3"
-    assert rec.monthly_savings == Decimal("10.00")
+    assert rec.monthly_savings == Decimal("3.00")
     assert (rec.resource_id, rec.resource_type, rec.provider, rec.currency) == (VOL, "aws_ebs_volume", "aws", "USD")
     assert rec.changes == (AttributeChange(attribute="type", current="gp2", proposed="gp3"),)
     assert rec.proposed == {"type": "gp3"}
     assert (rec.confidence, rec.risk, rec.period, rec.tenant) == ("high", "none", "2023-11", "acme")
     assert rec.terraform_addressable
-    assert rec.evidence.query == QUERY
     assert rec.evidence.rows[0]["resource_id"] == VOL
-    assert rec.evidence.rows[0]["effective_cost"] == "50"
+    assert rec.evidence.rows[0]["effective_cost"] == "15"
     assert rec.found_at == FOUND_AT
+    # The cost table: list price x billed quantity, with the price's source, date and region.
+    assert [(p.side, p.item, p.unit_price, p.quantity, p.monthly_cost) for p in rec.prices] == [
+        ("current", "gp2 storage", Decimal("0.10"), Decimal(150), Decimal("15.00")),
+        ("proposed", "gp3 storage", Decimal("0.08"), Decimal(150), Decimal("12.00")),
+    ]
+    assert {(p.source, p.as_of, p.price_region, p.region_matches) for p in rec.prices} == {
+        ("https://aws.amazon.com/ebs/pricing/", "2023-11", "us-east-1", True)
+    }
+    assert any("128 MiB/s" in reason for reason in rec.confidence_reasons)
+    assert rec.risk_basis
+    assert not rec.irreversible
+    assert "gp2 in place" in rec.rollback_note
+    # The evidence query is the run's query narrowed to this resource and month.
+    query = json.loads(rec.evidence.query)
+    assert {"dimension": "ResourceId", "op": "in", "values": [VOL]} in query["filters"]
+    assert (query["start"], query["end"]) == ("2023-11-01T00:00:00Z", "2023-12-01T00:00:00Z")
+    assert rec.evidence.command.startswith("cloudops query cost --tenant acme --filter ResourceId=" + VOL)
+    assert "--from 2023-11-01 --to 2023-12-01" in rec.evidence.command
+
+
+def test_gp2_of_500_gb_keeps_250_mibps_and_pays_for_it() -> None:
+    # gp2 500 GB: 50.00; gp3 40.00 + 125 MiB/s x 0.04 = 45.00: half the naive saving, said and priced.
+    rec = only(ebs_gp2_to_gp3([row(VOL, "EBS:VolumeUsage.gp2", 500, "50.00")], ctx()))
+    assert rec.monthly_savings == Decimal("5.00")
+    assert rec.proposed == {"type": "gp3", "throughput": "250"}
+    assert AttributeChange(attribute="throughput", current=None, proposed="250", value_kind="number") in rec.changes
+    assert [(p.item, p.monthly_cost) for p in rec.prices if p.side == "proposed"] == [
+        ("gp3 storage", Decimal("40.00")),
+        ("gp3 throughput above 125 MiB/s", Decimal("5.00")),
+    ]
+    assert rec.confidence == "high"
+    assert any("throughput = 250" in reason for reason in rec.confidence_reasons)
+
+
+def test_gp2_between_170_and_334_gb_is_only_medium_confidence() -> None:
+    rec = only(ebs_gp2_to_gp3([row(VOL, "EBS:VolumeUsage.gp2", 200, "20.00")], ctx()))
+    assert rec.monthly_savings == Decimal("4.00")
+    assert rec.proposed == {"type": "gp3"}
+    assert rec.confidence == "medium"
+    assert any("bursts to 250 MiB/s" in reason for reason in rec.confidence_reasons)
 
 
 def test_gp2_uses_the_tenants_own_cost_and_region_prefixed_usage_types() -> None:
-    # 10 % enterprise discount in us-west-2: 20 % of what the tenant pays.
-    rec = only(ebs_gp2_to_gp3([row(VOL, "USW2-EBS:VolumeUsage.gp2", 500, "45.00", list_cost="50.00")], ctx()))
-    assert rec.monthly_savings == Decimal("9.00")
+    # 10 % enterprise discount in us-west-2: 10 % of what the tenant pays (500 GB keeps 250 MiB/s).
+    rec = only(
+        ebs_gp2_to_gp3(
+            [row(VOL, "USW2-EBS:VolumeUsage.gp2", 500, "45.00", list_cost="50.00", region_id="us-west-2")], ctx()
+        )
+    )
+    assert rec.monthly_savings == Decimal("4.50")
+    assert {(p.price_region, p.resource_region, p.region_matches) for p in rec.prices} == {
+        ("us-east-1", "us-west-2", False)
+    }
+    assert any("us-east-1 prices and the resource is in us-west-2" in r for r in rec.confidence_reasons)
 
 
 def test_large_gp2_keeps_its_baseline_iops_and_pays_for_them() -> None:
-    # 2,000 GB gp2: 6,000 baseline IOPS; gp3 = 160 + 3,000 extra IOPS x 0.005 = 175 vs 200.
+    # 2,000 GB gp2: 6,000 baseline IOPS, 250 MiB/s; gp3 = 160 + 3,000 IOPS x 0.005 + 125 MiB/s x 0.04 = 180 vs 200.
     rec = only(ebs_gp2_to_gp3([row(VOL, "EBS:VolumeUsage.gp2", 2000, "200.00")], ctx()))
-    assert rec.monthly_savings == Decimal("25.00")
-    assert rec.proposed == {"type": "gp3", "iops": "6000"}
+    assert rec.monthly_savings == Decimal("20.00")
+    assert rec.proposed == {"type": "gp3", "iops": "6000", "throughput": "250"}
     assert AttributeChange(attribute="iops", current=None, proposed="6000", value_kind="number") in rec.changes
-    assert rec.confidence == "medium"
+    assert rec.confidence == "high"
 
 
 def test_gp2_rounds_half_up_to_cents_and_drops_savings_under_a_cent() -> None:

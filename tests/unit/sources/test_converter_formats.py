@@ -312,7 +312,7 @@ def test_rejected_rows_carry_reasons_and_file_row_numbers(tmp_path: Path, use_ru
     conv = open_conversion(write_credits(tmp_path, "jsonl"), source="s", file_id="fid", block_size=200)
     rejected = [r for result, _ in conv.chunks() if result is not None for r in result.rejected]
     assert [(r.row_number, r.reason) for r in rejected] == [
-        (3, "credits: BilledCost: not a valid decimal value"),
+        (3, "credits: BilledCost: not a valid decimal value in item.amount: 'oops'"),
         (4, "BillingAccountId: mandatory value missing (from account)"),
     ]
 

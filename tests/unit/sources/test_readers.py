@@ -194,3 +194,52 @@ def test_gzipped_sample_reads_the_same(tmp_path: Path, cur_sample_path: Path) ->
     plain, _ = _read_all(cur_sample_path)
     zipped, _ = _read_all(path)
     assert pa.Table.from_batches(zipped).equals(pa.Table.from_batches(plain))
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["csv", "csv.gz"])
+def test_line_longer_than_the_block_is_reported_as_such(tmp_path: Path, gz: bool) -> None:
+    from cloudops.sources.readers import open_table
+
+    data = b"a,b\n1,2\n3," + b"x" * 5000 + b"\n4,5\n"
+    path = _write(tmp_path, "long.csv.gz" if gz else "long.csv", gzip.compress(data, mtime=0) if gz else data)
+    for read in (
+        lambda: _read_all(path, block_size=1024),
+        lambda: list(open_table(path, block_size=1024).batches(lambda _: None)),
+    ):
+        with pytest.raises(BadDataError) as info:
+            read()
+        msg = str(info.value)
+        assert "a line is longer than the read block (1,024 bytes)" in msg
+        assert "CLOUDOPS_INGEST__BLOCK_BYTES" in msg
+        assert "gzip" not in msg
+        assert "corrupt" not in msg
+    # With a block that holds the line, the same file reads whole.
+    batches, invalid = _read_all(path, block_size=64 << 10)
+    assert [r["a"] for r in _rows(batches)] == ["1", "3", "4"]
+    assert invalid == []
+
+
+def test_json_line_longer_than_the_block_is_reported_as_such(tmp_path: Path) -> None:
+    from cloudops.sources.readers import open_table
+
+    path = _write(tmp_path, "long.jsonl", b'{"a": "1"}\n{"a": "' + b"x" * 5000 + b'"}\n')
+    with pytest.raises(BadDataError, match="a line is longer than the read block"):
+        list(open_table(path, block_size=1024).batches(lambda _: None))
+
+
+def test_orc_is_detected_by_magic_and_read_stripe_by_stripe(tmp_path: Path) -> None:
+    import pyarrow.orc as orc
+
+    from cloudops.sources.readers import open_table, sniff
+
+    path = tmp_path / "bill.data"  # no telling name: detected from the bytes
+    orc.write_table(pa.table({"a": [str(i) for i in range(5000)], "b": [1.5] * 5000}), path, stripe_size=1024)
+    assert sniff(path) == "orc"
+    table = open_table(path, block_size=64 << 10)
+    assert table.header == ["a", "b"]
+    batches = list(table.batches(lambda _: None))
+    assert sum(b.num_rows for b in batches) == 5000
+    assert table.bytes_read == path.stat().st_size
+    truncated = _write(tmp_path, "bad.orc", path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(BadDataError, match="corrupt ORC file"):
+        list(open_table(truncated).batches(lambda _: None))

@@ -37,16 +37,34 @@ def _changed(before: str, after: str) -> list[str]:
     return [ln for ln in difflib.ndiff(before.splitlines(True), after.splitlines(True)) if ln[:1] in "+-"]
 
 
-def test_in_place_change_touches_exactly_one_line(sample_repo: Path, state: dict[str, Any]) -> None:
+def test_in_place_change_drops_the_stale_comment_of_its_line(sample_repo: Path, state: dict[str, Any]) -> None:
     patch = _patch(sample_repo, state, "vol-0a1b2c3d4e5f60001", _change("type", "gp2", "gp3"))
     assert patch.file == "main.tf"
     assert patch.before == (sample_repo / "main.tf").read_text()
     old = '  type              = "gp2" # previous-generation general purpose\n'
-    new = '  type              = "gp3" # previous-generation general purpose\n'
-    assert _changed(patch.before, patch.after) == [f"- {old}", f"+ {new}"]
-    # every other byte is identical
-    assert patch.after == patch.before.replace(old, new)
+    new = '  type              = "gp3"\n'
+    # The comment described gp2: it goes with the old value; terraform fmt then aligns the next
+    # line's comment one column left (whitespace only), and nothing else changes.
+    neighbour_old = "  encrypted         = true  # do not change\n"
+    neighbour_new = "  encrypted         = true # do not change\n"
+    assert sorted(_changed(patch.before, patch.after)) == sorted(
+        [f"- {old}", f"- {neighbour_old}", f"+ {new}", f"+ {neighbour_new}"]
+    )
+    assert patch.after == patch.before.replace(old + neighbour_old, new + neighbour_new)
     assert patch.description == 'aws_ebs_volume.data: type "gp2" -> "gp3"'
+    assert patch.removed_comment == "# previous-generation general purpose"
+    assert fmt_check({"main.tf": patch.after}) == {"main.tf": None}
+
+
+def test_a_pinned_line_is_refused(repo_copy: Path, state: dict[str, Any]) -> None:
+    main = repo_copy / "main.tf"
+    main.write_text(main.read_text().replace('"m4.large"\n', '"m4.large" # pinned: licence tied to m4\n', 1))
+    with pytest.raises(NotAddressableError) as err:
+        _patch(repo_copy, state, "i-0a1b2c3d4e5f60011", _change("instance_type", "m4.large", "m5.large"))
+    assert err.value.outcome.code == "unsupported"
+    assert "a human pinned this value" in err.value.outcome.reason
+    assert err.value.outcome.location is not None
+    assert err.value.outcome.location.startswith("main.tf:")
 
 
 def test_module_input_change_leaves_the_module_source_alone(sample_repo: Path, state: dict[str, Any]) -> None:

@@ -30,8 +30,9 @@ def _proposed(result: ProposedChange | NotAddressable) -> ProposedChange:
             "aws_ebs_volume",
             ("type", "gp2", "gp3", "string"),
             "aws_ebs_volume.data",
-            '  type              = "gp2" # previous-generation general purpose',
-            '  type              = "gp3" # previous-generation general purpose',
+            '  type              = "gp2" # previous-generation general purpose\n'
+            "  encrypted         = true  # do not change",
+            '  type              = "gp3"\n  encrypted         = true # do not change',
         ),
         (
             "arn:aws:ec2:us-east-1:123456789012:volume/vol-0a1b2c3d4e5f60002",
@@ -76,14 +77,17 @@ def test_in_place_changes(
     assert result.address == address
     assert result.originals == {"main.tf": original}
     assert result.files == {"main.tf": original.replace(old_line + "\n", new_line + "\n", 1)}
-    assert _diff_lines(result) == [f"-{old_line}", f"+{new_line}"]
+    assert _diff_lines(result) == [
+        *(f"-{ln}" for ln in old_line.split("\n")),
+        *(f"+{ln}" for ln in new_line.split("\n")),
+    ]
     assert result.diff.startswith("--- a/main.tf\n+++ b/main.tf\n@@ ")
     assert result.check.ok
     assert result.check.fmt_clean
     assert result.check.validation == "without_providers"
     assert "```diff\n" + result.diff in result.body
     assert result.branch == f"cloudops/aws-test-rightsizing/{result.fingerprint}"
-    assert result.labels == ("cloudops", "finops", "aws-test-rightsizing")
+    assert result.labels == ("cloudops", "finops", "aws-test-rightsizing", "risk:none", "confidence:high")
     assert f"<!-- cloudops:fingerprint={result.fingerprint} -->" in result.body
     assert snapshot(sample_repo) == before  # nothing written
 

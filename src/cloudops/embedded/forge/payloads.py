@@ -299,6 +299,8 @@ def pull_request(
     labels: Sequence[Json],
     stats: PullStats,
     simple: bool = False,
+    reviewers: Sequence[Json] = (),
+    assignees: Sequence[Json] = (),
 ) -> Json:
     """A ``pull-request`` (or ``pull-request-simple`` for list answers) from a stored PR record."""
     full_name = repo["full_name"]
@@ -335,10 +337,10 @@ def pull_request(
         "closed_at": record.get("closed_at"),
         "merged_at": None,
         "merge_commit_sha": None,
-        "assignee": None,
-        "assignees": [],
-        "requested_reviewers": [],
-        "requested_teams": [],
+        "assignee": assignees[0] if assignees else None,
+        "assignees": list(assignees),
+        "requested_reviewers": list(reviewers),
+        "requested_teams": [team(site, full_name, t) for t in record.get("requested_teams", [])],
         "head": {
             "label": f"{owner_login}:{record['head']}",
             "ref": record["head"],
@@ -383,6 +385,70 @@ def pull_request(
             changed_files=stats.changed_files,
         )
     return body
+
+
+def team(site: Site, full_name: str, slug: str) -> Json:
+    """A ``team`` (requested team reviewer) of the repository owner's organisation."""
+    org = full_name.split("/")[0]
+    tid = int.from_bytes(hashlib.sha1(f"{org}/{slug}".encode()).digest()[:4], "big")
+    api = f"{site.api}/orgs/{org}/teams/{slug}"
+    return {
+        "id": tid,
+        "node_id": node_id("T", org, slug),
+        "url": api,
+        "html_url": f"{site.web}/orgs/{org}/teams/{slug}",
+        "name": slug,
+        "slug": slug,
+        "description": None,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": f"{api}/members{{/member}}",
+        "repositories_url": f"{api}/repos",
+        "parent": None,
+    }
+
+
+def issue(
+    site: Site,
+    full_name: str,
+    record: Mapping[str, Any],
+    *,
+    author: Json,
+    labels: Sequence[Json],
+    assignees: Sequence[Json] = (),
+) -> Json:
+    """An ``issue`` from a stored issue record (number, id, title, body, state, labels, dates)."""
+    api = f"{site.api}/repos/{full_name}"
+    number = int(record["number"])
+    url = f"{api}/issues/{number}"
+    return {
+        "id": record["id"],
+        "node_id": node_id("I", full_name, number),
+        "url": url,
+        "repository_url": api,
+        "labels_url": f"{url}/labels{{/name}}",
+        "comments_url": f"{url}/comments",
+        "events_url": f"{url}/events",
+        "html_url": f"{site.web}/{full_name}/issues/{number}",
+        "number": number,
+        "state": record["state"],
+        "state_reason": None,
+        "title": record["title"],
+        "body": record.get("body"),
+        "user": author,
+        "labels": list(labels),
+        "assignee": assignees[0] if assignees else None,
+        "assignees": list(assignees),
+        "milestone": None,
+        "locked": False,
+        "active_lock_reason": None,
+        "comments": int(record.get("comments", 0)),
+        "closed_at": record.get("closed_at"),
+        "created_at": record["created_at"],
+        "updated_at": record["updated_at"],
+        "author_association": "OWNER" if author["login"] == full_name.split("/")[0] else "COLLABORATOR",
+    }
 
 
 def issue_comment(site: Site, full_name: str, number: int, record: Mapping[str, Any], author: Json) -> Json:

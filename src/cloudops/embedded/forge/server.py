@@ -1,8 +1,9 @@
 """A local GitHub REST API "forge" on 127.0.0.1, backed by real bare git repositories.
 
 :class:`LocalForge` serves the subset of GitHub's REST API v3 that cloudops' pull-request
-sink uses (repository, git refs/commits/blobs/trees, contents, pulls, issue labels and
-comments), shaped like GitHub's answers so githubkit's response models validate.
+sink uses (repository, git refs/commits/blobs/trees, contents, pulls with requested
+reviewers, issues with assignees, labels and comments), shaped like GitHub's answers so
+githubkit's response models validate.
 
 Layout on disk (``root``): ``<owner>/<repo>.git`` is a bare repository, every git
 operation runs the ``git`` CLI on it; ``<owner>/<repo>.forge.json`` next to it keeps
@@ -205,6 +206,7 @@ class _Repo:
             "next_number": 1,
             "next_id": repo_id * 10,
             "pulls": {},
+            "issues": {},
             "labels": {},
             "comments": {},
         }
@@ -225,6 +227,22 @@ class _Repo:
         if record is None:
             raise _not_found("https://docs.github.com/rest/pulls/pulls#get-a-pull-request")
         return record
+
+    def issue(self, number: str | int) -> Json:
+        """The stored record of issue ``number`` (not a pull request); 404 if none."""
+        record: Json | None = self.state.setdefault("issues", {}).get(str(number))
+        if record is None:
+            raise _not_found("https://docs.github.com/rest/issues/issues#get-an-issue")
+        return record
+
+    def issue_or_pull(self, number: str | int) -> Json:
+        """An issue's or a pull request's record (they share one number sequence, as on GitHub); 404 if none."""
+        found: Json | None = self.state["pulls"].get(str(number)) or self.state.setdefault("issues", {}).get(
+            str(number)
+        )
+        if found is None:
+            raise _not_found("https://docs.github.com/rest/issues/issues#get-an-issue")
+        return found
 
 
 class LocalForge:
@@ -502,6 +520,12 @@ class LocalForge:
             ("POST", r + "/pulls", self._create_pull),
             ("GET", r + r"/pulls/{number:\d+}", self._get_pull),
             ("PATCH", r + r"/pulls/{number:\d+}", self._update_pull),
+            ("POST", r + r"/pulls/{number:\d+}/requested_reviewers", self._request_reviewers),
+            ("GET", r + "/issues", self._list_issues),
+            ("POST", r + "/issues", self._create_issue),
+            ("GET", r + r"/issues/{number:\d+}", self._get_issue),
+            ("PATCH", r + r"/issues/{number:\d+}", self._update_issue),
+            ("POST", r + r"/issues/{number:\d+}/assignees", self._add_assignees),
             ("GET", r + r"/issues/{number:\d+}/labels", self._list_labels),
             ("POST", r + r"/issues/{number:\d+}/labels", self._add_labels),
             ("GET", r + r"/issues/{number:\d+}/comments", self._list_comments),
@@ -722,6 +746,8 @@ class LocalForge:
             labels=labels,
             stats=self._stats(repo, record),
             simple=simple,
+            reviewers=[self._user(login) for login in record.get("requested_reviewers", [])],
+            assignees=[self._user(login) for login in record.get("assignees", [])],
         )
 
     def _commit_ish(self, repo: _Repo, sha: str, *, kind: str) -> str:
@@ -1065,11 +1091,11 @@ class LocalForge:
         return [p.label(self.site, repo.full_name, repo.state["labels"][n]) for n in record.get("labels", [])]
 
     def _list_labels(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.pull(call.params["number"])
+        record = repo.issue_or_pull(call.params["number"])
         return _Answer(200, self._label_payloads(repo, record))
 
     def _add_labels(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.pull(call.params["number"])
+        record = repo.issue_or_pull(call.params["number"])
         body = call.body
         raw = body.get("labels") if isinstance(body, dict) else body
         if not isinstance(raw, list) or not raw:
@@ -1092,14 +1118,14 @@ class LocalForge:
 
     def _list_comments(self, repo: _Repo, call: _Call) -> _Answer:
         number = int(call.params["number"])
-        repo.pull(number)
+        repo.issue_or_pull(number)
         comments = repo.state["comments"].get(str(number), [])
         listing = [p.issue_comment(self.site, repo.full_name, number, c, self._user(c["user"])) for c in comments]
         return _Answer(200, listing)
 
     def _add_comment(self, repo: _Repo, call: _Call) -> _Answer:
         number = int(call.params["number"])
-        record = repo.pull(number)
+        record = repo.issue_or_pull(number)
         body = _object(call.body)
         text = body.get("body")
         if not isinstance(text, str) or not text:
@@ -1111,6 +1137,138 @@ class LocalForge:
         repo.save()
         payload = p.issue_comment(self.site, repo.full_name, number, comment, self._user(self.user))
         return _Answer(201, payload, {"Location": payload["url"]})
+
+    # -- handlers: reviewers, assignees, issues ------------------------------------------------------
+
+    @staticmethod
+    def _logins(value: Any, resource: str, field_name: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, str) and _OWNER_RE.fullmatch(v) for v in value):
+            raise _invalid(resource, field_name)
+        return list(value)
+
+    def _request_reviewers(self, repo: _Repo, call: _Call) -> _Answer:
+        """Any well-formed login is a collaborator here, except the pull request's author (422, as on GitHub)."""
+        record = repo.pull(call.params["number"])
+        body = _object(call.body)
+        users = self._logins(body.get("reviewers"), "PullRequest", "reviewers")
+        teams = self._logins(body.get("team_reviewers"), "PullRequest", "team_reviewers")
+        if not users and not teams:
+            raise _unprocessable(
+                "Reviews may only be requested from collaborators. One or more of the users "
+                "or teams you specified is not a collaborator of the repository."
+            )
+        if record["user"] in users:
+            raise _unprocessable("Review cannot be requested from pull request author.")
+        for key, names in (("requested_reviewers", users), ("requested_teams", teams)):
+            current = record.setdefault(key, [])
+            current.extend(n for n in names if n not in current)
+        record["updated_at"] = _now_iso()
+        repo.save()
+        return _Answer(201, self._pull_payload(repo, record, simple=True))
+
+    def _issue_payload(self, repo: _Repo, record: Json) -> Json:
+        return p.issue(
+            self.site,
+            repo.full_name,
+            record,
+            author=self._user(record["user"]),
+            labels=self._label_payloads(repo, record),
+            assignees=[self._user(login) for login in record.get("assignees", [])],
+        )
+
+    def _add_assignees(self, repo: _Repo, call: _Call) -> _Answer:
+        number = call.params["number"]
+        record = repo.issue_or_pull(number)
+        names = self._logins(_object(call.body).get("assignees"), "Issue", "assignees")
+        current = record.setdefault("assignees", [])
+        current.extend(n for n in names if n not in current)
+        record["updated_at"] = _now_iso()
+        repo.save()
+        return _Answer(201, self._issue_payload(repo, record))
+
+    def _list_issues(self, repo: _Repo, call: _Call) -> _Answer:
+        """Issues only (GitHub lists pull requests here too; the forge keeps them apart)."""
+        q = call.query
+        state = q.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _invalid("Issue", "state")
+        wanted = {name for name in q.get("labels", "").split(",") if name}
+        records = [
+            r
+            for r in repo.state.setdefault("issues", {}).values()
+            if (state == "all" or r["state"] == state) and wanted <= set(r.get("labels", []))
+        ]
+        records.sort(key=lambda r: (r["created_at"], r["number"]), reverse=q.get("direction", "desc") != "asc")
+        per_page = min(max(_int(q.get("per_page"), 30), 1), 100)
+        page = max(_int(q.get("page"), 1), 1)
+        chunk = records[(page - 1) * per_page : page * per_page]
+        return _Answer(200, [self._issue_payload(repo, r) for r in chunk])
+
+    def _create_issue(self, repo: _Repo, call: _Call) -> _Answer:
+        body = _object(call.body)
+        title, text = body.get("title"), body.get("body")
+        if not isinstance(title, str) or not title.strip():
+            raise _invalid("Issue", "title", "missing_field")
+        if text is not None and not isinstance(text, str):
+            raise _invalid("Issue", "body")
+        names = [n if isinstance(n, str) else None for n in body.get("labels") or []]
+        if any(n is None or not n.strip() or len(n) > 50 for n in names):
+            raise _invalid("Label", "name")
+        now = _now_iso()
+        number = int(repo.state["next_number"])
+        repo.state["next_number"] = number + 1
+        known = repo.state["labels"]
+        for name in names:
+            assert name is not None
+            if name not in known:
+                known[name] = {"id": repo.next_id(), "name": name, "color": "ededed", "description": None}
+        record: Json = {
+            "number": number,
+            "id": repo.next_id(),
+            "title": title,
+            "body": text,
+            "state": "open",
+            "user": self.user,
+            "labels": list(dict.fromkeys(n for n in names if n)),
+            "assignees": self._logins(body.get("assignees"), "Issue", "assignees"),
+            "comments": 0,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+        }
+        repo.state.setdefault("issues", {})[str(number)] = record
+        repo.save()
+        payload = self._issue_payload(repo, record)
+        return _Answer(201, payload, {"Location": payload["url"]})
+
+    def _get_issue(self, repo: _Repo, call: _Call) -> _Answer:
+        return _Answer(200, self._issue_payload(repo, repo.issue(call.params["number"])))
+
+    def _update_issue(self, repo: _Repo, call: _Call) -> _Answer:
+        record = repo.issue(call.params["number"])
+        body = _object(call.body)
+        changes: Json = {}
+        if "title" in body:
+            if not isinstance(body["title"], str) or not body["title"].strip():
+                raise _invalid("Issue", "title")
+            changes["title"] = body["title"]
+        if "body" in body:
+            if body["body"] is not None and not isinstance(body["body"], str):
+                raise _invalid("Issue", "body")
+            changes["body"] = body["body"]
+        if "state" in body:
+            if body["state"] not in ("open", "closed"):
+                raise _invalid("Issue", "state")
+            changes["state"] = body["state"]
+            changes["closed_at"] = _now_iso() if body["state"] == "closed" else None
+        changed = {k: v for k, v in changes.items() if record.get(k) != v}
+        if changed:
+            record.update(changed)
+            record["updated_at"] = _now_iso()
+            repo.save()
+        return _Answer(200, self._issue_payload(repo, record))
 
 
 def _child(entry: TreeEntry, parent: str) -> TreeEntry:

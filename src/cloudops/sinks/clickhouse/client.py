@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import threading
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from cloudops.errors import TransientError
+from cloudops.errors import ConfigError, TransientError
 from cloudops.settings import validate_tenant
 
 __all__ = ["ClickHouse", "close_all", "connect", "database_for"]
@@ -52,6 +53,11 @@ class ClickHouse:
         """The clickhouse-connect client (created on first use, on the ClickHouse thread)."""
         if self._client is None:
             if self.embedded:
+                if importlib.util.find_spec("chdb") is None:  # the runtime image has no chdb
+                    raise ConfigError(
+                        "a chdb:// ClickHouse DSN needs the in-process engine: pip install 'cloudops[embedded]', "
+                        "or set CLOUDOPS_CLICKHOUSE__DSN to a ClickHouse server"
+                    )
                 path = self.dsn.removeprefix("chdb://")
                 if path and path != "/":
                     os.makedirs(path, exist_ok=True)

@@ -1,6 +1,9 @@
 """Terraform pull requests on GitHub (or GitHub Enterprise Server, or a compatible forge) via githubkit.
 
-* :class:`PullRequestSink` - ``open_or_update(repo, change)`` and ``close(repo, pull, comment)``
+* :class:`PullRequestSink` - ``base_head`` / ``fetch_tree`` (the base branch's files through the API),
+  ``open_or_update(repo, change)``, ``close(repo, pull, comment)`` and
+  ``upsert_digest(repo, key, title, body)`` (one issue per tenant listing what cannot become a PR)
+* :func:`rebase_edit` / :class:`HunkConflict` - carry an edit's hunks onto the base branch's current text
 * :class:`PullRequestChange` / :class:`PullRequestResult` / :class:`ClosedPullRequest` - its values
 * :class:`GitHubTarget` / :class:`RepoRef` - where to send them
 * :class:`RetryPolicy` - bounded retries for rate limits, 5xx and network errors
@@ -17,9 +20,13 @@ from cloudops.sinks.github.errors import (
     GitHubRateLimitError,
     GitHubUnavailableError,
 )
+from cloudops.sinks.github.hunks import HunkConflict, rebase_edit
 from cloudops.sinks.github.pulls import (
+    DIGEST_MARKER,
     FINGERPRINT_MARKER,
+    BaseTree,
     ClosedPullRequest,
+    DigestResult,
     Outcome,
     PullRequestChange,
     PullRequestResult,
@@ -29,19 +36,24 @@ from cloudops.sinks.github.retry import RetryPolicy
 from cloudops.sinks.github.target import GITHUB_API_URL, GitHubTarget, RepoRef
 
 __all__ = [
+    "DIGEST_MARKER",
     "FINGERPRINT_MARKER",
     "GITHUB_API_URL",
+    "BaseTree",
     "ClosedPullRequest",
+    "DigestResult",
     "GitHubAuthError",
     "GitHubError",
     "GitHubRateLimitError",
     "GitHubTarget",
     "GitHubUnavailableError",
+    "HunkConflict",
     "Outcome",
     "PullRequestChange",
     "PullRequestResult",
     "PullRequestSink",
     "RepoRef",
     "RetryPolicy",
+    "rebase_edit",
     "sink_for",
 ]

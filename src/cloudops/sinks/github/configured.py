@@ -11,9 +11,12 @@ __all__ = ["sink_for"]
 
 
 def sink_for(settings: Settings) -> tuple[PullRequestSink, RepoRef] | None:
-    """The PR sink and repository from settings, or None when PRs are not configured."""
+    """The PR sink and repository from settings, or None when PRs are not configured (token, repo and state).
+
+    No local checkout is needed: changes are planned on the base branch as the API serves it.
+    """
     gh = settings.github
-    if gh.token is None or not gh.repo or settings.terraform.repo_dir is None or not settings.terraform.state:
+    if gh.token is None or not gh.repo or not settings.terraform.state:
         return None
     repo = RepoRef.parse(gh.repo)
     target = GitHubTarget(base_url=gh.base_url, token=gh.token.get_secret_value(), owner=repo.owner, repo=repo.name)

@@ -6,13 +6,20 @@ one open pull request shows it:
 
 1. read the repository's default branch (the base when the change names none), the base
    commit and its tree;
-2. create one blob per file and a tree on top of the base tree (content-addressed: the
+2. when the change carries ``originals`` (the texts it was planned on, e.g. a local
+   checkout that may be older than the base), read each file at the base commit through
+   the API and carry over only the edited hunks (:func:`~cloudops.sinks.github.hunks.rebase_edit`):
+   a teammate's change on the base is never reverted; an edit whose lines changed on
+   the base is a ``conflict`` (no commit, no pull request);
+3. create one blob per file and a tree on top of the base tree (content-addressed: the
    same change always yields the same tree id);
-3. if the branch exists and its commit already has that tree, keep it (no new commit);
+4. if the branch exists and its commit already has that tree, keep it (no new commit);
    otherwise create a commit whose parent is the base head and create the branch ref, or
    force-update it;
-4. find the open pull request whose head is the branch: update its title/body/base where
-   they differ, or open one; add missing labels.
+5. find the open pull request whose head is the branch: update its title/body/base where
+   they differ, or open one; add missing labels; request ``reviewers`` and add
+   ``assignees`` that are not there yet (a reviewer the forge refuses, e.g. not a
+   collaborator, is skipped and reported in ``PullRequestResult.skipped``).
 
 Idempotent: repeating a call with the same change against an unchanged base makes no
 commit, opens no pull request and sends no PATCH. Blocks (awaits) for the HTTP round
@@ -24,6 +31,7 @@ when retries ran out, :class:`~cloudops.errors.BadDataError` for an invalid chan
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
@@ -36,12 +44,16 @@ from githubkit.utils import UNSET
 
 from cloudops.errors import BadDataError
 from cloudops.sinks.github.errors import GitHubError
+from cloudops.sinks.github.hunks import HunkConflict, rebase_edit
 from cloudops.sinks.github.retry import RetryPolicy, translate
 from cloudops.sinks.github.target import GitHubTarget, RepoRef
 
 __all__ = [
+    "DIGEST_MARKER",
     "FINGERPRINT_MARKER",
+    "BaseTree",
     "ClosedPullRequest",
+    "DigestResult",
     "Outcome",
     "PullRequestChange",
     "PullRequestResult",
@@ -52,10 +64,13 @@ __all__ = [
 
 T = TypeVar("T")
 
-Outcome = Literal["created", "updated", "unchanged", "already_applied"]
+Outcome = Literal["created", "updated", "unchanged", "already_applied", "conflict"]
 
 FINGERPRINT_MARKER = "<!-- cloudops:fingerprint={} -->"
 """Hidden line appended to pull request bodies, naming the recommendation behind it."""
+
+DIGEST_MARKER = "<!-- cloudops:digest={} -->"
+"""Hidden line of a digest issue's body, naming its key (e.g. the tenant): one open issue per key."""
 
 _BAD_BRANCH = re.compile(r"(^[-/.])|(\.\.)|(//)|(@\{)|([\x00-\x20\x7f~^:?*\[\\])|([/.]$)|(\.lock$)|(/\.)")
 
@@ -80,8 +95,12 @@ class PullRequestChange:
     """One pull request's worth of change.
 
     ``files`` maps repository-relative paths to their complete new text (``None`` deletes the
-    file). ``base`` None means the repository's default branch. ``fingerprint`` identifies the
-    recommendation; it is written as a hidden marker into the body and as a commit trailer.
+    file). ``originals`` (same paths) are the texts the change was planned on: when given,
+    only the edited hunks are carried onto the base branch's current text (module doc, step
+    2); without it, ``files`` replace whole files. ``base`` None means the repository's
+    default branch. ``fingerprint`` identifies the recommendation; it is written as a hidden
+    marker into the body and as a commit trailer. ``reviewers`` / ``assignees`` are logins
+    (e.g. from CODEOWNERS).
     """
 
     branch: str
@@ -92,6 +111,9 @@ class PullRequestChange:
     labels: tuple[str, ...] = ()
     base: str | None = None
     fingerprint: str = ""
+    originals: Mapping[str, str | None] | None = None
+    reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         validate_branch(self.branch)
@@ -103,6 +125,11 @@ class PullRequestChange:
             raise BadDataError("a pull request change needs at least one file")
         for path in self.files:
             validate_path(path)
+        if self.originals is not None and set(self.originals) != set(self.files):
+            raise BadDataError("originals must name exactly the changed files")
+        for login in (*self.reviewers, *self.assignees):
+            if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]+)?", login):
+                raise BadDataError(f"invalid reviewer or assignee {login!r}")
         if not self.title.strip() or not self.commit_message.strip():
             raise BadDataError("title and commit message must not be empty")
         for label in self.labels:
@@ -136,7 +163,8 @@ class PullRequestResult:
     ``outcome``: ``created`` (a new pull request), ``updated`` (the existing one got a new
     commit, title, body, base or labels), ``unchanged`` (nothing to do), ``already_applied``
     (the base branch already has these file contents: no commit, no pull request; ``number``
-    is an open pull request for the branch if one exists).
+    is an open pull request for the branch if one exists), ``conflict`` (the base branch
+    changed the lines the edit touches: nothing written, ``conflicts`` says where).
     """
 
     repo: RepoRef
@@ -152,6 +180,34 @@ class PullRequestResult:
     fields_updated: tuple[str, ...] = ()
     labels_added: tuple[str, ...] = ()
     fingerprint: str = ""
+    conflicts: tuple[str, ...] = ()
+    reviewers_requested: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BaseTree:
+    """The files of a base branch at one commit, read through the API (:meth:`PullRequestSink.fetch_tree`).
+
+    ``files``: {path: bytes} of every blob up to the size limit; ``skipped``: larger blobs,
+    symlinks and submodules, which are not fetched.
+    """
+
+    repo: RepoRef
+    base: str
+    sha: str
+    files: Mapping[str, bytes]
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """What :meth:`PullRequestSink.upsert_digest` did: ``created``, ``updated`` or ``unchanged``."""
+
+    repo: RepoRef
+    outcome: Literal["created", "updated", "unchanged"]
+    number: int
+    url: str
 
 
 @dataclass(frozen=True)
@@ -234,8 +290,28 @@ class PullRequestSink:
             base_sha = (await self._api(rest.git.async_get_ref(o, r, f"heads/{base}"))).parsed_data.object_.sha
             base_tree = (await self._api(rest.git.async_get_commit(o, r, base_sha))).parsed_data.tree.sha
 
+            files = dict(change.files)
+            if change.originals is not None:
+                try:
+                    files = await self._rebase(gh, repo, change, base_sha)
+                except HunkConflict as exc:
+                    pull = await self._find_open(gh, repo, change.branch)
+                    return PullRequestResult(
+                        repo=repo,
+                        outcome="conflict",
+                        number=pull.number if pull else None,
+                        url=pull.url if pull else None,
+                        branch=change.branch,
+                        base=base,
+                        head_sha=None,
+                        tree_sha=base_tree,
+                        base_sha=base_sha,
+                        commit_created=False,
+                        fingerprint=change.fingerprint,
+                        conflicts=(str(exc),),
+                    )
             entries: list[dict[str, Any]] = []
-            for path, text in sorted(change.files.items()):
+            for path, text in sorted(files.items()):
                 if text is None:
                     entries.append({"path": path, "mode": "100644", "type": "blob", "sha": None})
                     continue
@@ -274,6 +350,7 @@ class PullRequestSink:
             missing = [label for label in change.labels if label not in pull.labels]
             if missing:
                 await self._api(rest.issues.async_add_labels(o, r, pull.number, labels=missing))
+            requested, skipped = await self._people(gh, repo, pull.number, change) if created else ((), ())
 
             if created:
                 outcome: Outcome = "created"
@@ -295,6 +372,8 @@ class PullRequestSink:
                 fields_updated=fields_updated,
                 labels_added=tuple(missing),
                 fingerprint=change.fingerprint,
+                reviewers_requested=requested,
+                skipped=skipped,
             )
 
     async def close(
@@ -336,7 +415,170 @@ class PullRequestSink:
                         raise
             return ClosedPullRequest(repo, found.number, found.url, found.head, closed_now, commented, deleted)
 
+    async def base_head(self, repo: RepoRef, base: str | None = None) -> tuple[str, str]:
+        """(base branch, its head commit): ``base`` or the repository's default branch. Two requests at most."""
+        async with self._client() as gh:
+            rest, o, r = gh.rest, repo.owner, repo.name
+            branch = base or (await self._api(rest.repos.async_get(o, r))).parsed_data.default_branch
+            sha = (await self._api(rest.git.async_get_ref(o, r, f"heads/{branch}"))).parsed_data.object_.sha
+            return branch, sha
+
+    async def fetch_tree(
+        self,
+        repo: RepoRef,
+        base: str,
+        sha: str,
+        *,
+        max_file_bytes: int = 1 << 20,
+        max_total_bytes: int = 64 << 20,
+        blobs: dict[str, bytes] | None = None,
+    ) -> BaseTree:
+        """Every file of commit ``sha`` (of branch ``base``) up to ``max_file_bytes`` each: one request per blob.
+
+        ``blobs`` ({blob sha: bytes}) is a cache the caller keeps between calls: blobs in it
+        are not fetched again, fetched ones are added, and afterwards it holds exactly this
+        tree's blobs (a new commit costs one request per changed file). Raises BadDataError
+        when the tree is truncated by the API or the files exceed ``max_total_bytes`` (the
+        repository is too large to mirror this way).
+        """
+        cache = blobs if blobs is not None else {}
+        wanted: set[str] = set()
+        async with self._client() as gh:
+            rest, o, r = gh.rest, repo.owner, repo.name
+            tree_sha = (await self._api(rest.git.async_get_commit(o, r, sha))).parsed_data.tree.sha
+            tree = (await self._api(rest.git.async_get_tree(o, r, tree_sha, recursive="1"))).parsed_data
+            if tree.truncated:
+                raise BadDataError(f"{repo}: the tree of {sha} is too large for the API (truncated)")
+            files: dict[str, bytes] = {}
+            skipped: list[str] = []
+            total = 0
+            for item in tree.tree:
+                path, kind, mode = str(item.path), str(item.type), str(item.mode)
+                if kind != "blob":
+                    continue
+                size = int(item.size or 0) if item.size else 0
+                if mode == "120000" or size > max_file_bytes:
+                    skipped.append(path)
+                    continue
+                total += size
+                if total > max_total_bytes:
+                    raise BadDataError(f"{repo}: more than {max_total_bytes} bytes of files at {sha}")
+                blob_sha = str(item.sha)
+                wanted.add(blob_sha)
+                if blob_sha not in cache:
+                    blob = (await self._api(rest.git.async_get_blob(o, r, blob_sha))).parsed_data
+                    data = blob.content
+                    cache[blob_sha] = base64.b64decode(data) if blob.encoding == "base64" else data.encode()
+                files[path] = cache[blob_sha]
+            for stale in set(cache) - wanted:
+                del cache[stale]
+            return BaseTree(repo, base, sha, files, tuple(skipped))
+
+    async def upsert_digest(
+        self, repo: RepoRef, key: str, title: str, body: str, *, labels: tuple[str, ...] = ("cloudops",)
+    ) -> DigestResult:
+        """Keep one open issue per ``key`` whose title and body are ``title`` / ``body`` (updated in place).
+
+        The issue is found by the hidden :data:`DIGEST_MARKER` line among open issues with
+        the first of ``labels``. Idempotent: the same text again sends no PATCH.
+        """
+        if not key or any(c.isspace() or c in "<>-" for c in key) or not title.strip():
+            raise BadDataError(f"invalid digest key {key!r} or empty title")
+        marker = DIGEST_MARKER.format(key)
+        full = body if marker in body else f"{body.rstrip()}\n\n{marker}\n"
+        async with self._client() as gh:
+            rest, o, r = gh.rest, repo.owner, repo.name
+            found: Any = None
+            page = 1
+            while found is None:
+                listed = await self._api(
+                    rest.issues.async_list_for_repo(
+                        o, r, state="open", labels=labels[0] if labels else UNSET, per_page=100, page=page
+                    )
+                )
+                items = cast(list[Any], listed.parsed_data)
+                found = next(
+                    (i for i in items if not getattr(i, "pull_request", None) and marker in (i.body or "")), None
+                )
+                if len(items) < 100:
+                    break
+                page += 1
+            if found is None:
+                made = await self._api(
+                    rest.issues.async_create(o, r, data={"title": title, "body": full, "labels": list(labels)})
+                )
+                return DigestResult(repo, "created", int(made.parsed_data.number), str(made.parsed_data.html_url))
+            number, url = int(found.number), str(found.html_url)
+            if _normalise(found.body or "") == _normalise(full) and found.title == title:
+                return DigestResult(repo, "unchanged", number, url)
+            await self._api(rest.issues.async_update(o, r, number, data={"title": title, "body": full}))
+            return DigestResult(repo, "updated", number, url)
+
     # -- steps -----------------------------------------------------------------------------------
+
+    async def _base_text(self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, path: str, sha: str) -> str | None:
+        """The text of ``path`` at commit ``sha`` (None: no such file), read through the contents API."""
+        try:
+            resp = await self._api(gh.rest.repos.async_get_content(repo.owner, repo.name, path, ref=sha))
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        doc = resp.json()
+        if not isinstance(doc, dict) or doc.get("type") != "file":
+            raise BadDataError(f"{path} is not a file on the base branch")
+        content = doc.get("content")
+        if doc.get("encoding") == "base64" and isinstance(content, str):
+            return base64.b64decode(content).decode("utf-8")
+        blob = await self._api(gh.rest.git.async_get_blob(repo.owner, repo.name, str(doc["sha"])))
+        return base64.b64decode(blob.parsed_data.content).decode("utf-8")
+
+    async def _rebase(
+        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, change: PullRequestChange, base_sha: str
+    ) -> dict[str, str | None]:
+        """``change.files`` carried onto the base commit's texts, hunk by hunk; raises HunkConflict."""
+        assert change.originals is not None
+        out: dict[str, str | None] = {}
+        for path, new in sorted(change.files.items()):
+            original = change.originals[path]
+            current = await self._base_text(gh, repo, path, base_sha)
+            if new is None or original is None or current is None:
+                if current != original:
+                    raise HunkConflict(path, "the file was added or deleted on the base branch")
+                out[path] = new
+                continue
+            out[path] = rebase_edit(original, new, current, path=path)
+        return out
+
+    async def _people(
+        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, number: int, change: PullRequestChange
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Request reviews and add assignees on a new pull request; (requested, skipped with reasons)."""
+        rest, o, r = gh.rest, repo.owner, repo.name
+        skipped: list[str] = []
+        users = [x for x in change.reviewers if "/" not in x]
+        teams = [x.split("/", 1)[1] for x in change.reviewers if "/" in x]
+        requested: tuple[str, ...] = ()
+        if users or teams:
+            try:
+                await self._api(
+                    rest.pulls.async_request_reviewers(o, r, number, data={"reviewers": users, "team_reviewers": teams})
+                )
+                requested = change.reviewers
+            except GitHubError as exc:
+                if exc.status != 422:
+                    raise
+                skipped.append(f"reviewers {', '.join(change.reviewers)}: {exc.message}")
+        if change.assignees:
+            try:
+                await self._api(
+                    rest.issues.async_add_assignees(o, r, number, data={"assignees": list(change.assignees)})
+                )
+            except GitHubError as exc:
+                if exc.status != 422:
+                    raise
+                skipped.append(f"assignees {', '.join(change.assignees)}: {exc.message}")
+        return requested, tuple(skipped)
 
     async def _find_open(self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, branch: str) -> _Pull | None:
         listed = await self._api(

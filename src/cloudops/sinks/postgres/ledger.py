@@ -15,7 +15,7 @@ block the calling thread.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +26,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from cloudops.errors import ConfigError
+from cloudops.schemas.events import ColumnWarning
+from cloudops.schemas.money import decimal_text
 from cloudops.sinks.postgres.client import ConnOrDsn, connection, schema_for
 from cloudops.sinks.postgres.tenants import register_tenant
 
@@ -89,6 +91,7 @@ class LedgerEntry:
     updated_at: datetime
     period: date | None = None
     period_version: str | None = None
+    warnings: list[dict[str, Any]] | None = None  # data-quality warnings of the parse (migration 0007)
 
 
 _SOURCE_COLS = "id, provider, bucket, prefix, credentials_ref, schedule_s, enabled, layout"
@@ -151,7 +154,8 @@ def source_for_object(conn_or_dsn: ConnOrDsn, tenant: str, bucket: str, key: str
 
 _ENTRY_COLS = (
     "source_id, object_key, version, file_id, url, state, triggers, attempts, rows_in, rows_landed, "
-    "rows_rejected, source_totals, landed_totals, last_error, first_seen_at, updated_at, period, period_version"
+    "rows_rejected, source_totals, landed_totals, last_error, first_seen_at, updated_at, period, period_version, "
+    "warnings"
 )
 
 
@@ -240,26 +244,30 @@ def advance(
     landed_totals: Mapping[str, Decimal] | None = None,
     error: str | None = None,
     attempt: int | None = None,
+    warnings: Sequence[ColumnWarning] | None = None,
 ) -> LedgerEntry:
     """Move a file to ``state`` (only along the allowed transitions), recording counts and totals.
 
     With ``attempt`` (the ``attempts`` count :func:`claim` returned) the row moves only if that
     claim is still the latest: a worker whose file was taken over does not move it. Raises
     ValueError for a transition the state machine does not allow (e.g. loaded -> parsing), a
-    claim that is no longer current, or an unknown file. Money is stored as decimal strings.
+    claim that is no longer current, or an unknown file. Money is stored as decimal strings;
+    ``warnings`` (the parse's data-quality warnings per FOCUS column) as a JSON array.
     """
     allowed = [s for s, nxt in _NEXT.items() if state in nxt]
     if not allowed:
         raise ValueError(f"no transition leads to {state!r}")
 
     def money(v: Mapping[str, Decimal] | None) -> Jsonb | None:
-        return None if v is None else Jsonb({k: str(x) for k, x in v.items()})
+        return None if v is None else Jsonb({k: decimal_text(x) for k, x in v.items()})
 
+    notes = None if warnings is None else Jsonb([w.model_dump(mode="json") for w in warnings])
     query = sql.SQL(
         "UPDATE {} SET state = %s, updated_at = now(), rows_in = COALESCE(%s, rows_in), "
         "rows_landed = COALESCE(%s, rows_landed), rows_rejected = COALESCE(%s, rows_rejected), "
         "source_totals = COALESCE(%s, source_totals), landed_totals = COALESCE(%s, landed_totals), "
-        "last_error = COALESCE(%s, last_error) WHERE file_id = %s AND state = ANY(%s) "
+        "last_error = COALESCE(%s, last_error), warnings = COALESCE(%s, warnings) "
+        "WHERE file_id = %s AND state = ANY(%s) "
         "AND (%s::int IS NULL OR attempts = %s) RETURNING " + _ENTRY_COLS
     ).format(_t(tenant, "file_ledger"))
     params = [
@@ -270,6 +278,7 @@ def advance(
         money(source_totals),
         money(landed_totals),
         error,
+        notes,
         file_id,
         allowed,
         attempt,
@@ -281,10 +290,12 @@ def advance(
             # The loader got there first (loaded/reconciled): keep its state, record the parse counts.
             counts = sql.SQL(
                 "UPDATE {} SET rows_in = COALESCE(%s, rows_in), rows_rejected = COALESCE(%s, rows_rejected), "
-                "source_totals = COALESCE(%s, source_totals), updated_at = now() WHERE file_id = %s "
+                "source_totals = COALESCE(%s, source_totals), warnings = COALESCE(%s, warnings), "
+                "updated_at = now() WHERE file_id = %s "
                 "AND state IN ('loaded', 'reconciled') AND (%s::int IS NULL OR attempts = %s) RETURNING " + _ENTRY_COLS
             ).format(_t(tenant, "file_ledger"))
-            rows = _all(conn, tenant, counts, [rows_in, rows_rejected, money(source_totals), file_id, attempt, attempt])
+            params = [rows_in, rows_rejected, money(source_totals), notes, file_id, attempt, attempt]
+            rows = _all(conn, tenant, counts, params)
         if not rows:
             current = get_file(conn, tenant, file_id)
             where = "unknown file" if current is None else f"file is {current.state}"

@@ -10,7 +10,9 @@ The contract, per tenant ``<t>`` (a validated tenant id):
   "detail": object}``; ``data_version`` is the version that call produced.
 
 The increment and the publish run as one Lua script, so they are atomic and messages
-on a channel carry strictly increasing versions in publish order. Pub/sub is
+on a channel carry strictly increasing versions in publish order. The same script appends
+the message to the tenant's event stream (kind ``loaded``, see
+:mod:`cloudops.sinks.redis.events`), from which reconnecting subscribers replay what they missed. Pub/sub is
 fire-and-forget: a subscriber that is not connected misses messages and catches up by
 reading the key (:func:`current_version`).
 
@@ -41,6 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cloudops.errors import TransientError
 from cloudops.settings import validate_tenant
+from cloudops.sinks.redis.events import REPLAY_EVENTS, events_key
 
 __all__ = [
     "Loaded",
@@ -60,10 +63,13 @@ RedisOrUrl: TypeAlias = "aioredis.Redis | str"
 
 _SUBSCRIBE_TIMEOUT_S = 10.0
 
-# KEYS[1] version key; ARGV[1] channel; ARGV[2], ARGV[3] the message before and after the version.
+# KEYS[1] version key, KEYS[2] the tenant's event stream (see events.py); ARGV[1] channel;
+# ARGV[2], ARGV[3] the message before and after the version; ARGV[4] the stream's length bound.
 _PUBLISH_LUA = """
 local v = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', ARGV[1], ARGV[2] .. v .. ARGV[3])
+local msg = ARGV[2] .. v .. ARGV[3]
+redis.call('PUBLISH', ARGV[1], msg)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'kind', 'loaded', 'data', msg)
 return v
 """
 
@@ -150,7 +156,7 @@ async def publish_loaded(
     try:
         async with _client(url_or_client) as client:
             script = client.register_script(_PUBLISH_LUA)
-            version = await script(keys=[key], args=[channel, head, tail])
+            version = await script(keys=[key, events_key(tenant)], args=[channel, head, tail, REPLAY_EVENTS])
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise TransientError(f"Redis unavailable: {exc}") from exc
     return int(version)

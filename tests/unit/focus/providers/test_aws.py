@@ -12,6 +12,7 @@ import gzip
 import importlib.util
 import io
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +25,8 @@ import pytest
 from cloudops.errors import BadDataError
 from cloudops.focus.convert import convert_batch
 from cloudops.focus.detect import detect_format
-from cloudops.focus.rules import FormatRules, load_all_rules
+from cloudops.focus.rules import FormatRules, load_all_rules, load_lookup
+from cloudops.focus.validate import load_model
 from cloudops.sources.converter import open_conversion
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
@@ -157,7 +159,7 @@ RI = "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-1"
 
 
 @pytest.mark.parametrize(
-    ("row", "effective"),
+    ("row", "effective", "unused"),
     [
         (
             {
@@ -167,6 +169,7 @@ RI = "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-1"
                 "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod": "1.55",
                 "reservation/UnusedRecurringFee": "1.55",
             },
+            Decimal("0"),
             Decimal("3.10"),
         ),
         (
@@ -177,32 +180,96 @@ RI = "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-1"
                 "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod": "0",
                 "reservation/UnusedRecurringFee": "0",
             },
-            Decimal("0"),  # fully used reservation: nothing left over
+            Decimal("0"),
+            None,  # fully used reservation: nothing left over, no unused row
         ),
         (
             {
                 "lineItem/LineItemType": "SavingsPlanRecurringFee",
                 "lineItem/UnblendedCost": "73",
+                "savingsPlan/SavingsPlanARN": "arn:aws:savingsplans::111122223333:savingsplan/sp-1",
                 "savingsPlan/TotalCommitmentToDate": "73",
                 "savingsPlan/UsedCommitment": "70.5",
             },
+            Decimal("0"),
             Decimal("2.5"),
         ),
         (
             {"lineItem/LineItemType": "Fee", "lineItem/UnblendedCost": "270", "reservation/ReservationARN": RI},
             Decimal("0"),
+            None,
         ),
-        ({"lineItem/LineItemType": "Fee", "lineItem/UnblendedCost": "100"}, Decimal("100")),
-        ({"lineItem/LineItemType": "SavingsPlanUpfrontFee", "lineItem/UnblendedCost": "365"}, Decimal("0")),
-        ({"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": "0.104"}, Decimal("0.104")),
+        ({"lineItem/LineItemType": "Fee", "lineItem/UnblendedCost": "100"}, Decimal("100"), None),
+        ({"lineItem/LineItemType": "SavingsPlanUpfrontFee", "lineItem/UnblendedCost": "365"}, Decimal("0"), None),
+        ({"lineItem/LineItemType": "Usage", "lineItem/UnblendedCost": "0.104"}, Decimal("0.104"), None),
     ],
 )
-def test_legacy_effective_cost(row: dict[str, str], effective: Decimal) -> None:
+def test_legacy_effective_cost(row: dict[str, str], effective: Decimal, unused: Decimal | None) -> None:
+    """Strict FOCUS: a recurring commitment fee at EffectiveCost 0, its unused part as its own Usage row."""
     res = convert_batch(_batch([{**_LEGACY_BASE, **row}]), _rules("aws-cur"), file_id="f", batch_id="b", row_offset=0)
     assert res.rejected == []
-    out = res.batch.to_pylist()[0]
-    assert out["EffectiveCost"] == effective
-    assert out["BilledCost"] == Decimal(row["lineItem/UnblendedCost"])
+    out = res.batch.to_pylist()
+    assert out[0]["EffectiveCost"] == effective
+    assert out[0]["PricingCurrencyEffectiveCost"] == effective
+    assert out[0]["BilledCost"] == Decimal(row["lineItem/UnblendedCost"])
+    assert len(out) == (1 if unused is None else 2)
+    if unused is not None:
+        extra = out[1]
+        assert (extra["ChargeCategory"], extra["ChargeFrequency"], extra["CommitmentDiscountStatus"]) == (
+            "Usage",
+            "Usage-Based",
+            "Unused",
+        )
+        assert (extra["BilledCost"], extra["ListCost"], extra["ContractedCost"]) == (0, 0, 0)
+        assert extra["EffectiveCost"] == extra["PricingCurrencyEffectiveCost"] == unused
+        assert extra["CommitmentDiscountId"] == out[0]["CommitmentDiscountId"] is not None
+        assert extra["x_RowNumber"] == out[0]["x_RowNumber"]
+        assert extra["ConsumedQuantity"] is None
+    # Billed totals (and so reconciliation) are those of the source row alone.
+    assert sum((r["BilledCost"] for r in out), Decimal(0)) == Decimal(row["lineItem/UnblendedCost"])
+
+
+def test_unused_commitment_rows_carry_quantity_and_unit() -> None:
+    rows = [
+        {
+            **_LEGACY_BASE,
+            "lineItem/LineItemType": "RIFee",
+            "lineItem/UnblendedCost": "22.32",
+            "lineItem/UsageAmount": "720",
+            "pricing/unit": "Hrs",
+            "reservation/ReservationARN": RI,
+            "reservation/UnusedQuantity": "50",
+            "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod": "1.55",
+            "reservation/UnusedRecurringFee": "1.55",
+        },
+        {
+            **_LEGACY_BASE,
+            "lineItem/LineItemType": "SavingsPlanRecurringFee",
+            "lineItem/UnblendedCost": "73",
+            "savingsPlan/SavingsPlanARN": "arn:aws:savingsplans::111122223333:savingsplan/sp-1",
+            "savingsPlan/TotalCommitmentToDate": "73",
+            "savingsPlan/UsedCommitment": "70.5",
+        },
+    ]
+    res = convert_batch(_batch(rows), _rules("aws-cur"), file_id="f", batch_id="b", row_offset=0)
+    out = res.batch.to_pylist()
+    assert [r["CommitmentDiscountStatus"] for r in out] == [None, None, "Unused", "Unused"]
+    ri, sp = out[2], out[3]
+    assert (ri["PricingQuantity"], ri["PricingUnit"], ri["CommitmentDiscountType"]) == (
+        50,
+        "Hours",
+        "Reserved Instance",
+    )
+    assert (sp["PricingQuantity"], sp["PricingUnit"], sp["CommitmentDiscountType"]) == (
+        Decimal("2.5"),
+        "USD",
+        "Savings Plan",
+    )
+    assert (ri["ListUnitPrice"], ri["ContractedUnitPrice"], ri["PricingCategory"]) == (None, None, "Committed")
+    assert [r["x_RowNumber"] for r in out] == [0, 1, 0, 1]
+    assert res.source_totals == {"USD": Decimal("95.32")}
+    assert sum((r["BilledCost"] for r in out), Decimal(0)) == Decimal("95.32")
+    assert sum((r["EffectiveCost"] for r in out), Decimal(0)) == Decimal("5.60")
 
 
 def test_ri_upfront_fee_is_a_commitment_purchase_but_support_fee_is_not() -> None:
@@ -232,17 +299,21 @@ def test_ri_fee_without_unused_amounts_is_rejected_not_zeroed() -> None:
     }
     res = convert_batch(_batch([row]), _rules("aws-cur"), file_id="f", batch_id="b", row_offset=0)
     assert res.batch.num_rows == 0
-    assert [r.reason for r in res.rejected] == ["EffectiveCost: mandatory value missing (rule gave no value)"]
+    # The fee row alone would convert (EffectiveCost 0), but its unused amount is unknown: rejected whole.
+    assert [r.reason for r in res.rejected] == [
+        "unused commitment: EffectiveCost: mandatory value missing (rule gave no value)"
+    ]
     assert res.rejected_totals == {"USD": Decimal(5)}
 
 
 def test_legacy_and_cur2_give_the_same_focus_rows() -> None:
     _, legacy, _ = _convert(AWS / "cur_synthetic.csv")
     _, cur2, _ = _convert(AWS / "cur2_sample.parquet")
-    assert len(legacy) == len(cur2) == 15
+    assert len(legacy) == len(cur2) == 17  # 15 line items + the unused parts of the RI and Savings Plan fees
     same = ["BilledCost", "EffectiveCost", "ListCost", "ChargeCategory", "ChargeClass", "ChargeFrequency"]
     same += ["PricingCategory", "CommitmentDiscountId", "CommitmentDiscountStatus", "ServiceName", "PublisherName"]
-    same += ["ChargePeriodStart", "BillingPeriodStart", "RegionId", "SkuMeter"]
+    same += ["ChargePeriodStart", "BillingPeriodStart", "RegionId", "RegionName", "SkuMeter", "ServiceSubcategory"]
+    same += ["PricingQuantity", "PricingUnit", "ConsumedUnit", "PricingCurrency", "PricingCurrencyEffectiveCost"]
     for a, b in zip(legacy, cur2, strict=True):
         assert {c: a[c] for c in same} == {c: b[c] for c in same}
     # Tags: legacy user:/aws: columns and CUR 2.0 user_/aws_ map keys name the same tags.
@@ -255,8 +326,9 @@ def test_legacy_synthetic_effective_cost_total_is_amortised() -> None:
     billed = sum((r["BilledCost"] for r in rows), Decimal(0))
     effective = sum((r["EffectiveCost"] for r in rows), Decimal(0))
     assert billed == Decimal("855.79")
-    # Per row, amortised minus billed: RI usage +0.062, RI fee 3.10 - 22.32, RI upfront -270, SP usage
-    # 0.119 - 0.17, negation +0.17, SP fee 2.50 - 73, SP upfront -365; every other row is unchanged.
+    # Per row, amortised minus billed: RI usage +0.062, RI fee -22.32 and its unused row +3.10, RI upfront
+    # -270, SP usage 0.119 - 0.17, negation +0.17, SP fee -73 and its unused row +2.50, SP upfront -365;
+    # every other row is unchanged.
     deltas = [Decimal("0.062"), Decimal("3.10") - Decimal("22.32"), Decimal(-270), Decimal("0.119") - Decimal("0.17")]
     deltas += [Decimal("0.17"), Decimal("2.50") - 73, Decimal(-365)]
     assert effective == billed + sum(deltas) == Decimal("131.251")
@@ -268,10 +340,17 @@ def test_legacy_synthetic_effective_cost_total_is_amortised() -> None:
 def test_cur2_parquet_and_csv_convert_identically() -> None:
     _, parquet, _ = _convert(AWS / "cur2_sample.parquet")
     _, csv_rows, _ = _convert(AWS / "cur2_sample_csv.csv.gz")
-    assert len(parquet) == len(csv_rows) == 15
-    skip = {"x_FileId", "x_BatchId"}
+    assert len(parquet) == len(csv_rows) == 17
+    skip = {"x_FileId", "x_BatchId", "x_Extensions"}
     for a, b in zip(parquet, csv_rows, strict=True):
         assert {k: v for k, v in a.items() if k not in skip} == {k: v for k, v in b.items() if k not in skip}
+        # Source columns kept verbatim in x_Extensions: typed Parquet numbers and CSV text may spell
+        # the same number differently ("50" / "50.0"), so numbers compare by value.
+        ext_a, ext_b = json.loads(a["x_Extensions"]), json.loads(b["x_Extensions"])
+        assert ext_a.keys() == ext_b.keys()
+        for key in ext_a:
+            if ext_a[key] != ext_b[key]:
+                assert Decimal(ext_a[key]) == Decimal(ext_b[key]), key
 
 
 def test_cur2_csv_bad_json_rejects_only_that_row(tmp_path: Path) -> None:
@@ -285,10 +364,10 @@ def test_cur2_csv_bad_json_rejects_only_that_row(tmp_path: Path) -> None:
         csv.writer(fh).writerows(rows)
     conv, converted, rejected = _convert(out)
     assert conv.rules.id == "aws-cur2"
-    assert len(converted) == 13
+    assert len(converted) == 15  # 13 line items + 2 unused-commitment rows
     assert {r.row_number: r.reason for r in rejected} == {
         1: "product: not a JSON object",
-        2: "BilledCost: not a valid decimal value",
+        2: "BilledCost: not a valid decimal value in line_item_unblended_cost: 'abc'",
     }
     for cur, total in conv.source_totals.items():
         assert total == conv.converted_totals.get(cur, 0) + conv.rejected_totals.get(cur, 0)
@@ -414,3 +493,73 @@ def test_csv_reading_io_is_text() -> None:
         first = next(csv.DictReader(io.StringIO(fh.read())))
     assert json.loads(first["product"])["product_name"] == "Amazon Elastic Compute Cloud"
     assert json.loads(first["resource_tags"])["user_team"] == "web"
+
+
+# --- lookup tables (ServiceSubcategory, units, region names) -------------------------------------------
+
+# FOCUS UnitFormat (FOCUS 1.2 "Unit Format"): a data size or time unit, a count unit of words, or the
+# combinations <unit>-<plural time>, <unit>/<singular time>, <quantity> <unit>, <unit>/<interval> <plural time>.
+_SIZES = "b|Kb|Mb|Gb|Tb|Pb|Eb|B|KB|MB|GB|TB|PB|EB|Kib|Mib|Gib|Tib|Pib|Eib|KiB|MiB|GiB|TiB|PiB|EiB"
+_TIME_1 = "Year|Month|Day|Hour|Minute|Second"
+_TIME_N = "Years|Months|Days|Hours|Minutes|Seconds"
+_COUNT = r"[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z][A-Za-z0-9]*)*"
+UNIT_FORMAT = re.compile(
+    rf"^(?:(?:{_SIZES}|{_TIME_1}|{_TIME_N}|{_COUNT})"
+    rf"|(?:{_SIZES}|{_COUNT})-(?:{_TIME_N})"
+    rf"|(?:{_SIZES}|{_COUNT}|{_TIME_N})/(?:{_TIME_1})"
+    rf"|[0-9]+ (?:{_SIZES}|{_TIME_1}|{_TIME_N}|{_COUNT})"
+    rf"|(?:{_SIZES}|{_COUNT}|{_TIME_N})/[0-9]+ (?:{_TIME_N}))$"
+)
+
+
+def test_service_subcategories_have_the_categories_parent() -> None:
+    model = load_model()["ModelRules"]
+    parent = {
+        item["Items"][0]["Value"]: item["Items"][1]["Value"]
+        for item in model["ServiceSubcategory-C-004-M"]["ValidationCriteria"]["Requirement"]["Items"]
+    }
+    categories = load_lookup("aws_service_categories.csv")
+    subcategories = load_lookup("aws_service_subcategories.csv")
+    assert categories.keys() == subcategories.keys()
+    for code, sub in subcategories.items():
+        assert parent[sub] == categories[code], code
+    assert parent["Other (Other)"] == "Other"  # the default for product codes in neither table
+
+
+@pytest.mark.parametrize("table", ["aws_units.csv", "oci_units.csv", "gcp_units.csv", "alibaba_units.csv"])
+def test_unit_tables_give_focus_unit_format(table: str) -> None:
+    units = load_lookup(table)
+    assert units
+    bad = {k: v for k, v in units.items() if not UNIT_FORMAT.match(v)}
+    assert bad == {}
+
+
+def test_aws_units_and_region_names() -> None:
+    units = load_lookup("aws_units.csv")
+    assert (units["Hrs"], units["GB-Mo"], units["Lambda-GB-Second"], units["Obj-Month"]) == (
+        "Hours",
+        "GB-Months",
+        "GB-Seconds",
+        "Object-Months",
+    )
+    names = load_lookup("aws_region_names.csv")
+    assert (names["us-east-1"], names["ca-central-1"], names["eu-west-1"]) == (
+        "US East (N. Virginia)",
+        "Canada (Central)",
+        "EU (Ireland)",
+    )
+
+
+def test_cur_sample_tax_rows_have_no_pricing_quantity_and_regions_are_named(cur_sample_path: Path) -> None:
+    _, rows, _ = _convert(cur_sample_path)
+    tax = [r for r in rows if r["ChargeCategory"] == "Tax"]
+    assert tax
+    assert {(r["PricingQuantity"], r["PricingUnit"]) for r in tax} == {(None, None)}
+    assert [r for r in rows if r["RegionId"] is not None and r["RegionName"] is None] == []
+    assert {r["PricingCurrency"] for r in rows} == {"USD"}
+    assert all(r["PricingCurrencyEffectiveCost"] == r["EffectiveCost"] for r in rows)
+    assert all(r["ServiceSubcategory"] is not None for r in rows)
+    by_name: dict[str, set[str]] = {}
+    for r in rows:
+        by_name.setdefault(r["ServiceName"], set()).add(r["ServiceSubcategory"])
+    assert {k: v for k, v in by_name.items() if len(v) > 1} == {}  # one subcategory per service name

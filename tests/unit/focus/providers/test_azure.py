@@ -461,3 +461,31 @@ def test_costs_with_more_than_18_decimals_round_exactly_and_stay_columnar(monkey
     assert not any(bad.to_pylist())
     want = [None if t is None else Decimal(t).quantize(Decimal("1e-10"), rounding=ROUND_HALF_EVEN) for t in texts]
     assert parsed.to_pylist() == want
+
+
+@pytest.mark.parametrize(
+    ("fixture", "charge_type", "quantity"),
+    [
+        ("mca_actual.csv", "chargeType", "quantity"),
+        ("ea_commitments_actual.csv", "ChargeType", "Quantity"),
+    ],
+)
+def test_tax_rows_have_no_pricing_quantity_or_unit(
+    tmp_path: Path, fixture: str, charge_type: str, quantity: str
+) -> None:
+    """FOCUS PricingQuantity-C-004-C: null on Tax, even where the export writes a quantity there."""
+    with (AZURE / "synthetic" / fixture).open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    first = rows[0]
+    tax = {**first, charge_type: "Tax", quantity: "1"}
+    out = tmp_path / fixture
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(first))
+        writer.writeheader()
+        writer.writerows([first, tax])
+    _, converted, rejected = _convert(out)
+    assert rejected == []
+    assert [(r["ChargeCategory"], r["PricingQuantity"] is None, r["PricingUnit"] is None) for r in converted] == [
+        ("Usage", False, False),
+        ("Tax", True, True),
+    ]

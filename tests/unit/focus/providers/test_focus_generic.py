@@ -146,8 +146,8 @@ def test_bad_rows_are_rejected_with_reasons() -> None:
     reasons = {r.row_number: r.reason for r in res.rejected}
     assert reasons == {
         1: "ChargeCategory: mandatory value missing (rule gave no value)",
-        2: "BilledCost: not a valid decimal value",
-        3: "ChargePeriodStart: not a valid datetime value",
+        2: "BilledCost: not a valid decimal value in BilledCost: '12,50'",
+        3: "ChargePeriodStart: not a valid datetime value in ChargePeriodStart: '2023-02-01T30:00:00Z'",
         4: "ServiceName: mandatory value missing (from ServiceName)",
     }
     assert res.source_totals == {"USD": Decimal(6)}  # "12,50" cannot be read, so it is in neither total

@@ -407,7 +407,8 @@ def test_focus_pre_1_0_names_and_oracle_defaults(
     assert out["ChargeFrequency"] == "Usage-Based"
     assert (out["ProviderName"], out["PublisherName"], out["InvoiceIssuerName"]) == ("Oracle", "Oracle", "Oracle")
     assert (out["RegionId"], out["RegionName"]) == ("ap-tokyo-1", "Japan East (Tokyo)")
-    assert (out["ConsumedQuantity"], out["ConsumedUnit"]) == (Decimal(5), "GB Months")
+    # OCI unit names become FOCUS UnitFormat (oci_units.csv).
+    assert (out["ConsumedQuantity"], out["ConsumedUnit"]) == (Decimal(5), "GB-Months")
     assert (out["ServiceCategory"], out["ServiceSubcategory"]) == ("Databases", "Relational Databases")
     assert out["PricingCategory"] == "Standard"
     assert (out["EffectiveCost"], out["ListCost"], out["ContractedCost"]) == (Decimal(1), Decimal(1), Decimal(1))

@@ -13,8 +13,17 @@ from importlib import resources
 from pathlib import Path
 
 from cloudops.sinks.clickhouse.client import ClickHouse, database_for
+from cloudops.sinks.clickhouse.cluster import for_cluster
 
-__all__ = ["Migration", "all_migrations", "applied_versions", "applied_versions_active", "migrate", "pending"]
+__all__ = [
+    "Migration",
+    "all_migrations",
+    "applied_versions",
+    "applied_versions_active",
+    "migrate",
+    "pending",
+    "statements",
+]
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.up\.sql$")
 
@@ -50,6 +59,11 @@ def _statements(sql: str, **params: object) -> list[str]:
     return [s.strip().format(**params) for s in re.split(r";\s*\n", body + "\n") if s.strip()]
 
 
+def statements(m: Migration, *, db: str, dedup_window: int = 10_000, cluster: str | None = None) -> list[str]:
+    """The up statements of ``m`` exactly as :func:`migrate` runs them (golden DDL tests)."""
+    return [for_cluster(s, cluster) for s in _statements(m.up, db=db, dedup_window=dedup_window)]
+
+
 def applied_versions(ch: ClickHouse, tenant: str) -> list[int]:
     """Versions applied to the tenant's database (empty if it does not exist yet)."""
     db = database_for(tenant)
@@ -71,20 +85,29 @@ def pending(ch: ClickHouse, tenant: str) -> list[Migration]:
 
 
 def migrate(
-    ch: ClickHouse, tenant: str, *, target: int | None = None, dedup_window: int = 10_000
+    ch: ClickHouse,
+    tenant: str,
+    *,
+    target: int | None = None,
+    dedup_window: int = 10_000,
+    cluster: str | None = None,
 ) -> list[tuple[str, Migration]]:
     """Bring the tenant's database to ``target`` (default: latest). Returns the steps taken.
 
     Moving up applies missing migrations in order; a lower target reverts applied ones
-    newest first. Idempotent: running it twice does nothing the second time.
+    newest first. Idempotent: running it twice does nothing the second time. With ``cluster``
+    every DDL statement runs ``ON CLUSTER`` with ``Replicated*`` engines (:mod:`.cluster`).
     """
     db = database_for(tenant)
     params = {"db": db, "dedup_window": dedup_window}
-    ch.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    ch.command(for_cluster(f"CREATE DATABASE IF NOT EXISTS {db}", cluster))
     ch.command(
-        f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
-        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3), is_applied UInt8) "
-        "ENGINE = ReplacingMergeTree(applied_at) ORDER BY version"
+        for_cluster(
+            f"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, "
+            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3), is_applied UInt8) "
+            "ENGINE = ReplacingMergeTree(applied_at) ORDER BY version",
+            cluster,
+        )
     )
     migrations = all_migrations()
     latest = migrations[-1].version if migrations else 0
@@ -94,13 +117,13 @@ def migrate(
     for m in migrations:
         if m.version <= goal and m.version not in done:
             for stmt in _statements(m.up, **params):
-                ch.command(stmt)
+                ch.command(for_cluster(stmt, cluster))
             _record(ch, db, m, applied=True)
             steps.append(("up", m))
     for m in reversed(migrations):
         if m.version > goal and m.version in done:
             for stmt in _statements(m.down, **params):
-                ch.command(stmt)
+                ch.command(for_cluster(stmt, cluster))
             _record(ch, db, m, applied=False)
             steps.append(("down", m))
     return steps

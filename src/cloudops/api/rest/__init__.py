@@ -1,0 +1,15 @@
+"""REST routers of ``/v1`` (one module per area), thin over :mod:`cloudops.service`."""
+
+from cloudops.api.rest import costs, dlq, ingest, recommendations, tenants, tokens, webhooks
+
+ROUTERS = [
+    tenants.router,
+    ingest.router,
+    costs.router,
+    recommendations.router,
+    dlq.router,
+    tokens.router,
+    webhooks.router,
+]
+
+__all__ = ["ROUTERS"]

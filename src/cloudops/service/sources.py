@@ -1,0 +1,191 @@
+"""Billing-source use cases of one tenant: add, list, show, update, remove.
+
+A source is the routing key of the tenant's billing exports: its bucket and key prefix
+(the bridge sends an object to the source whose prefix is the longest match; two tenants'
+sources may share a bucket under different prefixes, never overlap), the object store's
+``endpoint_url`` and ``region`` (unset: the deployment's), and ``credentials_ref``, a
+reference resolved by :mod:`cloudops.sources.credentials` (``env:NAME``, ``file:/path``,
+``aws-role:arn:...`` with ``external_id``), never a secret.
+
+Tenant-bound (the caller's tenant), blocking, and audited: each mutation appends a
+``public.audit_log`` row (``source.added`` / ``source.updated`` / ``source.removed``, with the
+before/after images) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Literal
+
+import psycopg
+
+from cloudops.service.context import Caller, Conflict, InvalidInput, NotFound, audit, control_plane, require_tenant
+from cloudops.sinks.postgres import sources as store
+from cloudops.sinks.postgres.sources import SourceRecord
+
+__all__ = [
+    "Layout",
+    "Provider",
+    "SourceRecord",
+    "add_source",
+    "get_source",
+    "list_sources",
+    "remove_source",
+    "update_source",
+]
+
+Provider = Literal["aws", "azure", "gcp", "oci", "alibaba", "focus"]
+Layout = Literal["files", "manifest", "snapshot"]
+_PROVIDERS = ("aws", "azure", "gcp", "oci", "alibaba", "focus")
+_LAYOUTS = ("files", "manifest", "snapshot")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_REF = re.compile(r"^(env|file|aws-role):.+$")
+
+
+def _validate(s: SourceRecord) -> SourceRecord:
+    if not _ID.fullmatch(s.id):
+        raise InvalidInput(f"invalid source id {s.id!r}: lowercase letters, digits, '_', '.', '-' (at most 64)")
+    if s.provider not in _PROVIDERS:
+        raise InvalidInput(f"unknown provider {s.provider!r}: choose from {', '.join(_PROVIDERS)}")
+    if s.layout not in _LAYOUTS:
+        raise InvalidInput(f"unknown layout {s.layout!r}: choose from {', '.join(_LAYOUTS)}")
+    if not s.bucket:
+        raise InvalidInput("a source needs a bucket")
+    if s.schedule_s is not None and s.schedule_s < 60:
+        raise InvalidInput("--schedule-s must be at least 60 seconds")
+    if s.credentials_ref is not None and not _REF.fullmatch(s.credentials_ref):
+        raise InvalidInput(
+            f"credentials_ref {s.credentials_ref!r} must be env:NAME, file:/path or aws-role:ARN "
+            "(a reference, never a secret)"
+        )
+    if s.external_id is not None and not (s.credentials_ref or "").startswith("aws-role:"):
+        raise InvalidInput("external_id is only used with an aws-role: credentials_ref")
+    if s.endpoint_url is not None and not s.endpoint_url.startswith(("http://", "https://")):
+        raise InvalidInput(f"endpoint_url {s.endpoint_url!r} must be an http(s) URL")
+    return s
+
+
+def _overlap(conn: psycopg.Connection[Any], caller: Caller, s: SourceRecord) -> None:
+    """Conflict if another tenant has a source in the same bucket whose prefix overlaps this one's."""
+    for tenant, other in store.sources_of_tenants(conn):
+        if tenant.id == caller.tenant_id or other.bucket != s.bucket:
+            continue
+        if other.prefix.startswith(s.prefix) or s.prefix.startswith(other.prefix):
+            raise Conflict(
+                f"s3://{s.bucket}/{s.prefix} overlaps a source of another tenant (prefix {other.prefix!r}): "
+                "objects there could not be routed to one tenant"
+            )
+
+
+def _write(caller: Caller, s: SourceRecord, *, must_exist: bool | None) -> SourceRecord:
+    _validate(s)
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller, writable=True)
+        _overlap(conn, caller, s)
+        existing = store.get_source(conn, caller.tenant_id, s.id, lock=True)
+        if must_exist is True and existing is None:
+            raise NotFound(f"no source {s.id!r} for tenant {caller.tenant_id!r}")
+        try:
+            before, after = store.upsert_source(conn, caller.tenant_id, s)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict(f"tenant {caller.tenant_id!r} already has a source at s3://{s.bucket}/{s.prefix}") from None
+        except psycopg.errors.CheckViolation as exc:
+            raise InvalidInput(f"source {s.id!r} rejected by the control plane: {exc.diag.message_primary}") from None
+        audit(
+            conn,
+            caller,
+            "source.added" if before is None else "source.updated",
+            target=f"source:{s.id}",
+            before=None if before is None else before.as_dict(),
+            after=after.as_dict(),
+        )
+    return after
+
+
+def add_source(
+    caller: Caller,
+    source_id: str,
+    *,
+    provider: str,
+    bucket: str,
+    prefix: str = "",
+    credentials_ref: str | None = None,
+    external_id: str | None = None,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    schedule_s: int | None = None,
+    layout: str = "files",
+    enabled: bool = True,
+) -> SourceRecord:
+    """Create or replace the caller's source ``source_id`` (idempotent by id).
+
+    Raises InvalidInput (bad id, provider, layout, schedule, reference), Conflict (the bucket and
+    prefix overlap another tenant's source, or another source of this tenant has them; the
+    tenant is being deleted), NotFound (no such tenant), ConfigError (no control plane).
+    """
+    return _write(
+        caller,
+        SourceRecord(
+            id=source_id,
+            provider=provider,
+            bucket=bucket,
+            prefix=prefix,
+            credentials_ref=credentials_ref,
+            schedule_s=schedule_s,
+            enabled=enabled,
+            layout=layout,
+            endpoint_url=endpoint_url,
+            region=region,
+            external_id=external_id,
+        ),
+        must_exist=None,
+    )
+
+
+_UNSET: Any = object()
+
+
+def update_source(caller: Caller, source_id: str, **changes: Any) -> SourceRecord:
+    """Change some fields of an existing source (``provider``, ``bucket``, ``prefix``, ``credentials_ref``,
+    ``external_id``, ``endpoint_url``, ``region``, ``schedule_s``, ``layout``, ``enabled``).
+
+    Raises NotFound, InvalidInput (unknown field or bad value), Conflict, like :func:`add_source`.
+    """
+    allowed = set(SourceRecord.__dataclass_fields__) - {"id"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} of a source")
+    current = get_source(caller, source_id)
+    return _write(caller, replace(current, **changes), must_exist=True)
+
+
+def list_sources(caller: Caller) -> list[SourceRecord]:
+    """The caller's sources, by id. Raises NotFound (no such tenant), ConfigError. Blocks."""
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller)
+        return store.list_sources(conn, caller.tenant_id)
+
+
+def get_source(caller: Caller, source_id: str) -> SourceRecord:
+    """One of the caller's sources; NotFound if the tenant has none by that id."""
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller)
+        found = store.get_source(conn, caller.tenant_id, source_id)
+    if found is None:
+        raise NotFound(f"no source {source_id!r} for tenant {caller.tenant_id!r}")
+    return found
+
+
+def remove_source(caller: Caller, source_id: str) -> SourceRecord:
+    """Remove a source with its file ledger and period versions (loaded rows stay in ClickHouse).
+
+    Raises NotFound, Conflict (tenant being deleted). Audited as ``source.removed``.
+    """
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller, writable=True)
+        before = store.delete_source(conn, caller.tenant_id, source_id)
+        if before is None:
+            raise NotFound(f"no source {source_id!r} for tenant {caller.tenant_id!r}")
+        audit(conn, caller, "source.removed", target=f"source:{source_id}", before=before.as_dict())
+    return before

@@ -1,0 +1,144 @@
+"""Terraform-target use cases of one tenant (routing out): where its savings PRs go.
+
+A target names the tenant's Terraform repository (``owner/name``), base branch and path, the
+GitHub auth (an App installation id, or a token reference ``env:NAME`` / ``file:/path``, never
+the token), the Terraform state location(s) (``s3://bucket/key`` or a path) and, for GitHub
+Enterprise or a local forge, the API root. Tenant-bound, blocking, audited
+(``target.set`` / ``target.removed``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import psycopg
+from pydantic import SecretStr
+
+from cloudops.service.context import Caller, Conflict, InvalidInput, NotFound, audit, control_plane, require_tenant
+from cloudops.sinks.postgres import targets as store
+from cloudops.sinks.postgres.targets import TerraformTarget
+from cloudops.sources.credentials import read_secret_ref
+
+__all__ = [
+    "GitHubRoute",
+    "TerraformTarget",
+    "get_target",
+    "list_targets",
+    "remove_target",
+    "routes_for",
+    "set_target",
+]
+
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+def set_target(
+    caller: Caller,
+    target_id: str,
+    *,
+    repository: str,
+    base_branch: str = "main",
+    path: str = "",
+    app_installation_id: int | None = None,
+    token_ref: str | None = None,
+    state_refs: list[str] | None = None,
+    api_url: str | None = None,
+    enabled: bool = True,
+) -> TerraformTarget:
+    """Create or replace the caller's target ``target_id``. Needs an App installation id or a token
+    reference. Raises InvalidInput, Conflict (the repository and path are another target's of this
+    tenant; the tenant is being deleted), NotFound (no tenant)."""
+    if not _ID.fullmatch(target_id):
+        raise InvalidInput(f"invalid target id {target_id!r}")
+    if not _REPO.fullmatch(repository):
+        raise InvalidInput(f"repository {repository!r} must be owner/name")
+    if app_installation_id is None and token_ref is None:
+        raise InvalidInput("a target needs --app-installation-id or --token-ref (env:NAME or file:/path)")
+    if token_ref is not None and not token_ref.startswith(("env:", "file:")):
+        raise InvalidInput(f"token_ref {token_ref!r} must be env:NAME or file:/path (a reference, never a token)")
+    target = TerraformTarget(
+        target_id,
+        repository,
+        base_branch,
+        path.strip("/"),
+        app_installation_id,
+        token_ref,
+        list(state_refs or []),
+        api_url,
+        enabled,
+    )
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller, writable=True)
+        try:
+            before, after = store.upsert_target(conn, caller.tenant_id, target)
+        except psycopg.errors.UniqueViolation:
+            raise Conflict(f"another target of {caller.tenant_id!r} already points at {repository} {path!r}") from None
+        audit(
+            conn,
+            caller,
+            "target.set",
+            target=f"target:{target_id}",
+            before=None if before is None else before.as_dict(),
+            after=after.as_dict(),
+        )
+    return after
+
+
+def list_targets(caller: Caller) -> list[TerraformTarget]:
+    """The caller's targets, by id."""
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller)
+        return store.list_targets(conn, caller.tenant_id)
+
+
+def get_target(caller: Caller, target_id: str) -> TerraformTarget:
+    """One of the caller's targets; NotFound otherwise."""
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller)
+        found = store.get_target(conn, caller.tenant_id, target_id)
+    if found is None:
+        raise NotFound(f"no Terraform target {target_id!r} for tenant {caller.tenant_id!r}")
+    return found
+
+
+def remove_target(caller: Caller, target_id: str) -> TerraformTarget:
+    """Remove one of the caller's targets (open PRs stay open). Raises NotFound."""
+    with control_plane(caller) as conn:
+        require_tenant(conn, caller, writable=True)
+        before = store.delete_target(conn, caller.tenant_id, target_id)
+        if before is None:
+            raise NotFound(f"no Terraform target {target_id!r} for tenant {caller.tenant_id!r}")
+        audit(conn, caller, "target.removed", target=f"target:{target_id}", before=before.as_dict())
+    return before
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubRoute:
+    """Where and as whom to open one tenant's PRs: the target plus its resolved auth.
+
+    ``token`` is the secret behind ``token_ref`` (masked in ``repr``); with an App installation,
+    ``installation_id`` names it and the deployment's App credentials authenticate (githubkit's
+    app-installation auth). ``api_url``: the target's, else the deployment's
+    (``CLOUDOPS_GITHUB__BASE_URL``).
+    """
+
+    tenant: str
+    target: TerraformTarget
+    api_url: str
+    token: SecretStr | None = field(default=None, repr=False)
+    installation_id: int | None = None
+
+
+def routes_for(caller: Caller) -> list[GitHubRoute]:
+    """The caller's enabled targets with their auth resolved (the proposer's routing out). Raises
+    ConfigError for a token reference that cannot be read, NotFound (no tenant). Blocks."""
+    out = []
+    for t in list_targets(caller):
+        if not t.enabled:
+            continue
+        token = SecretStr(read_secret_ref(t.token_ref)) if t.token_ref else None
+        api = t.api_url or caller.settings.github.base_url
+        out.append(GitHubRoute(caller.tenant_id, t, api, token, t.app_installation_id))
+    return out

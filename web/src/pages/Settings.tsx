@@ -1,0 +1,143 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { ApiError, SCOPES, del, getJson, postJson, type Page, type Token } from "../api";
+import { useTenant } from "../auth";
+import { ErrorBox, QueryState } from "../components/States";
+import { formatDate } from "../format";
+
+export function Settings() {
+  const { tenant } = useTenant();
+  const qc = useQueryClient();
+  const tokens = useQuery({ queryKey: [tenant, "tokens"], queryFn: () => getJson<Page<Token>>("/v1/tokens", { limit: 500 }), retry: false });
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<Set<string>>(new Set(["costs:read"]));
+  const [expires, setExpires] = useState("90d");
+  const [issued, setIssued] = useState<string | null>(null);
+  const create = useMutation({
+    mutationFn: () => postJson<{ token: Token; secret: string }>("/v1/tokens", { name, scopes: [...scopes], expires }),
+    onSuccess: (r) => {
+      setIssued(r.secret);
+      setName("");
+      void qc.invalidateQueries({ queryKey: [tenant, "tokens"] });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => del<Token>(`/v1/tokens/${encodeURIComponent(id)}`),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: [tenant, "tokens"] }),
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setIssued(null);
+    create.mutate();
+  };
+  return (
+    <section aria-labelledby="settings-title">
+      <h1 id="settings-title">Settings</h1>
+      <h2>API tokens</h2>
+      {tokens.error instanceof ApiError && tokens.error.status === 403 ? (
+        <p className="muted">Managing tokens needs the tokens:admin scope.</p>
+      ) : (
+        <QueryState q={tokens} what="tokens" isEmpty={(d) => d.items.length === 0} empty="No tokens.">
+          {(d) => (
+            <table className="simple" aria-label="API tokens">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Id</th>
+                  <th scope="col">Scopes</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">State</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.items.map((t) => (
+                  <tr key={t.id}>
+                    <td>{t.name}</td>
+                    <td>
+                      <code>{t.id}</code>
+                    </td>
+                    <td className="small">{t.scopes.join(", ")}</td>
+                    <td>{formatDate(t.created_at)}</td>
+                    <td>{t.expires_at ? formatDate(t.expires_at) : "never"}</td>
+                    <td>{formatDate(t.last_used_at)}</td>
+                    <td>{t.revoked_at ? <span className="badge dismissed">revoked</span> : <span className="badge open">active</span>}</td>
+                    <td>
+                      {!t.revoked_at && (
+                        <button
+                          type="button"
+                          onClick={() => {
+                            if (confirm(`Revoke token ${t.name} (${t.id})? Clients using it stop working at once.`)) revoke.mutate(t.id);
+                          }}
+                        >
+                          Revoke<span className="sr-only"> {t.name}</span>
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </QueryState>
+      )}
+      {revoke.error && <ErrorBox error={revoke.error} />}
+      <h3>Create a token</h3>
+      <form className="token-form" onSubmit={submit}>
+        <label>
+          Name
+          <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
+        </label>
+        <label>
+          Expires
+          <input value={expires} onChange={(e) => setExpires(e.target.value)} placeholder="90d, 12h, 2027-01-01, never" />
+        </label>
+        <fieldset>
+          <legend>Scopes</legend>
+          {SCOPES.map((s) => (
+            <label key={s} className="check">
+              <input
+                type="checkbox"
+                checked={scopes.has(s)}
+                onChange={(e) => {
+                  const next = new Set(scopes);
+                  if (e.target.checked) next.add(s);
+                  else next.delete(s);
+                  setScopes(next);
+                }}
+              />{" "}
+              {s}
+            </label>
+          ))}
+        </fieldset>
+        <button type="submit" disabled={!name.trim() || scopes.size === 0 || create.isPending}>
+          Create token
+        </button>
+      </form>
+      {create.error && <ErrorBox error={create.error} />}
+      {issued && (
+        <div className="issued" role="status">
+          <p>
+            <strong>Copy this token now: it is shown once.</strong> cloudops stores only its hash.
+          </p>
+          <code data-testid="new-token">{issued}</code>{" "}
+          <button type="button" onClick={() => void navigator.clipboard?.writeText(issued)}>
+            Copy
+          </button>{" "}
+          <button type="button" onClick={() => setIssued(null)}>
+            Done
+          </button>
+        </div>
+      )}
+      <h2>Terraform targets</h2>
+      <p className="muted">
+        The API does not expose the tenant&apos;s Terraform targets (repository, base branch, paths) yet; they are set with{" "}
+        <code>cloudops</code> on the command line.
+      </p>
+    </section>
+  );
+}
