@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: gateway demo test lint typecheck unit integration setup services clean schemas docs conformance image image-test k8s
+.PHONY: gateway azurite web web-lint demo test lint typecheck unit integration setup services clean schemas docs conformance image image-test k8s
 
 $(STAMP): pyproject.toml
 	@scripts/bootstrap.sh "$(PYTHON)" "$(VENV)"
@@ -22,6 +22,24 @@ $(GATEWAY): gateway/package-lock.json
 
 gateway: $(GATEWAY) ## install the Apollo Gateway and composition (Node 20, npm registry) for the GraphQL tests
 
+AZURITE := tests/support/node/node_modules/.package-lock.json
+
+$(AZURITE): tests/support/node/package-lock.json
+	cd tests/support/node && npm ci --no-audit --no-fund
+
+azurite: $(AZURITE) ## install Azurite (npm registry), the Azure Blob + Queue emulator of the azure-blob source tests
+
+WEB := web/node_modules/.package-lock.json
+
+$(WEB): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: $(WEB) ## install (npm ci) and build the web UI into web/dist (served by `cloudops api` at /)
+	cd web && npm run build
+
+web-lint: $(WEB) ## the web UI's GraphQL types are current (codegen --check), ESLint, tsc --noEmit
+	cd web && npm run lint
+
 services: ## make sure the PostgreSQL and Redis binaries exist (the suite starts its own servers)
 	@scripts/ensure-services.sh
 
@@ -36,10 +54,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
-integration: $(STAMP) services gateway
+integration: $(STAMP) services gateway web azurite
 	$(BIN)/pytest tests/integration -q
 
-test: $(STAMP) services gateway lint typecheck ## lint, type-check, then every test (unit + integration)
+test: $(STAMP) services gateway web azurite lint web-lint typecheck ## lint, type-check, then every test (unit + integration)
 	$(BIN)/pytest -q
 
 IMAGE_TEST_TAG ?= localhost/cloudops:image-test

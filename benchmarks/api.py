@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,7 +70,11 @@ async def _rest_round(url: str, token: str, bodies: list[dict[str, Any]], client
         for _ in range(rounds):
             for body in bodies:
                 t0 = time.perf_counter()
-                r = await http.post(f"{url}/v1/costs/query", json=body, headers=headers)
+                try:
+                    r = await http.post(f"{url}/v1/costs/query", json=body, headers=headers)
+                except httpx.TransportError:
+                    errors += 1
+                    continue
                 latencies.append(time.perf_counter() - t0)
                 errors += r.status_code != 200
 
@@ -182,7 +187,12 @@ async def main() -> None:
             )
         finally:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

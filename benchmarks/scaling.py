@@ -145,10 +145,21 @@ class Pool:
     spawn: Callable[[str], Any]  # name -> a started tests.support.faults.Worker
     workers: list[Any] = field(default_factory=list)
     started: int = 0
+    restarts: int = 0
 
     @property
     def replicas(self) -> int:
         return len(self.workers)
+
+    def restart_dead(self) -> int:
+        """Replace workers that exited on their own, as a Deployment's controller restarts a crashed
+        pod (the replica count stays what the autoscaler asked for); returns how many."""
+        dead = [i for i, w in enumerate(self.workers) if w.proc.poll() is not None]
+        for i in dead:
+            self.started += 1
+            self.workers[i] = self.spawn(f"{self.role}-{self.started}")
+        self.restarts += len(dead)
+        return len(dead)
 
     async def scale_to(self, n: int) -> None:
         while len(self.workers) < n:
@@ -253,6 +264,7 @@ class Autoscaler:
                 by_topic[topic][partition] = n
             lags[role] = sum(measured.values())
             pool = self.pools[role]
+            pool.restart_dead()
             want = scaler.desired(now, pool.replicas, by_topic)
             if want != pool.replicas:
                 await pool.scale_to(want)
@@ -290,6 +302,7 @@ class Result:
     samples: list[Sample]
     scrape: str = ""
     expired: list[tuple[float, str, int]] = field(default_factory=list)
+    restarts: dict[str, int] = field(default_factory=dict)
 
     def table(self) -> str:
         busy = self.drained_s
@@ -306,6 +319,7 @@ class Result:
             rs = self.replica_seconds[role]
             lines.append(f"files/s per {role} replica        {self.files / rs:.3f} ({rs:.0f} replica-seconds)")
         lines.append("exact                           every file: rows and cost in ClickHouse = source, none twice")
+        lines.append(f"workers crashed and replaced    {self.restarts or 'none'}")
         lines.append(
             f"test-broker member expiry        {len(self.expired)} time(s) (noida-db keeps dead member ids; "
             "a Kafka broker expires them itself)"
@@ -531,7 +545,9 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             deadline = time.monotonic() + plan.timeout_s
             while not receipts_task.done():
                 if time.monotonic() > deadline:
-                    raise TimeoutError("files did not all land")
+                    receipts_task.cancel()
+                    tail = "\n".join(f"t={x.t:.0f} replicas={x.replicas} lag={x.lag}" for x in scaler.samples[-10:])
+                    raise TimeoutError(f"files did not all land\n{tail}\n{cluster.diagnose(ids)[-6000:]}")
                 if not scrape:  # a worker's own /metrics while the backlog is there
                     scrape = await asyncio.to_thread(_scrape_lag, ports)
                 if not first_receipt and await asyncio.to_thread(cluster.landed):
@@ -542,7 +558,8 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             log(f"every file has its receipt at t={drained:.1f}s; waiting for 0 replicas ...")
             while any(p.replicas for p in pools.values()):
                 if time.monotonic() > deadline:
-                    raise TimeoutError("did not scale back to 0")
+                    tail = "\n".join(f"t={x.t:.0f} replicas={x.replicas} lag={x.lag}" for x in scaler.samples[-10:])
+                    raise TimeoutError(f"did not scale back to 0\n{tail}")
                 await asyncio.sleep(0.5)
             back = time.monotonic() - scaler.t0
         finally:
@@ -565,6 +582,7 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             samples=samples,
             scrape=scrape,
             expired=list(expiry.expired) if expiry else [],
+            restarts={r: p.restarts for r, p in pools.items()},
         )
     finally:
         for p in pools.values():

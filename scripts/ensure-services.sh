@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite starts its own PostgreSQL and Redis servers on free loopback ports;
-# this makes sure their binaries are installed (Debian/Ubuntu packages).
+# this makes sure their binaries are installed (Debian/Ubuntu packages), and chromium for the web UI test.
 set -euo pipefail
 need=()
 pg_bin=""
@@ -9,6 +9,8 @@ for d in /usr/lib/postgresql/*/bin; do
 done
 if [ -z "$pg_bin" ] && ! command -v initdb >/dev/null; then need+=(postgresql); fi
 if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then need+=(redis-server); fi
+# The web UI's browser test drives Debian's chromium (browsers cannot be downloaded by playwright here).
+if [ ! -x /usr/bin/chromium ]; then need+=(chromium fonts-liberation); fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} (binaries only; the suite starts its own servers) ..."

@@ -375,6 +375,13 @@ class ApiSettings(_Section):
     graphql_max_cost: int = Field(
         5000, ge=10, description="Largest GraphQL query cost (fields, list fields weighted by their `first`)."
     )
+    web_dir: Path | None = Field(
+        None,
+        description=(
+            "The built web UI (`make web`: web/dist) served at `/`. Unset: web/dist of the source checkout "
+            "when it has been built; no UI otherwise."
+        ),
+    )
 
 
 class HealthSettings(_Section):

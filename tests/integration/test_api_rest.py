@@ -216,6 +216,23 @@ async def test_scopes_rate_limits_and_token_api(api: object, world: World) -> No
         assert {world.a, world.b} <= set(names)
         assert (await http.get("/v1/costs", headers=admin)).status_code == 403
         assert (await http.get("/v1/tenants", headers=world.headers("a"))).status_code == 403
+        # ...and mints tokens for a tenant (service to service), listed under that tenant.
+        minted = await http.post(
+            "/v1/tokens",
+            json={"name": "svc:billing-sync", "scopes": ["sources:write"], "tenant": world.b, "rate_limit_per_min": 60},
+            headers=admin,
+        )
+        assert minted.status_code == 201, minted.text
+        svc = minted.json()
+        assert (svc["token"]["tenant"], svc["token"]["rate_limit_per_min"]) == (world.b, 60)
+        of_b = (await http.get("/v1/tokens", params={"tenant": world.b}, headers=admin)).json()["items"]
+        assert svc["token"]["id"] in [t["id"] for t in of_b]
+        svc_h = {"Authorization": f"Bearer {svc['secret']}"}
+        made = await http.post(
+            "/v1/sources", json={"id": "svc", "provider": "aws", "bucket": f"s-{world.b}"}, headers=svc_h
+        )
+        assert made.status_code == 200, made.text
+        assert (await http.get("/v1/sources", headers=svc_h)).status_code == 403  # sources:write only
 
 
 async def test_recommendations_list_show_dismiss_snooze(api: object, world: World) -> None:

@@ -33,11 +33,14 @@ from tests.support.settings import local_settings
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.schemas.events import BillingLoaded, PeriodSwapped, file_id_for
+from cloudops.service import sources as sources_svc
+from cloudops.service.context import Caller, InvalidInput
 from cloudops.settings import Settings
 from cloudops.sinks.clickhouse import connect, database_for
 from cloudops.sinks.postgres import migrate
 from cloudops.sinks.postgres.ledger import add_source, get_file, list_files
 from cloudops.sinks.postgres.sources import SourceRecord, get_source, upsert_source
+from cloudops.sinks.postgres.tenants import register_tenant
 from cloudops.topics.admin import ensure_topics
 from cloudops.topics.codec import decode_record
 
@@ -202,7 +205,8 @@ async def test_partitioned_export_by_schedule_lands_reconciled(
     assert await _landed(settings, "az-sched") == (SAMPLE_ROWS, SAMPLE_USD)
     data_id = file_id_for(tenant, f"az://{container}/{part}", None, None, RUN_ID)
     entry = get_file(dsn, tenant, data_id)
-    assert entry is not None and entry.state == "reconciled"
+    assert entry is not None
+    assert entry.state == "reconciled"
     assert entry.landed_totals == {"USD": str(SAMPLE_USD)}
     skipped_url = f"az://{container}/exports/daily-amortized/20230901-20230930/run-2/manifest.json"
     for _ in range(100):
@@ -261,14 +265,16 @@ async def test_blob_created_event_on_storage_queue_lands_reconciled(
     [receipt] = receipts(
         await read_topic(settings.kafka.bootstrap_servers, "billing-loaded", until=receipts, timeout=120)
     )
-    assert receipt.reconciled and receipt.rows_landed == SAMPLE_ROWS
+    assert receipt.reconciled
+    assert receipt.rows_landed == SAMPLE_ROWS
     assert await _landed(settings, "az-events") == (SAMPLE_ROWS, SAMPLE_USD)
     for _ in range(100):  # the loader moves the ledger row after publishing the receipt
         entry = get_file(dsn, tenant, file_id)
         if entry is not None and entry.state == "reconciled":
             break
         await asyncio.sleep(0.1)
-    assert entry is not None and (entry.state, entry.triggers) == ("reconciled", ["s3-event"])
+    assert entry is not None
+    assert (entry.state, entry.triggers) == ("reconciled", ["s3-event"])
 
     def unroutable(rs: list[Any]) -> list[Any]:
         return [r for r in rs if f"nobody-{unique}".encode() in (r.value or b"")]
@@ -279,3 +285,55 @@ async def test_blob_created_event_on_storage_queue_lands_reconciled(
     assert b"matches no source" in dead.value
     async with QueueClient.from_queue_url(queue_url, credential=azurite.credential) as q:
         assert (await q.get_queue_properties()).approximate_message_count == 0  # handled messages are deleted
+
+
+def test_sources_add_check_lists_once_and_says_what_is_wrong(
+    azurite: AzuriteServer, postgres_db: str, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cloudops sources add --kind azure-blob --check` (the service call the CLI and API share)."""
+    tenant = f"ck{unique}"
+    migrate(postgres_db, tenant)
+    register_tenant(postgres_db, tenant)
+    caller = Caller(actor="test:check", tenant=tenant, settings=Settings(postgres={"dsn": postgres_db}))
+    monkeypatch.setenv(f"GOOD_{unique}_ACCESS_KEY_ID", AZURITE_ACCOUNT)
+    monkeypatch.setenv(f"GOOD_{unique}_SECRET_ACCESS_KEY", AZURITE_KEY)
+    monkeypatch.setenv(f"BAD_{unique}_ACCESS_KEY_ID", AZURITE_ACCOUNT)
+    monkeypatch.setenv(f"BAD_{unique}_SECRET_ACCESS_KEY", base64.b64encode(b"not the key").decode())
+    container = f"check-{unique}"
+
+    async def seed() -> None:
+        async with BlobServiceClient(azurite.blob_url, credential=azurite.credential) as svc:
+            c = await svc.create_container(container)
+            await c.upload_blob("exports/a.csv", b"x")
+            await c.upload_blob("exports/b.csv", b"y")
+
+    asyncio.run(seed())
+
+    def add(source_id: str, ref: str, bucket: str = container, **kw: Any) -> Any:
+        return sources_svc.add_source(
+            caller,
+            source_id,
+            provider="azure",
+            bucket=bucket,
+            prefix="exports/",
+            credentials_ref=ref,
+            endpoint_url=azurite.blob_url,
+            kind="azure-blob",
+            check=True,
+            **{"options": {"dataset": "actual"}, **kw},
+        )
+
+    made = add("az-good", f"env:GOOD_{unique}")
+    assert (made.kind, made.options) == ("azure-blob", {"dataset": "actual"})
+    assert sources_svc.check_source(caller, "az-good") == 2
+    cases = [
+        ("az-badkey", f"env:BAD_{unique}", container, "refused|no permission"),
+        ("az-nokey", f"env:MISSING_{unique}", container, f"MISSING_{unique}_ACCESS_KEY_ID"),
+        ("az-nobox", f"env:GOOD_{unique}", f"absent-{unique}", "ContainerNotFound"),
+    ]
+    for source_id, ref, bucket, reason in cases:
+        with pytest.raises(InvalidInput, match=f"cannot be listed: .*({reason})"):
+            add(source_id, ref, bucket)
+        assert get_source(postgres_db, tenant, source_id) is None  # nothing saved
+    with pytest.raises(InvalidInput, match="dataset"):
+        add("az-ds", f"env:GOOD_{unique}", options={"dataset": "everything"})

@@ -3,12 +3,24 @@ KEDA's Kafka-scaler arithmetic on the live lag (benchmarks/scaling.py), every fi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from benchmarks.scaling import Plan, run
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+# Workers join and leave the consumer groups while files are in flight: the churn that exposes the
+# test broker's (noida-db) group defect (docs/reliability.md). The run stands in for the broker's
+# member expiry (benchmarks/scaling.py: GroupExpiry) and, as the other churn scenarios, may re-run
+# once; CLOUDOPS_TEST_SKIP_BROKER_CHURN=1 leaves it out.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        bool(os.environ.get("CLOUDOPS_TEST_SKIP_BROKER_CHURN")), reason="CLOUDOPS_TEST_SKIP_BROKER_CHURN is set"
+    ),
+    pytest.mark.flaky(reruns=1),
+]
 
 
 async def test_a_burst_scales_parse_and_load_from_zero_and_back_with_every_file_exact(tmp_path: Path) -> None:
@@ -23,7 +35,8 @@ async def test_a_burst_scales_parse_and_load_from_zero_and_back_with_every_file_
         down_window_s=4.0,
         down_period_s=2.0,
         up_period_s=2.0,
-        timeout_s=600.0,
+        timeout_s=300.0,
+        expire_after_s=30.0,
     )
     result = await run(plan, tmp_path, log=lambda _msg: None)  # asserts ClickHouse = source per file
     replicas = [(s.replicas["parse"], s.replicas["load"]) for s in result.samples]

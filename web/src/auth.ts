@@ -54,9 +54,15 @@ export function useSession(): Session | null {
   );
 }
 
-/** The signed-in session, for pages that only render behind the sign-in guard. */
+let last: Session | null = current;
+
+/** The signed-in session, for pages that only render behind the sign-in guard. In the moment
+ * between a sign-out (or a 401) and the redirect to sign-in, the last session: its token no
+ * longer works and its cached data is already cleared. */
 export function useTenant(): Session {
   const s = useSession();
-  if (!s) throw new Error("not signed in");
-  return s;
+  if (s) last = s;
+  const known = s ?? last;
+  if (!known) throw new Error("not signed in");
+  return known;
 }

@@ -3,7 +3,8 @@
 Routes: ``/healthz`` (the process answers), ``/readyz`` (PostgreSQL, Redis and ClickHouse
 answer within ``health.check_timeout_s``), ``/metrics`` (Prometheus), ``/v1/...`` (REST, OpenAPI
 3.1 at ``/openapi.json``), ``/graphql/<subgraph>`` (federation subgraphs; subscriptions over
-``graphql-transport-ws`` on ``/graphql/ingest``).
+``graphql-transport-ws`` on ``/graphql/ingest``), and the web UI at ``/`` when it is built
+(:mod:`cloudops.api.web`).
 
 Every response carries ``X-Request-Id`` (the client's, when it sent a sane one, else a new
 uuid); errors are RFC 9457 problem+json (:mod:`cloudops.api.problems`).
@@ -30,6 +31,7 @@ from cloudops.api.auth import Gate
 from cloudops.api.problems import install_problem_handlers, problem_response
 from cloudops.api.rest import ROUTERS
 from cloudops.api.state import ApiState
+from cloudops.api.web import mount_web
 from cloudops.metrics import API_REQUESTS, API_SECONDS
 from cloudops.service.costs import Costs
 from cloudops.settings import Settings, get_settings
@@ -148,6 +150,7 @@ def create_api(settings: Settings | None = None, *, graphql: bool = True) -> Fas
         from cloudops.api.graphql import mount_subgraphs
 
         mount_subgraphs(app, state)
+    mount_web(app, settings)  # the built web UI at / (web/dist), when built
     app.add_middleware(RequestIds)
     return app
 

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from cloudops.commands._common import TenantOpt, caller, console
 from cloudops.service import sources as svc
+from cloudops.service.context import InvalidInput
+from cloudops.sources.stores import SCHEMES
 
 __all__ = ["sources_app"]
 
@@ -23,8 +25,33 @@ _LAYOUT_HELP = (
 _REF_HELP = "How credentials are obtained (never the secret): env:PREFIX, file:/mounted/secret or aws-role:ARN."
 
 
+_KIND_HELP = (
+    "Where the objects live: s3 (and S3-compatible), azure-blob (--bucket: the container, --endpoint-url: the "
+    "storage account's blob endpoint), gcs (Cloud Storage), bigquery (--bucket: the billing export table "
+    "project.dataset.table, --layout snapshot), oci-object-storage (--bucket: the tenancy OCID, namespace bling), "
+    "alibaba-oss (--region required)."
+)
+_OPTION_HELP = (
+    "A kind-specific setting KEY=VALUE (repeatable): dataset=actual|amortized|focus (azure-blob: the Cost "
+    "Management export this source reads); project=ID (gcs, bigquery); location=, months=, month_column=, "
+    "time_column= (bigquery); namespace=, auth=instance_principal (oci-object-storage); path_style=true "
+    "(alibaba-oss)."
+)
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--option {pair!r} must be KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _show(s: svc.SourceRecord, tenant: str) -> str:
-    where = f"s3://{s.bucket}/{s.prefix}" + (f" at {s.endpoint_url}" if s.endpoint_url else "")
+    scheme = SCHEMES.get(s.kind, s.kind)
+    where = f"{scheme}://{s.bucket}/{s.prefix}" + (f" at {s.endpoint_url}" if s.endpoint_url else "")
     return f"source {s.id}: {s.provider} {where}, layout {s.layout} (tenant {tenant})"
 
 
@@ -40,10 +67,14 @@ def add(
     region: Annotated[str | None, typer.Option(help="Object-store region (default: CLOUDOPS_AWS__REGION).")] = None,
     schedule_s: Annotated[int | None, typer.Option(help="Also list the prefix every N seconds (>= 60).")] = None,
     layout: Annotated[str, typer.Option(help=_LAYOUT_HELP)] = "files",
+    kind: Annotated[str, typer.Option(help=_KIND_HELP)] = "s3",
+    option: Annotated[list[str] | None, typer.Option(help=_OPTION_HELP)] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="List the source once before saving.")] = False,
     tenant: TenantOpt = None,
 ) -> None:
     """Create or replace a billing source (idempotent by id)."""
     c = caller(tenant)
+    options = _options(option or [])
     s = svc.add_source(
         c,
         source_id,
@@ -56,8 +87,19 @@ def add(
         region=region,
         schedule_s=schedule_s,
         layout=layout,
+        kind=kind,
+        options=options,
+        check=check,
     )
-    console.print(_show(s, c.tenant_id))
+    console.print(_show(s, c.tenant_id) + (" (listed: readable)" if check else ""))
+
+
+@sources_app.command("check")
+def check_(source_id: Annotated[str, typer.Argument(help="Source id.")], tenant: TenantOpt = None) -> None:
+    """List a source once with its own credentials: a clear error if it cannot be read."""
+    c = caller(tenant)
+    n = svc.check_source(c, source_id)
+    console.print(f"source {source_id}: listed {n} object(s) (tenant {c.tenant_id})")
 
 
 @sources_app.command("update")

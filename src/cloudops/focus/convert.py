@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from cloudops.focus.columns import EXTENSION_COLUMNS, FOCUS_COLUMNS, FocusColumn
 from cloudops.focus.datasets import dataset_columns, dataset_schema
 from cloudops.focus.derive import derived_rows
-from cloudops.focus.expr import column, evaluate
+from cloudops.focus.expr import column, decimal_of, evaluate, parse_memo, timestamp_of
 from cloudops.focus.nested import prepare_nested
 from cloudops.focus.quality import (
     blank_sensitive_columns,
@@ -37,9 +37,7 @@ from cloudops.focus.quality import (
 from cloudops.focus.rules import Derive, Explode, Expr, FormatRules
 from cloudops.focus.unmapped import nested_json_text, unmapped_columns
 from cloudops.focus.values import (
-    as_decimal,
     as_text,
-    as_timestamp,
     blank_to_null,
     json_body,
     json_object,
@@ -127,9 +125,9 @@ def sum_by_currency(values: pa.Array, currency: pa.Array) -> dict[str, Decimal]:
 
 def _typed(col: FocusColumn, expr: Expr, value: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     if col.kind == "decimal":
-        return as_decimal(value, decimal_comma=expr.decimal_comma)
+        return decimal_of(value, decimal_comma=expr.decimal_comma)
     if col.kind == "datetime":
-        return as_timestamp(value, expr.format)
+        return timestamp_of(value, expr.format)
     if col.kind == "integer":
         return pc.cast(value, pa.int64()), None
     if pa.types.is_string(value.type):
@@ -218,8 +216,12 @@ def _focus_rows(
     batch_id: str,
     row_numbers: pa.Array,
     dropped: list[_Dropped] | None = None,
+    extensions: pa.Array | None = None,
 ) -> tuple[pa.RecordBatch, pa.Array]:
     """FOCUS columns for ``table`` (one output row per input row) and the reason per bad row.
+
+    ``extensions``, when given, is ``x_Extensions`` already built for these rows (taken from
+    their source rows, see ``_same_extensions``) and is used as it is.
 
     An unreadable value rejects its row only where :func:`must_read` says so; elsewhere it is
     left null and its rows are appended to ``dropped`` (for the data-quality warnings).
@@ -277,10 +279,26 @@ def _focus_rows(
         elif ext.name == "x_RowNumber":
             columns[ext.name] = row_numbers
         elif ext.name == "x_Extensions":
-            columns[ext.name] = _extensions(rules, table)
+            columns[ext.name] = _extensions(rules, table) if extensions is None else extensions
     reason = pc.coalesce(*reasons) if reasons else pa.nulls(n, pa.string())
     batch = pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
     return batch, reason
+
+
+def _same_extensions(rules: FormatRules, raw: pa.RecordBatch, table: pa.RecordBatch) -> bool:
+    """Whether ``x_Extensions`` of ``table`` (rows taken from ``raw``, plus ``item`` columns of an
+    exploded element) equals the source rows' own: true when the only extra columns are ``item``
+    ones that nothing in ``x_Extensions`` reads (not named by ``extensions``, no extension prefix)."""
+    names = table.schema.names
+    if names[: raw.num_columns] != raw.schema.names:
+        return False
+    sources = set(rules.extensions.values())
+    for name in names[raw.num_columns :]:
+        if not (name == "item" or name.startswith("item.")):
+            return False
+        if name in sources or any(name.startswith(p) for p in rules.extension_prefixes):
+            return False
+    return True
 
 
 def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Array]:
@@ -400,8 +418,21 @@ def convert_batch(
     Pure and deterministic: the same input always gives the same output. Source rows
     that cannot be converted (unparseable number or date, missing mandatory value, in
     the row itself or in one of its exploded rows) are returned in ``rejected`` with
-    the first reason found; the rest convert.
+    the first reason found; the rest convert. Each source array is parsed once per batch
+    (``parse_memo``), however many FOCUS columns and the reconcile cost read it.
     """
+    with parse_memo():
+        return _convert(raw, rules, file_id=file_id, batch_id=batch_id, row_offset=row_offset)
+
+
+def _convert(
+    raw: pa.RecordBatch,
+    rules: FormatRules,
+    *,
+    file_id: str,
+    batch_id: str,
+    row_offset: int,
+) -> ConversionResult:
     n = raw.num_rows
     original = raw
     bad_structure: list[_BadStructure] = []
@@ -412,6 +443,8 @@ def convert_batch(
         rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers, dropped=dropped
     )
     parts = [base]
+    # x_Extensions depends only on the source row: exploded and derived rows take their source row's.
+    base_ext = base.column(base.schema.get_field_index("x_Extensions")) if "x_Extensions" in base.schema.names else None
     part_parents: list[pa.Array | None] = [None]
     part_dropped: list[list[_Dropped]] = [dropped]
     source_reason = base_reason if prepare_reason is None else pc.coalesce(prepare_reason, base_reason)
@@ -430,6 +463,9 @@ def convert_batch(
             batch_id=batch_id,
             row_numbers=pc.take(numbers, parents),
             dropped=more,
+            extensions=pc.take(base_ext, parents)
+            if base_ext is not None and _same_extensions(rules, raw, table)
+            else None,
         )
         parts.append(rows)
         part_parents.append(parents)
@@ -445,7 +481,7 @@ def convert_batch(
 
     # Reconciliation: the rules' source cost per row, parsed the same way BilledCost is.
     cost, cost_bad = evaluate(rules.reconcile.cost, raw)
-    src_cost, parse_bad = as_decimal(cost, decimal_comma=rules.reconcile.cost.decimal_comma)
+    src_cost, parse_bad = decimal_of(cost, decimal_comma=rules.reconcile.cost.decimal_comma)
     unreadable = parse_bad if cost_bad is None else pc.or_(parse_bad, cost_bad)
     if pc.any(unreadable).as_py():  # a row whose cost cannot be read is never landed
         why = explain("reconcile cost", "decimal", rules.reconcile.cost, raw, unreadable)

@@ -8,7 +8,9 @@ expression could not be parsed (``None`` when nothing can go wrong).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal, localcontext
 
@@ -19,7 +21,7 @@ from cloudops.focus.columns import DECIMAL, TIMESTAMP
 from cloudops.focus.rules import Condition, Expr, load_lookup
 from cloudops.focus.values import as_decimal, as_text, as_timestamp, kv_json_body, list_parents, wrap_json
 
-__all__ = ["Value", "column", "evaluate"]
+__all__ = ["Value", "column", "decimal_of", "evaluate", "parse_memo", "timestamp_of"]
 
 Value = tuple[pa.Array, pa.Array | None]
 _NULL_STR = pa.scalar(None, pa.string())
@@ -31,6 +33,62 @@ def column(table: pa.RecordBatch, name: str) -> pa.Array:
     if idx < 0:
         return pa.nulls(table.num_rows, pa.string())
     return table.column(idx)
+
+
+# Per-batch parse memo (see ``parse_memo``): array identity (type, offset, length, buffer addresses)
+# and parse options -> (the array, kept alive so its buffers cannot be reused, and the parse result).
+_MemoKey = tuple[object, ...]
+_MEMO: ContextVar[dict[_MemoKey, tuple[pa.Array, tuple[pa.Array, pa.Array]]] | None] = ContextVar(
+    "cloudops_focus_parse_memo", default=None
+)
+
+
+@contextmanager
+def parse_memo() -> Iterator[None]:
+    """Within the block, each source array is parsed once per set of options (per thread/context).
+
+    Several FOCUS columns and the reconcile cost usually read the same money column (AWS
+    ``lineItem/UnblendedCost`` feeds BilledCost, ContractedCost and the reconcile cost): with the
+    memo, ``decimal_of``/``timestamp_of`` of the same array (same buffers, offset and length) with
+    the same options return the first result. Arrow arrays are immutable, so sharing is safe; the
+    memo keeps the arrays alive and is dropped when the block ends (one batch).
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memo_key(arr: pa.Array, *options: object) -> _MemoKey | None:
+    if not isinstance(arr, pa.Array):
+        return None
+    addresses = tuple(0 if b is None else b.address for b in arr.buffers())
+    return (str(arr.type), arr.offset, len(arr), addresses, *options)
+
+
+def _memoised(
+    arr: pa.Array, options: tuple[object, ...], parse: functools.partial[tuple[pa.Array, pa.Array]]
+) -> tuple[pa.Array, pa.Array]:
+    memo = _MEMO.get()
+    key = None if memo is None else _memo_key(arr, *options)
+    if memo is None or key is None:
+        return parse()
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (arr, parse())
+    return hit[1]
+
+
+def decimal_of(arr: pa.Array, *, decimal_comma: bool = False) -> tuple[pa.Array, pa.Array]:
+    """``as_decimal`` of ``arr``, memoised inside ``parse_memo`` (same result, parsed once)."""
+    return _memoised(arr, ("decimal", decimal_comma), functools.partial(as_decimal, arr, decimal_comma=decimal_comma))
+
+
+def timestamp_of(arr: pa.Array, fmt: str | list[str] | None = None) -> tuple[pa.Array, pa.Array]:
+    """``as_timestamp`` of ``arr``, memoised inside ``parse_memo`` (same result, parsed once)."""
+    options = ("timestamp", tuple(fmt) if isinstance(fmt, list) else fmt)
+    return _memoised(arr, options, functools.partial(as_timestamp, arr, fmt))
 
 
 def _or(a: pa.Array | None, b: pa.Array | None) -> pa.Array | None:
@@ -98,7 +156,7 @@ def _unify(arrays: list[pa.Array]) -> list[pa.Array]:
 
 def _numeric(expr: Expr, table: pa.RecordBatch) -> Value:
     values, bad = evaluate(expr, table)
-    num, num_bad = as_decimal(values, decimal_comma=expr.decimal_comma)
+    num, num_bad = decimal_of(values, decimal_comma=expr.decimal_comma)
     return num, _or(bad, num_bad if pc.any(num_bad).as_py() else None)
 
 
@@ -135,7 +193,7 @@ def _month(expr: Expr, table: pa.RecordBatch, *, next_month: bool) -> Value:
     values, bad = evaluate(expr, table)
     if expr.format is not None and not (pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)):
         # The inner expression says how its dates are written (e.g. US MM/DD/YYYY): parse them first.
-        values, parse_bad = as_timestamp(values, expr.format)
+        values, parse_bad = timestamp_of(values, expr.format)
         bad = _or(bad, parse_bad if pc.any(parse_bad).as_py() else None)
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
         text = pc.strftime(pc.cast(values, pa.timestamp("us"), safe=False), format="%Y-%m")
@@ -277,7 +335,7 @@ def evaluate(expr: Expr, table: pa.RecordBatch) -> Value:
     elif expr.default is not None:
         out = pc.fill_null(out if pa.types.is_string(out.type) else as_text(out), expr.default)
     if expr.add_days is not None:
-        stamps, parse_bad = as_timestamp(out, expr.format)
+        stamps, parse_bad = timestamp_of(out, expr.format)
         out = pc.add(stamps, pa.scalar(timedelta(days=expr.add_days), pa.duration("us")))
         bad = _or(bad, parse_bad if pc.any(parse_bad).as_py() else None)
     return out, bad

@@ -14,23 +14,31 @@ before/after images) in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 from typing import Any, Literal
 
 import psycopg
 
+from cloudops.errors import CloudopsError
+from cloudops.service.admission import IngestGate
 from cloudops.service.context import Caller, Conflict, InvalidInput, NotFound, audit, control_plane, require_tenant
 from cloudops.sinks.postgres import sources as store
 from cloudops.sinks.postgres.sources import SourceRecord
+from cloudops.sources.manifests import DATASETS
+from cloudops.sources.objects import list_objects
+from cloudops.sources.stores import DOCUMENT_CREDENTIAL_KINDS, IMPLEMENTED_KINDS, KINDS
 
 __all__ = [
     "Layout",
     "Provider",
     "SourceRecord",
     "add_source",
+    "check_source",
     "get_source",
     "list_sources",
+    "probe_source",
     "remove_source",
     "update_source",
 ]
@@ -63,7 +71,31 @@ def _validate(s: SourceRecord) -> SourceRecord:
         raise InvalidInput("external_id is only used with an aws-role: credentials_ref")
     if s.endpoint_url is not None and not s.endpoint_url.startswith(("http://", "https://")):
         raise InvalidInput(f"endpoint_url {s.endpoint_url!r} must be an http(s) URL")
+    _validate_kind(s)
     return s
+
+
+def _validate_kind(s: SourceRecord) -> None:
+    """The kind and its settings (issue 15): see cloudops.sources.stores."""
+    if s.kind not in KINDS:
+        raise InvalidInput(f"unknown source kind {s.kind!r}: choose from {', '.join(KINDS)}")
+    if s.kind not in IMPLEMENTED_KINDS:
+        raise InvalidInput(f"source kind {s.kind!r} cannot be read by this version of cloudops yet")
+    if not isinstance(s.options, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | bool) for k, v in s.options.items()
+    ):
+        raise InvalidInput("source options must be KEY=VALUE settings (strings, numbers or booleans)")
+    dataset = str(s.options.get("dataset", "")).lower().replace("amortised", "amortized")
+    if dataset and dataset not in DATASETS:
+        raise InvalidInput(f"option dataset={s.options['dataset']!r}: choose from {', '.join(DATASETS)}")
+    if s.kind == "azure-blob" and not s.endpoint_url:
+        raise InvalidInput("an azure-blob source needs --endpoint-url https://<account>.blob.core.windows.net")
+    if (
+        s.kind in DOCUMENT_CREDENTIAL_KINDS
+        and s.credentials_ref is not None
+        and not s.credentials_ref.startswith(("env:", "file:"))
+    ):
+        raise InvalidInput(f"a {s.kind} source's credentials_ref names a key document: env:NAME or file:/path")
 
 
 def _overlap(conn: psycopg.Connection[Any], caller: Caller, s: SourceRecord) -> None:
@@ -117,30 +149,62 @@ def add_source(
     schedule_s: int | None = None,
     layout: str = "files",
     enabled: bool = True,
+    kind: str = "s3",
+    options: dict[str, Any] | None = None,
+    check: bool = False,
 ) -> SourceRecord:
     """Create or replace the caller's source ``source_id`` (idempotent by id).
+
+    ``kind`` is where its objects live (s3, azure-blob, gcs; see :mod:`cloudops.sources.stores`),
+    ``options`` the kind's own settings (e.g. ``{"dataset": "focus"}`` for Azure exports).
+    ``check``: list the source once before saving it (:func:`probe_source`); nothing is saved if
+    that fails.
 
     Raises InvalidInput (bad id, provider, layout, schedule, reference), Conflict (the bucket and
     prefix overlap another tenant's source, or another source of this tenant has them; the
     tenant is being deleted), NotFound (no such tenant), ConfigError (no control plane).
     """
-    return _write(
-        caller,
-        SourceRecord(
-            id=source_id,
-            provider=provider,
-            bucket=bucket,
-            prefix=prefix,
-            credentials_ref=credentials_ref,
-            schedule_s=schedule_s,
-            enabled=enabled,
-            layout=layout,
-            endpoint_url=endpoint_url,
-            region=region,
-            external_id=external_id,
-        ),
-        must_exist=None,
+    record = SourceRecord(
+        id=source_id,
+        provider=provider,
+        bucket=bucket,
+        prefix=prefix,
+        credentials_ref=credentials_ref,
+        schedule_s=schedule_s,
+        enabled=enabled,
+        layout=layout,
+        endpoint_url=endpoint_url,
+        region=region,
+        external_id=external_id,
+        kind=kind,
+        options=dict(options or {}),
     )
+    if check:
+        probe_source(caller, _validate(record))
+    return _write(caller, record, must_exist=None)
+
+
+def check_source(caller: Caller, source_id: str) -> int:
+    """List the caller's source once, with its own endpoint, region and credentials; returns how many
+    objects it holds under its prefix. Raises InvalidInput with the reason when it cannot be listed
+    (bad or missing credentials, missing bucket / container, no permission, unreachable), NotFound.
+    Blocks (runs its own event loop: call it from a thread, like every service function)."""
+    return probe_source(caller, get_source(caller, source_id))
+
+
+def probe_source(caller: Caller, source: SourceRecord) -> int:
+    """List ``source`` (saved or not) once; see :func:`check_source`."""
+    settings = caller.settings
+
+    async def listing() -> int:
+        gate = IngestGate(settings)
+        access = await gate.access(caller.tenant_id, source)
+        return len(await list_objects(settings.aws, source.bucket, source.prefix, access=access))
+
+    try:
+        return asyncio.run(listing())
+    except CloudopsError as exc:
+        raise InvalidInput(f"source {source.id!r} cannot be listed: {exc}") from None
 
 
 _UNSET: Any = object()

@@ -114,9 +114,11 @@ class FileConversion:
 _Read = tuple[pa.RecordBatch | None, list[InvalidLine]]
 # Blocks of wide rows are merged up to this many rows (at most _MAX_BLOCKS blocks) before they are
 # converted: a batch has a fixed conversion cost of a few milliseconds, which a 4 MiB block of a
-# 94-column CUR (about 5,000 rows) would pay 200 times per million rows.
+# 94-column CUR (about 5,000 rows) would pay 200 times per million rows. Blocks smaller than
+# _MERGE_FROM are a deliberate memory (or latency) choice and are converted as they are.
 _MIN_ROWS = 16_384
 _MAX_BLOCKS = 4
+_MERGE_FROM = 1 << 20
 
 
 def _merged(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -130,7 +132,7 @@ def _read_ahead(table: TableFile) -> Iterator[_Read]:
 
     A thread reads (and parses) the next block while the caller converts this one: pyarrow
     releases the GIL while it parses, so reading and converting use both cores. Consecutive
-    blocks are merged up to ``_MIN_ROWS`` rows (at most ``_MAX_BLOCKS`` blocks); at most one
+    blocks of 1 MiB or more are merged up to ``_MIN_ROWS`` rows (at most ``_MAX_BLOCKS``); at most one
     merged batch waits in the queue, so memory stays bounded by the block size. The last item is
     ``(None, malformed records after the last batch)``. A reader error is raised here, in
     order; stopping early (an exception in the caller, or closing the generator) stops the
@@ -148,6 +150,8 @@ def _read_ahead(table: TableFile) -> Iterator[_Read]:
                 continue
         return False
 
+    most = _MAX_BLOCKS if table.block_size >= _MERGE_FROM else 1
+
     def run() -> None:
         invalid: list[InvalidLine] = []
         held: list[pa.RecordBatch] = []
@@ -158,7 +162,7 @@ def _read_ahead(table: TableFile) -> Iterator[_Read]:
                         return
                     held = []
                 held.append(batch)
-                if sum(b.num_rows for b in held) < _MIN_ROWS and len(held) < _MAX_BLOCKS:
+                if sum(b.num_rows for b in held) < _MIN_ROWS and len(held) < most:
                     continue
                 if not put((_merged(held), invalid[:])):
                     return

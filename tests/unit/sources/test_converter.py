@@ -76,7 +76,7 @@ def test_small_blocks_give_the_same_totals(cur_sample_path: Path) -> None:
     one, _ = _run(cur_sample_path, LARGE)
     many, chunks = _run(cur_sample_path, SMALL)
     results = _results(chunks)
-    assert len(results) > 2  # blocks are merged up to 4 per batch (converter._MAX_BLOCKS)
+    assert len(results) > 5
     assert (many.rows_in, many.rows_converted, many.rows_rejected) == (one.rows_in, one.rows_converted, 0)
     assert many.source_totals == one.source_totals == {"USD": GOLDEN_TOTAL}
     assert many.rejected_totals == one.rejected_totals == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,16 +29,21 @@ def _wait_no_reader() -> None:
 
 def test_malformed_records_are_counted_once_across_merged_blocks(tmp_path: Path) -> None:
     lines = FIXTURE.read_text().splitlines(keepends=True)
-    header, body = lines[0], lines[1:]
+    header, body = lines[0], lines[1:] * 5  # ~5 MB: five 1 MiB blocks, merged into fewer batches
     bad = "only,three,fields\n"
     path = tmp_path / "cur.csv"
-    path.write_text(header + "".join(body[:400]) + bad + "".join(body[400:900]) + bad + "".join(body[900:]) + bad)
-    conv = open_conversion(path, source="cur.csv", file_id="f", block_size=64 << 10)
+    path.write_text(header + "".join(body[:400]) + bad + "".join(body[400:4000]) + bad + "".join(body[4000:]) + bad)
+    conv = open_conversion(path, source="cur.csv", file_id="f", block_size=1 << 20)
     malformed = 0
-    for _result, rejected in conv.chunks():
+    sizes = []
+    for result, rejected in conv.chunks():
         malformed += len(rejected)
+        if result is not None:
+            sizes.append(result.rows_read)
     assert malformed == 3
-    assert (conv.rows_in, conv.rows_rejected, conv.rows_converted) == (1281 + 3, 3, 1281)
+    assert (conv.rows_in, conv.rows_rejected, conv.rows_converted) == (5 * 1281 + 3, 3, 5 * 1281)
+    assert len(sizes) < 5  # blocks were merged
+    assert conv.source_totals == {"USD": 5 * Decimal("1.6823086974")}
     _wait_no_reader()
 
 

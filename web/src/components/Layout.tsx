@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet } from "@tanstack/react-router";
 import { useEffect } from "react";
-import { setSession, useTenant } from "../auth";
+import { setSession, useSession, useTenant } from "../auth";
 import { connectLive, useLiveStatus } from "../live";
 
 const NAV = [
@@ -13,10 +13,13 @@ const NAV = [
 ] as const;
 
 export function Layout() {
+  const signedIn = useSession();
   const s = useTenant();
   const qc = useQueryClient();
   const live = useLiveStatus();
   useEffect(() => connectLive(s.token, s.tenant, qc), [s.token, s.tenant, qc]);
+  // Signed out (or a 401): render nothing; the route guard, re-run by App, redirects to sign-in.
+  if (!signedIn) return null;
   return (
     <div className="app">
       <a className="skip" href="#main">

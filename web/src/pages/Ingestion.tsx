@@ -136,7 +136,10 @@ function LiveProgress() {
   for (const e of [...events].reverse()) {
     const id = String(e.data.file_id ?? e.data.file ?? "");
     if (!id || !["file", "loaded"].includes(e.kind)) continue;
-    byFile.set(id, { state: String(e.data.state ?? (e.kind === "loaded" ? "loaded" : "?")), at: e.at, data: e.data });
+    // A `loaded` receipt carries its counts in `detail`; a ledger (`file`) event at the top level.
+    const detail = typeof e.data.detail === "object" && e.data.detail !== null ? (e.data.detail as Record<string, unknown>) : {};
+    const data = { ...detail, ...e.data };
+    byFile.set(id, { state: String(e.data.state ?? (e.kind === "loaded" ? "loaded" : "?")), at: e.at, data });
   }
   return (
     <section className="live-panel" aria-labelledby="live-h">

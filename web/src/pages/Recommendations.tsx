@@ -57,7 +57,15 @@ export function Recommendations() {
     ],
     [],
   );
-  const selected = list.data?.items.find((r) => r.fingerprint === search.open);
+  // The opened one by itself (it stays open after a dismissal takes it out of the list).
+  const inList = list.data?.items.find((r) => r.fingerprint === search.open);
+  const one = useQuery({
+    queryKey: [tenant, "recommendations", "one", search.open],
+    queryFn: () => getJson<Recommendation>(`/v1/recommendations/${encodeURIComponent(search.open!)}`),
+    enabled: !!search.open,
+    initialData: inList,
+  });
+  const selected = one.data;
   return (
     <section aria-labelledby="recs-title">
       <h1 id="recs-title">Recommendations</h1>
@@ -87,7 +95,7 @@ export function Recommendations() {
           </>
         )}
       </QueryState>
-      {search.open && !selected && list.data && <p className="muted">That recommendation is not in this list.</p>}
+      {search.open && one.error ? <ErrorBox error={one.error} /> : null}
       {selected && <Detail rec={selected} />}
     </section>
   );

@@ -135,8 +135,9 @@ export function Settings() {
       )}
       <h2>Terraform targets</h2>
       <p className="muted">
-        The API does not expose the tenant&apos;s Terraform targets (repository, base branch, paths) yet; they are set with{" "}
-        <code>cloudops</code> on the command line.
+        Where this tenant&apos;s savings pull requests go (repository, base branch, path, GitHub auth by reference,
+        Terraform state). The service API has no route for them yet: list and change them with <code>cloudops targets list</code>{" "}
+        and <code>cloudops targets set</code>.
       </p>
     </section>
   );

@@ -1,4 +1,4 @@
-"""Billing sources of a tenant: ``tenant_<id>.sources`` (migrations 0003, 0004, 0006, 0011, 0012).
+"""Billing sources of a tenant: ``tenant_<id>.sources`` (migrations 0003, 0004, 0006, 0010, 0011).
 
 A source is where a tenant's billing exports arrive: a bucket and key prefix (the routing
 key: the bridge sends an object to the source whose prefix is the longest match), the
@@ -53,7 +53,7 @@ class SourceRecord:
     endpoint_url: str | None = None
     region: str | None = None
     external_id: str | None = None
-    kind: str = "s3"  # migration 0012: which object store (cloudops.sources.stores)
+    kind: str = "s3"  # migration 0011: which object store (cloudops.sources.stores)
     options: dict[str, Any] = field(default_factory=dict)  # the kind's own settings, never secrets
 
     def as_dict(self) -> dict[str, Any]:

@@ -16,16 +16,17 @@ Every kind plugs into the contract the S3 path defined (:mod:`cloudops.sources.o
 ``bucket`` is the kind's container: an S3/GCS/OCI/OSS bucket, an Azure Blob container (the
 storage account is the source's ``endpoint_url``). Kinds and their URL schemes:
 
-=====================  ======  ===============================================
-kind                   scheme  module
-=====================  ======  ===============================================
-``s3``                 s3      :mod:`cloudops.sources.objects` (aiobotocore)
-``azure-blob``         az      :mod:`.azure_blob` (azure-storage-blob aio)
-``gcs``                gs      :mod:`.gcs` (google-cloud-storage, off the loop)
-=====================  ======  ===============================================
-
-``bigquery``, ``oci-object-storage`` and ``alibaba-oss`` are accepted by the control plane
-(migration 0012) but have no store yet: :func:`store_for` raises ConfigError for them.
+========================  ======  ======================================================
+kind                      scheme  module
+========================  ======  ======================================================
+``s3``                    s3      :mod:`cloudops.sources.objects` (aiobotocore)
+``azure-blob``            az      :mod:`.azure_blob` (azure-storage-blob aio)
+``gcs``                   gs      :mod:`.gcs` (google-cloud-storage, off the loop)
+``oci-object-storage``    oci     :mod:`.oci` (oci, off the loop)
+``alibaba-oss``           oss     :mod:`.alibaba_oss` (alibabacloud-oss-v2, off the loop)
+``bigquery``              bq      :mod:`.bigquery` (google-cloud-bigquery + Arrow, off the loop;
+                                  one object per invoice month)
+========================  ======  ======================================================
 
 Synchronous SDKs run in a bounded thread pool (:func:`run_blocking`), never on the event loop.
 """
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 KINDS = ("s3", "azure-blob", "gcs", "bigquery", "oci-object-storage", "alibaba-oss")
-IMPLEMENTED_KINDS = ("s3", "azure-blob", "gcs")
+IMPLEMENTED_KINDS = KINDS
 SCHEMES = {
     "s3": "s3",
     "azure-blob": "az",
@@ -64,9 +65,9 @@ SCHEMES = {
     "oci-object-storage": "oci",
     "alibaba-oss": "oss",
 }
-# Kinds whose credentials are a document (a GCP service-account key) named by ``credentials_ref``
-# and read by the store, rather than a key pair resolved by cloudops.sources.credentials.
-DOCUMENT_CREDENTIAL_KINDS = frozenset({"gcs", "bigquery"})
+# Kinds whose credentials are a document (a GCP service-account key, an OCI API signing key) named
+# by ``credentials_ref`` and read by the store, rather than a key pair resolved by cloudops.sources.credentials.
+DOCUMENT_CREDENTIAL_KINDS = frozenset({"gcs", "bigquery", "oci-object-storage"})
 
 _T = TypeVar("_T")
 _BLOCKING_SLOTS = 4
@@ -111,6 +112,16 @@ def store_for(access: ObjectStoreAccess, aws: AwsSettings) -> ObjectStore:
         from cloudops.sources.stores.gcs import GcsStore
 
         return GcsStore(access)
-    if access.kind in KINDS:
-        raise ConfigError(f"source kind {access.kind!r} has no object store in this version of cloudops yet")
+    if access.kind == "oci-object-storage":
+        from cloudops.sources.stores.oci import OciObjectStore
+
+        return OciObjectStore(access)
+    if access.kind == "alibaba-oss":
+        from cloudops.sources.stores.alibaba_oss import AlibabaOssStore
+
+        return AlibabaOssStore(access)
+    if access.kind == "bigquery":
+        from cloudops.sources.stores.bigquery import BigQueryStore
+
+        return BigQueryStore(access)
     raise ConfigError(f"unknown source kind {access.kind!r}: choose from {', '.join(KINDS)}")

@@ -25,7 +25,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.auth.credentials import AnonymousCredentials, Credentials
-from google.cloud import storage  # type: ignore[import-untyped]
+from google.cloud import storage  # type: ignore[import-untyped,attr-defined]
 from google.oauth2 import service_account
 from requests import exceptions as req_exc
 

@@ -1,5 +1,5 @@
 -- scope: tenant
--- 0012 (issue 15): where a source's objects live. kind picks the object-store implementation
+-- 0011 (issue 15): where a source's objects live. kind picks the object-store implementation
 -- (cloudops.sources.stores); options holds the kind's own settings (never a secret: credentials
 -- stay behind credentials_ref), e.g. {"dataset": "focus"} for an Azure Cost Management export,
 -- {"project": "..."} for GCS. Existing sources are S3 (or file://) sources.

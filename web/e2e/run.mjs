@@ -1,0 +1,242 @@
+// End-to-end run of the web UI in a real browser: playwright-core driving Debian's chromium
+// against a running `cloudops api` (started by tests/integration/test_web_e2e.py).
+//
+// env: BASE_URL, TOKEN (every tenant scope), WORK_DIR (handshake + result.json + downloads),
+//      SHOTS_DIR (screenshots: <page>-desktop.png, <page>-narrow.png), CHROMIUM (default /usr/bin/chromium)
+// It signs in, reads the overview, explores cost by service for the last 30 days and exports
+// the CSV, opens a recommendation and its PR link, dismisses another, watches a file's live
+// progress to `reconciled` (the test publishes the events once WORK_DIR/ready-live exists),
+// creates a token, signs in with it, revokes it and is sent back to sign-in and refused.
+// Each page is checked with axe-core (no serious or critical violations) and for console errors.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const { BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR } = process.env;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+if (!BASE_URL || !TOKEN || !WORK_DIR || !SHOTS_DIR) throw new Error("set BASE_URL, TOKEN, WORK_DIR and SHOTS_DIR");
+mkdirSync(SHOTS_DIR, { recursive: true });
+
+const result = { urls: [], axe: {}, consoleErrors: [], steps: [] };
+const step = (s) => {
+  result.steps.push(s);
+  console.log(`e2e: ${s}`);
+};
+let expectRefusals = false;
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const DESKTOP = { width: 1366, height: 900 };
+const NARROW = { width: 390, height: 844 };
+const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, colorScheme: "light" });
+const page = await context.newPage();
+page.on("console", (m) => {
+  if (m.type() !== "error") return;
+  const text = m.text();
+  // The browser logs refused requests itself; after revoking the signed-in token they are the point.
+  if (expectRefusals && /status of 40[13]/.test(text)) return;
+  result.consoleErrors.push(`${page.url()}: ${text}`);
+});
+page.on("pageerror", (e) => result.consoleErrors.push(`${page.url()}: ${e.message}`));
+page.on("framenavigated", (f) => {
+  if (f === page.mainFrame()) result.urls.push(f.url());
+});
+
+async function axe(name) {
+  await page.addScriptTag({ content: AXE });
+  const found = await page.evaluate(async () => {
+    const r = await axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+  });
+  result.axe[name] = found;
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  if (bad.length) throw new Error(`axe: ${name} has serious/critical violations: ${JSON.stringify(bad, null, 1)}`);
+}
+
+async function shot(name) {
+  await page.waitForTimeout(300); // let the chart's canvas paint
+  await page.screenshot({ path: path.join(SHOTS_DIR, `${name}-desktop.png`), fullPage: true });
+}
+
+async function nav(label) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: label, exact: true }).click();
+}
+
+async function signIn(token) {
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+try {
+  // --- sign-in ---
+  await page.goto(`${BASE_URL}/`);
+  await page.waitForURL(/\/signin/);
+  await page.getByLabel("API token").waitFor();
+  await shot("signin");
+  await axe("signin");
+  await signIn(TOKEN);
+  await page.getByTestId("tenant").waitFor();
+  result.tenant = (await page.getByTestId("tenant").innerText()).trim();
+  step(`signed in: ${result.tenant}`);
+
+  // --- overview ---
+  const mtd = page.locator('[data-testid^="mtd-"]').first();
+  await mtd.waitFor({ timeout: 30_000 });
+  result.mtd = (await mtd.innerText()).trim();
+  result.asof = (await page.locator(".asof").first().innerText()).trim();
+  await page.getByRole("table", { name: "Top movers" }).waitFor({ timeout: 30_000 });
+  await page.locator(".chart canvas").first().waitFor();
+  step(`overview: month to date ${result.mtd} (${result.asof})`);
+  await shot("overview");
+  await axe("overview");
+
+  // --- explorer: cost by service, last 30 days, total; CSV; shareable URL; explain ---
+  await nav("Explorer");
+  await page.getByLabel("Granularity").selectOption("total");
+  await page.getByLabel("Range").selectOption("30d");
+  await page.getByRole("combobox", { name: /^Group by/ }).selectOption("ServiceName");
+  await page.waitForURL(/gran=total/);
+  await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr").first().waitFor({ timeout: 30_000 });
+  result.explorerRange = (await page.locator(".asof").first().innerText()).trim();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  result.csvPath = path.join(WORK_DIR, "explorer.csv");
+  await download.saveAs(result.csvPath);
+  await page.getByRole("button", { name: "Explain the plan" }).click();
+  await page.locator("details.plan").waitFor();
+  result.plan = (await page.locator("details.plan summary").innerText()).trim();
+  result.shareUrl = page.url();
+  if (result.shareUrl.includes(TOKEN)) throw new Error("the token is in the URL");
+  // The shareable URL alone brings the same question back.
+  await page.goto(`${BASE_URL}/signin`);
+  await page.goto(result.shareUrl);
+  await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr").first().waitFor({ timeout: 30_000 });
+  const gran = await page.getByLabel("Granularity").inputValue();
+  if (gran !== "total") throw new Error(`the shared URL lost its granularity: ${gran}`);
+  // Keyboard: focus the table region and move through rows with the arrow keys.
+  await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr").first().focus();
+  await page.keyboard.press("ArrowDown");
+  result.explorerRows = await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr[data-index]").count();
+  const versionOf = async () => Number(/data version (\d+)/.exec(await page.getByText(/data version \d+/).innerText())?.[1]);
+  result.versionBefore = await versionOf();
+  step(`explorer: ${result.explorerRows} rows, plan "${result.plan}", url ${result.shareUrl}`);
+  await shot("explorer");
+  await axe("explorer");
+
+  // --- recommendations: open the first (it has a PR), dismiss the second ---
+  await nav("Recommendations");
+  const recRows = page.getByRole("table", { name: "Recommendations" }).locator("tbody tr[data-index]");
+  await recRows.first().waitFor({ timeout: 30_000 });
+  await recRows.first().click();
+  const detail = page.getByTestId("recommendation-detail");
+  await detail.waitFor();
+  result.prHref = await detail.getByTestId("pr-link").getAttribute("href");
+  result.opened = new URL(page.url()).searchParams.get("open");
+  await detail.locator(".diff").waitFor();
+  step(`recommendation ${result.opened}: PR ${result.prHref}`);
+  await shot("recommendations");
+  await axe("recommendations");
+  await recRows.nth(1).focus();
+  await page.keyboard.press("Enter");
+  await page.waitForURL((u) => u.searchParams.get("open") !== result.opened);
+  result.dismissed = new URL(page.url()).searchParams.get("open");
+  await detail.getByLabel("Reason").fill("e2e: the volume is being retired");
+  await detail.getByRole("button", { name: "Dismiss" }).click();
+  await page.getByText("Now dismissed").waitFor({ timeout: 15_000 });
+  step(`dismissed ${result.dismissed}`);
+
+  // --- ingestion: live progress to reconciled ---
+  await nav("Ingestion");
+  await page.getByRole("heading", { name: /Live progress/ }).waitFor();
+  await page.locator(".live.live").first().waitFor({ timeout: 20_000 });
+  await page.getByRole("table", { name: /Files of/ }).waitFor({ timeout: 30_000 });
+  writeFileSync(path.join(WORK_DIR, "ready-live"), "1");
+  const live = page.getByTestId("live-files");
+  await live.locator(".badge.reconciled").waitFor({ timeout: 60_000 });
+  result.live = (await live.innerText()).trim();
+  step(`live: ${result.live}`);
+  await shot("ingestion");
+  await axe("ingestion");
+
+  // The load receipt bumped the data version: the live event invalidated the cached cost answers,
+  // so the Explorer asks again (a cached answer would be served for 30 s otherwise).
+  await nav("Explorer");
+  await page.getByLabel("Granularity").selectOption("total"); // the question asked before: same cache key
+  await page.getByText(new RegExp(`data version ${result.versionBefore + 1}\\b`)).waitFor({ timeout: 30_000 });
+  result.versionAfter = await versionOf();
+  step(`data version ${result.versionBefore} -> ${result.versionAfter} after the receipt`);
+
+  // --- settings ---
+  await nav("Settings");
+  await page.getByRole("table", { name: "API tokens" }).waitFor({ timeout: 30_000 });
+  await shot("settings");
+  await axe("settings");
+
+  // --- narrow screenshots of every page ---
+  await page.setViewportSize(NARROW);
+  for (const [name, url] of [
+    ["signin", "/signin"],
+    ["overview", "/"],
+    ["explorer", new URL(result.shareUrl).pathname + new URL(result.shareUrl).search],
+    ["recommendations", `/recommendations?state=all&open=${result.opened}`],
+    ["ingestion", "/ingestion"],
+    ["settings", "/settings"],
+  ]) {
+    await page.goto(BASE_URL + url);
+    await page.locator("main h1").first().waitFor();
+    await page.locator(".state.loading").first().waitFor({ state: "detached", timeout: 30_000 }).catch(() => {});
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(SHOTS_DIR, `${name}-narrow.png`), fullPage: true });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > NARROW.width + 1) throw new Error(`${name} is ${width}px wide at ${NARROW.width}px: it scrolls sideways`);
+  }
+  await page.setViewportSize(DESKTOP);
+
+  // --- a token created here (shown once), used, revoked: refused at once ---
+  await page.goto(`${BASE_URL}/settings`);
+  await page.getByLabel("Name").fill("e2e-temporary");
+  await page.getByRole("checkbox", { name: "tokens:admin" }).check();
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.getByTestId("new-token").innerText()).trim();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/signin/);
+  await signIn(secret);
+  await page.getByTestId("tenant").waitFor();
+  await nav("Settings");
+  const mine = page.getByRole("row", { name: /e2e-temporary/ });
+  await mine.waitFor({ timeout: 30_000 });
+  expectRefusals = true;
+  page.once("dialog", (d) => void d.accept());
+  await mine.getByRole("button", { name: /Revoke/ }).click();
+  await page.waitForURL(/\/signin/, { timeout: 30_000 });
+  await signIn(secret);
+  await page.getByRole("alert").waitFor();
+  result.refused = (await page.getByRole("alert").innerText()).trim();
+  step(`revoked token refused: ${result.refused}`);
+  if (result.urls.some((u) => u.includes(TOKEN) || u.includes(secret))) throw new Error("a token appeared in a URL");
+  if (result.consoleErrors.length) throw new Error(`console errors: ${result.consoleErrors.join(" | ")}`);
+  result.ok = true;
+} catch (e) {
+  result.ok = false;
+  result.error = String(e?.stack ?? e);
+  await page.screenshot({ path: path.join(WORK_DIR, "failure.png"), fullPage: true }).catch(() => {});
+  console.error(result.error);
+} finally {
+  writeFileSync(path.join(WORK_DIR, "result.json"), JSON.stringify(result, null, 2));
+  await browser.close();
+}
+process.exit(result.ok ? 0 : 1);
