@@ -19,6 +19,7 @@ from typing import Any
 from cloudops.errors import BadDataError, classify, describe
 from cloudops.metrics import END_TO_END_SECONDS, FILES, PERIODS, ROWS
 from cloudops.schemas.events import BillingLoaded, FocusBatchEnvelope, PeriodSwapped
+from cloudops.service import live
 from cloudops.sinks.clickhouse import (
     ClickHouse,
     connect,
@@ -278,6 +279,7 @@ class Loader:
             return
         try:
             await ledger.advance(receipt.tenant, receipt.file_id, "loaded", rows_landed=receipt.rows_landed)
+            await live.publish_file(self.rt.settings, receipt.tenant, receipt.file_id)
             if receipt.reconciled:
                 await ledger.advance(receipt.tenant, receipt.file_id, "reconciled", landed_totals=receipt.landed_totals)
             else:
@@ -286,6 +288,7 @@ class Loader:
                 )
         except Exception as exc:  # see docstring
             log.info("load: ledger not advanced for %s: %s", receipt.file_url, exc)
+        await live.publish_file(self.rt.settings, receipt.tenant, receipt.file_id)
 
     async def maybe_promote(self, tenant: str, source_id: str, period: date, version: str) -> bool:
         """Swap the period version in if all its files are reconciled. Never raises; False if not swapped.
@@ -352,6 +355,7 @@ class Loader:
         )
         await self._announce_data(tenant, f"period:{source_id}/{period:%Y-%m}", {"period_version": version})
         await self.rt.publish(BILLING_PERIODS, key=f"{source_id}/{period:%Y-%m}", value=encode_record(swapped))
+        await live.publish_period(self.rt.settings, tenant, swapped.model_dump(mode="json"))
         PERIODS.labels("swapped").inc()
         END_TO_END_SECONDS.labels("period").observe((swapped.swapped_at - claimed.delivered_at).total_seconds())
         log.info(

@@ -23,6 +23,7 @@ from cloudops.errors import BadDataError, ErrorKind, ObjectSupersededError, clas
 from cloudops.focus.datasets import batch_cost_totals
 from cloudops.metrics import BACKPRESSURE_SECONDS, FILES, RETRIES, ROWS
 from cloudops.schemas.events import BillingFile, FocusBatchEnvelope
+from cloudops.service import live
 from cloudops.service.admission import Refused, gate_for
 from cloudops.sources.converter import FileConversion, open_conversion
 from cloudops.sources.manifests import is_manifest_key, other_dataset, parse_manifest, snapshot_period
@@ -108,6 +109,7 @@ async def handle_billing_file(
                 rt.count("parse.skipped")
                 return
             log.info("parse: claimed %s (file %s)", event.url, event.file_id)
+            await live.publish_file(rt.settings, event.tenant, event.file_id)
     except asyncio.CancelledError:
         raise
     except Refused as exc:
@@ -200,6 +202,7 @@ async def handle_billing_file(
             )
         except Exception as exc:
             log.warning("parse: %s is published but its ledger row was not moved to parsed: %s", event.url, exc)
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
     rt.count("parse.files")
     FILES.labels("parse", "ok").inc()
     ROWS.labels("read").inc(conv.rows_in)
@@ -264,6 +267,7 @@ async def _handle_manifest(
         manifest = parse_manifest(data, bucket=event.bucket or "", key=event.key)
         if (skip := other_dataset(manifest, record.options if record is not None else {})) is not None:
             await ledger.advance(event.tenant, event.file_id, "rejected", error=skip)  # not counted twice
+            await live.publish_file(rt.settings, event.tenant, event.file_id)
             log.info("manifest %s: %s", event.url, skip)
             return
         version = await ledger.register_version(
@@ -293,6 +297,7 @@ async def _handle_manifest(
                 await rt.publish(BILLING_FILES, key=data_file.file_id, value=encode_record(data_file))
                 announced += 1
         await ledger.advance(event.tenant, event.file_id, "reconciled")
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
         rt.count("parse.manifests")
         log.info(
             "manifest %s: %s version %s of %s (%s), %d files announced",
@@ -362,6 +367,7 @@ async def _handle_snapshot(
             data_file = event.model_copy(update={"source_id": source_id, "period": period, "period_version": version})
             await rt.publish(BILLING_FILES, key=data_file.file_id, value=encode_record(data_file))
         await ledger.advance(event.tenant, event.file_id, "reconciled")
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
         rt.count("parse.snapshots")
         log.info(
             "snapshot %s: version %s of %s (%s)%s",
@@ -421,6 +427,7 @@ async def _give_up(
             await rt.ledger.advance(event.tenant, event.file_id, state, claim, error=reason)
         except Exception as ledger_exc:  # the DLQ record below still carries the file
             log.warning("parse: could not mark %s %s in the ledger: %s", event.url, state, ledger_exc)
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
     await rt.dead_letter(
         BILLING_FILES,
         error_kind=kind,
@@ -455,6 +462,7 @@ async def _to_retry(
             await rt.ledger.advance(event.tenant, event.file_id, "failed", claim, error=reason)
         except Exception as exc:
             log.info("parse: ledger not updated for %s: %s", event.url, exc)
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
     retry_topic = BILLING_FILES.retry_topic
     assert retry_topic is not None
     await rt.publish(
@@ -482,6 +490,7 @@ async def _superseded(rt: Runtime, event: BillingFile, exc: ObjectSupersededErro
             await rt.ledger.advance(event.tenant, event.file_id, "rejected", claim, error=f"superseded: {exc.reason}")
         except Exception as ledger_exc:
             log.warning("parse: could not mark %s superseded in the ledger: %s", event.url, ledger_exc)
+        await live.publish_file(rt.settings, event.tenant, event.file_id)
 
 
 async def _publish_file(

@@ -3,7 +3,7 @@
 For each ``recommendations`` record whose resource Terraform manages: map the resource
 id to its address through the Terraform state, patch the HCL minimally and check it
 (:func:`cloudops.terraform.plan_change`, blocking, run in a thread), then open or update
-one pull request per fingerprint on the configured repository (githubkit sink). The
+one pull request per fingerprint on the tenant's repository (githubkit sink). The
 lifecycle row moves to ``pr_open``. Idempotent: the same recommendation again updates
 the same PR (or leaves it alone), never opens a second.
 
@@ -19,6 +19,11 @@ With ``github.group_prs``, recommendations of one kind that edit the same files 
 one PR (:func:`cloudops.terraform.plan_group`); their single PRs are closed with a
 pointer to it, and every member's lifecycle row points at the group PR (a member
 superseded later closes that PR: the others come back as a group on their next run).
+
+Routing out (:class:`cloudops.service.proposals.ProposalRouter`): each tenant's Terraform
+targets name its repository, base branch, path, token and state; the first target whose state
+holds the resource and whose path holds the edited files gets the PR. A tenant without targets
+uses the deployment's ``github.*`` / ``terraform.*`` settings.
 
 Recommendations that cannot be addressed (report-only, not in state, set from a
 variable, wider effect, ...) are logged with the reason and listed in the tenant's
@@ -38,17 +43,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from cloudops.errors import BadDataError, ConfigError, classify, describe
+from cloudops.errors import BadDataError, classify, describe
 from cloudops.metrics import PULL_REQUESTS, RECOMMENDATION_TO_PR_SECONDS
 from cloudops.schemas.recommendations import Recommendation
+from cloudops.service.proposals import ProposalRouter, ProposalSink, load_state
 from cloudops.service.tenants import ingest_verdict
-from cloudops.sinks.github import PullRequestChange, PullRequestResult, sink_for
+from cloudops.sinks.github import PullRequestChange, PullRequestResult
 from cloudops.sinks.github.pulls import validate_path
 from cloudops.sinks.postgres.recommendations import RecommendationStore
-from cloudops.sources.objects import s3_client, split_s3_url
-from cloudops.terraform import NotAddressable, branch_name, plan_change, plan_group, render_digest
+from cloudops.terraform import NotAddressable, ProposedChange, branch_name, plan_change, plan_group, render_digest
 from cloudops.topics.codec import decode_record
 from cloudops.topics.runtime import Runtime
 from cloudops.topics.specs import RECOMMENDATIONS
@@ -64,53 +67,39 @@ class Proposer:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._sink = sink_for(rt.settings)
+        self.router = ProposalRouter(rt.settings)
         self.opened: list[tuple[Recommendation, PullRequestResult, float]] = []
         # fingerprint -> content of the recommendation last turned into its PR by this process
         self._proposed: dict[str, bytes] = {}
         # tenant -> fingerprint -> (recommendation, reason code, reason, file:line): what cannot become a PR
         self._digest: dict[str, dict[str, tuple[Recommendation, str, str, str | None]]] = {}
         self._digest_sent: dict[str, str] = {}
-        self._blobs: dict[str, bytes] = {}  # blob sha -> bytes of the base tree last fetched
-        # (tenant, kind, files) -> fingerprint -> recommendation, when github.group_prs is on
-        self._groups: dict[tuple[str, str, tuple[str, ...]], dict[str, Recommendation]] = {}
+        self._blobs: dict[str, dict[str, bytes]] = {}  # repository -> blob sha -> bytes of its base tree last fetched
+        # (tenant, repository, kind, files) -> fingerprint -> recommendation, when github.group_prs is on
+        self._groups: dict[tuple[str, str, str, tuple[str, ...]], dict[str, Recommendation]] = {}
 
-    async def load_state(self) -> dict[str, Any]:
-        """The Terraform state JSON from a file or an S3 object (read each time: it changes with applies)."""
-        where = self.rt.settings.terraform.state or ""
-        if where.startswith("s3://"):
-            bucket, key = split_s3_url(where)
-            async with s3_client(self.rt.settings.aws) as s3:
-                obj = await s3.get_object(Bucket=bucket, Key=key)
-                data = await obj["Body"].read()
-        else:
-            data = await asyncio.to_thread(Path(where).read_bytes)
-        try:
-            state = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"Terraform state {where} is not JSON: {exc}") from exc
-        if not isinstance(state, dict):
-            raise ConfigError(f"Terraform state {where} is not a JSON object")
-        return state
+    async def routes(self, tenant: str) -> list[ProposalSink]:
+        """The tenant's PR sinks (cached with a TTL by the router); [] when PRs are not configured for it."""
+        return await asyncio.to_thread(self.router.sinks, tenant)
 
-    async def base_checkout(self) -> tuple[Path, str | None]:
+    async def base_checkout(self, route: ProposalSink) -> tuple[Path, str | None]:
         """A directory holding the base branch's files at its head commit, and the branch (None: local fallback).
 
         Fetched through the API once per commit and kept under ``app.work_dir/base-trees``
         (the two newest commits). A repository too large to fetch (BadDataError) falls back
-        to ``terraform.repo_dir`` when it is set; API failures propagate (retried by the caller).
+        to the route's local checkout (``terraform.repo_dir``, global route only) when it is set;
+        API failures propagate (retried by the caller).
         """
-        assert self._sink is not None
-        sink, repo = self._sink
-        branch, sha = await sink.base_head(repo)
+        sink, repo = route.sink, route.repo
+        branch, sha = await sink.base_head(repo, route.base_branch)
         root = Path(self.rt.settings.app.work_dir) / "base-trees" / f"{repo.owner}+{repo.name}"
         target = root / sha
         if target.is_dir():
             return target, branch
         try:
-            tree = await sink.fetch_tree(repo, branch, sha, blobs=self._blobs)
+            tree = await sink.fetch_tree(repo, branch, sha, blobs=self._blobs.setdefault(repo.full_name, {}))
         except BadDataError as exc:
-            local = self.rt.settings.terraform.repo_dir
+            local = route.repo_dir
             if local is None:
                 raise
             log.warning("propose: %s; planning on the local checkout %s instead", exc, local)
@@ -122,7 +111,10 @@ class Proposer:
         self, rec: Recommendation, entry: tuple[Recommendation, str, str, str | None] | None
     ) -> None:
         """Add (or, ``entry`` None, drop) ``rec`` in its tenant's digest and push the issue when its text changed."""
-        if self._sink is None or not self.rt.settings.github.digest:
+        if not self.rt.settings.github.digest:
+            return
+        routes = await self.routes(rec.tenant)
+        if not routes:
             return
         items = self._digest.setdefault(rec.tenant, {})
         if entry is None:
@@ -133,7 +125,7 @@ class Proposer:
         title, body = render_digest(rec.tenant, list(items.values()))
         if self._digest_sent.get(rec.tenant) == title + body:
             return
-        sink, repo = self._sink
+        sink, repo = routes[0].sink, routes[0].repo  # the digest goes to the tenant's first target
         result = await sink.upsert_digest(repo, rec.tenant, title, body, labels=("cloudops", "finops"))
         self._digest_sent[rec.tenant] = title + body
         self.rt.count(f"propose.digest.{result.outcome}")
@@ -144,13 +136,13 @@ class Proposer:
             self.rt.count("propose.report_only")
             await self._update_digest(rec, (rec, "report_only", rec.risk_note or rec.title, None))
             return None
-        if self._sink is None:
-            self.rt.count("propose.unconfigured")
-            return None
-        sink, repo = self._sink
         dsn = self.rt.settings.postgres.dsn
         if dsn and await asyncio.to_thread(ingest_verdict, dsn, rec.tenant) in ("suspended", "deleting", "deleted"):
             self.rt.count("propose.tenant_inactive")  # a suspended or deleted tenant gets no PRs
+            return None
+        routes = await self.routes(rec.tenant)
+        if not routes:
+            self.rt.count("propose.unconfigured")
             return None
         store = RecommendationStore(dsn, rec.tenant, actor="propose") if dsn else None
         if store is not None:
@@ -164,9 +156,8 @@ class Proposer:
             self.rt.count("propose.unchanged")
             PULL_REQUESTS.labels("unchanged").inc()
             return None
-        state = await self.load_state()
-        repo_dir, base = await self.base_checkout()
-        outcome = await asyncio.to_thread(plan_change, repo_dir, state, rec)
+        route, repo_dir, base, state, outcome = await self._plan(routes, rec)
+        sink, repo = route.sink, route.repo
         if isinstance(outcome, NotAddressable):
             self.rt.count(f"propose.not_addressable.{outcome.code}")
             PULL_REQUESTS.labels(f"not_addressable:{outcome.code}").inc()
@@ -178,7 +169,7 @@ class Proposer:
             return outcome
         members = [rec]
         if self.rt.settings.github.group_prs:
-            group = self._groups.setdefault((rec.tenant, rec.kind, tuple(sorted(outcome.files))), {})
+            group = self._groups.setdefault((rec.tenant, repo.full_name, rec.kind, tuple(sorted(outcome.files))), {})
             group[rec.fingerprint] = rec
             if len(group) > 1:
                 combined = await asyncio.to_thread(plan_group, repo_dir, state, list(group.values()))
@@ -234,6 +225,26 @@ class Proposer:
             "propose: %s PR #%s %s for %s (%s)", result.outcome, result.number, result.url, rec.resource_id, rec.kind
         )
         return result
+
+    async def _plan(
+        self, routes: list[ProposalSink], rec: Recommendation
+    ) -> tuple[ProposalSink, Path, str | None, dict[str, Any], ProposedChange | NotAddressable]:
+        """Plan ``rec`` on each route in turn: the first whose state holds the resource and whose path
+        holds every edited file wins; otherwise the first route's outcome (or "outside every path")."""
+        first: tuple[ProposalSink, Path, str | None, dict[str, Any], ProposedChange | NotAddressable] | None = None
+        for route in routes:
+            state = await load_state(self.rt.settings, route.state_refs)
+            repo_dir, base = await self.base_checkout(route)
+            outcome = await asyncio.to_thread(plan_change, repo_dir, state, rec)
+            if not isinstance(outcome, NotAddressable) and not route.covers(outcome.files):
+                paths = ", ".join(sorted(outcome.files))
+                outcome = NotAddressable("unsupported", f"{paths} outside the path {route.path!r} of {route.repo}")
+            planned = (route, repo_dir, base, state, outcome)
+            if not isinstance(outcome, NotAddressable) or outcome.code not in ("not_in_state", "unsupported"):
+                return planned
+            first = first or planned
+        assert first is not None
+        return first
 
     async def handle(self, key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
         """Process one recommendation; never raises for bad data or dependency failures (dead-lettered)."""

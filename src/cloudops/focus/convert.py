@@ -171,30 +171,111 @@ def _map_as_json(arr: pa.Array) -> pa.Array:
     return wrap_json([kv_json_body(arr)], len(arr)) if pa.types.is_map(arr.type) else arr
 
 
-def _extensions(rules: FormatRules, table: pa.RecordBatch) -> pa.Array:
-    n = table.num_rows
-    pairs = [(k, _map_as_json(column(table, src))) for k, src in rules.extensions.items()]
+_Member = tuple[str, str, str]  # x_Extensions key, source column, how it is read ("ext", "prefix", "unmapped")
+
+
+def _is_item(name: str) -> bool:
+    """An exploded element's column (``item`` or ``item.<field>``), not a source column."""
+    return name == "item" or name.startswith("item.")
+
+
+def _extension_plan(rules: FormatRules, names: list[str]) -> list[_Member]:
+    """The members ``x_Extensions`` may hold for a table with columns ``names``, in order."""
+    plan: list[_Member] = [(k, src, "ext") for k, src in rules.extensions.items()]
     taken = set(rules.extensions.values())
-    for name in table.schema.names:
+    for name in names:
         if name in taken or not any(name.startswith(p) for p in rules.extension_prefixes):
             continue
-        arr = _map_as_json(column(table, name))
-        if pa.types.is_nested(arr.type):
-            continue
-        key = name if name.startswith("x_") else f"x_{name}"
-        pairs.append((key, arr))
+        plan.append((name if name.startswith("x_") else f"x_{name}", name, "prefix"))
     # Source columns no rule reads are kept too (nothing is dropped silently); nested ones as JSON.
-    for name in unmapped_columns(rules, table.schema.names):
+    for name in unmapped_columns(rules, names):
         if name in taken or any(name.startswith(p) for p in rules.extension_prefixes):
             continue
-        arr = column(table, name)
-        if arr.null_count == len(arr):
-            continue  # nothing to keep in this batch (and no JSON to build)
-        arr = _map_as_json(arr)
-        if pa.types.is_nested(arr.type):
+        plan.append((name if name.startswith("x_") else f"x_{name}", name, "unmapped"))
+    return plan
+
+
+def _extension_value(table: pa.RecordBatch, source: str, how: str) -> pa.Array | None:
+    """A member's value column (None: nothing to keep in this batch)."""
+    arr = column(table, source)
+    if how == "unmapped" and arr.null_count == len(arr):
+        return None  # nothing to keep in this batch (and no JSON to build)
+    arr = _map_as_json(arr)
+    if pa.types.is_nested(arr.type):
+        if how == "prefix":
+            return None
+        if how == "unmapped":
             arr = nested_json_text(arr)
-        pairs.append((name if name.startswith("x_") else f"x_{name}", arr))
-    return json_object(pairs, n)
+    return arr
+
+
+def _extension_object(table: pa.RecordBatch, members: list[_Member]) -> pa.Array:
+    pairs = [(k, v) for k, src, how in members if (v := _extension_value(table, src, how)) is not None]
+    return json_object(pairs, table.num_rows)
+
+
+def _runs(plan: list[_Member]) -> list[tuple[bool, list[_Member]]]:
+    """``plan`` cut into consecutive runs of members read from ``item`` columns or not."""
+    runs: list[tuple[bool, list[_Member]]] = []
+    for member in plan:
+        item = _is_item(member[1])
+        if runs and runs[-1][0] == item:
+            runs[-1][1].append(member)
+        else:
+            runs.append((item, [member]))
+    return runs
+
+
+def _joined(objects: list[pa.Array], n: int) -> pa.Array:
+    """JSON objects (null: no member) merged row by row, members in order: one object per row."""
+    if len(objects) == 1:
+        return objects[0]
+    return wrap_json([pc.utf8_slice_codeunits(o, 1, -1) for o in objects], n)
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceExtensions:
+    """``x_Extensions`` of the source rows, kept per run of members that read source columns."""
+
+    runs: list[tuple[bool, list[_Member]]]
+    objects: list[pa.Array | None]  # per run: its JSON objects (None for runs that read item columns)
+    value: pa.Array
+    reusable: bool = True
+
+    @classmethod
+    def of(cls, rules: FormatRules, raw: pa.RecordBatch) -> _SourceExtensions:
+        plan = _extension_plan(rules, raw.schema.names)
+        if any(_is_item(name) for name in raw.schema.names):  # (a source column named item...: no reuse)
+            return cls([], [], _extension_object(raw, plan), reusable=False)
+        runs = _runs(plan)
+        objects = [None if item else _extension_object(raw, members) for item, members in runs]
+        present = [o for o in objects if o is not None]
+        if any(item for item, _ in runs):  # item columns are absent from source rows: no members there
+            value = _joined(present, raw.num_rows) if present else pa.nulls(raw.num_rows, pa.string())
+        else:
+            value = present[0] if present else pa.nulls(raw.num_rows, pa.string())
+        return cls(runs, objects, value)
+
+    def for_rows(self, rules: FormatRules, raw: pa.RecordBatch, table: pa.RecordBatch, parents: pa.Array) -> pa.Array:
+        """``x_Extensions`` of exploded or derived rows ``table`` (taken from ``raw`` at ``parents``).
+
+        Source members are taken from the source rows; only members reading the rows' own
+        ``item`` columns are built. Same text as building it from ``table`` (member order kept).
+        """
+        names = table.schema.names
+        same_source = names[: raw.num_columns] == raw.schema.names and all(
+            _is_item(x) for x in names[raw.num_columns :]
+        )
+        same_source = same_source and self.reusable
+        runs = _runs(_extension_plan(rules, names)) if same_source else []
+        if not same_source or [r for r in runs if not r[0]] != [r for r in self.runs if not r[0]]:
+            return _extension_object(table, _extension_plan(rules, names))  # (not expected: built in full)
+        n = table.num_rows
+        source = iter(o for o in self.objects if o is not None)
+        objects = [
+            _extension_object(table, members) if item else pc.take(next(source), parents) for item, members in runs
+        ]
+        return _joined(objects, n) if objects else pa.nulls(n, pa.string())
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +301,8 @@ def _focus_rows(
 ) -> tuple[pa.RecordBatch, pa.Array]:
     """FOCUS columns for ``table`` (one output row per input row) and the reason per bad row.
 
-    ``extensions``, when given, is ``x_Extensions`` already built for these rows (taken from
-    their source rows, see ``_same_extensions``) and is used as it is.
+    ``extensions``, when given, is ``x_Extensions`` already built for these rows (see
+    ``_SourceExtensions``) and is used as it is.
 
     An unreadable value rejects its row only where :func:`must_read` says so; elsewhere it is
     left null and its rows are appended to ``dropped`` (for the data-quality warnings).
@@ -279,26 +360,12 @@ def _focus_rows(
         elif ext.name == "x_RowNumber":
             columns[ext.name] = row_numbers
         elif ext.name == "x_Extensions":
-            columns[ext.name] = _extensions(rules, table) if extensions is None else extensions
+            if extensions is None:
+                extensions = _extension_object(table, _extension_plan(rules, table.schema.names))
+            columns[ext.name] = extensions
     reason = pc.coalesce(*reasons) if reasons else pa.nulls(n, pa.string())
     batch = pa.RecordBatch.from_arrays([columns[f.name] for f in schema], schema=schema)
     return batch, reason
-
-
-def _same_extensions(rules: FormatRules, raw: pa.RecordBatch, table: pa.RecordBatch) -> bool:
-    """Whether ``x_Extensions`` of ``table`` (rows taken from ``raw``, plus ``item`` columns of an
-    exploded element) equals the source rows' own: true when the only extra columns are ``item``
-    ones that nothing in ``x_Extensions`` reads (not named by ``extensions``, no extension prefix)."""
-    names = table.schema.names
-    if names[: raw.num_columns] != raw.schema.names:
-        return False
-    sources = set(rules.extensions.values())
-    for name in names[raw.num_columns :]:
-        if not (name == "item" or name.startswith("item.")):
-            return False
-        if name in sources or any(name.startswith(p) for p in rules.extension_prefixes):
-            return False
-    return True
 
 
 def _exploded(raw: pa.RecordBatch, spec: Explode) -> tuple[pa.RecordBatch, pa.Array]:
@@ -439,12 +506,21 @@ def _convert(
     raw, prepare_reason = _prepare(raw, rules, bad_structure)
     numbers = pa.array(range(row_offset, row_offset + n), pa.int64())
     dropped: list[_Dropped] = []
+    # x_Extensions depends on the source row (and an exploded element's own item columns): built
+    # once, and exploded and derived rows take their source row's.
+    has_ext = "x_Extensions" in dataset_schema(rules.dataset).names
+    source_ext = _SourceExtensions.of(rules, raw) if has_ext else None
     base, base_reason = _focus_rows(
-        rules, raw, {}, file_id=file_id, batch_id=batch_id, row_numbers=numbers, dropped=dropped
+        rules,
+        raw,
+        {},
+        file_id=file_id,
+        batch_id=batch_id,
+        row_numbers=numbers,
+        dropped=dropped,
+        extensions=None if source_ext is None else source_ext.value,
     )
     parts = [base]
-    # x_Extensions depends only on the source row: exploded and derived rows take their source row's.
-    base_ext = base.column(base.schema.get_field_index("x_Extensions")) if "x_Extensions" in base.schema.names else None
     part_parents: list[pa.Array | None] = [None]
     part_dropped: list[list[_Dropped]] = [dropped]
     source_reason = base_reason if prepare_reason is None else pc.coalesce(prepare_reason, base_reason)
@@ -463,9 +539,7 @@ def _convert(
             batch_id=batch_id,
             row_numbers=pc.take(numbers, parents),
             dropped=more,
-            extensions=pc.take(base_ext, parents)
-            if base_ext is not None and _same_extensions(rules, raw, table)
-            else None,
+            extensions=None if source_ext is None else source_ext.for_rows(rules, raw, table, parents),
         )
         parts.append(rows)
         part_parents.append(parents)

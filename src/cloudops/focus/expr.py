@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal, localcontext
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -191,28 +192,67 @@ def _multiply(a: pa.Array, b: pa.Array) -> Value:
 
 def _month(expr: Expr, table: pa.RecordBatch, *, next_month: bool) -> Value:
     values, bad = evaluate(expr, table)
-    if expr.format is not None and not (pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)):
+    fmt = tuple(expr.format) if isinstance(expr.format, list) else expr.format
+    compute = functools.partial(_month_values, values, expr.format, next_month=next_month)
+    # Memoised per batch: several columns (BillingPeriodStart, ChargePeriodStart, ...) often take
+    # the month of the same source column.
+    stamps, month_bad = compute() if bad is not None else _memoised(values, ("month", fmt, next_month), compute)
+    return stamps, _or(bad, month_bad)
+
+
+def _month_values(values: pa.Array, fmt: str | list[str] | None, *, next_month: bool) -> tuple[pa.Array, pa.Array]:
+    """The first instant (UTC) of each value's month, or of the next month; ``bad`` where no month can be read.
+
+    Dates and timestamps use their UTC year and month directly; text must start ``YYYY-MM`` or
+    ``YYYYMM`` (months 01-12 only; anything else is bad, never a crash or a wrong month). The
+    result is built with integer month arithmetic (no text formatting or parsing).
+    """
+    parse_bad = None
+    if fmt is not None and not (pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)):
         # The inner expression says how its dates are written (e.g. US MM/DD/YYYY): parse them first.
-        values, parse_bad = timestamp_of(values, expr.format)
-        bad = _or(bad, parse_bad if pc.any(parse_bad).as_py() else None)
+        values, parse_bad = timestamp_of(values, fmt)
+        parse_bad = parse_bad if pc.any(parse_bad).as_py() else None
+    text = None
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        text = pc.strftime(pc.cast(values, pa.timestamp("us"), safe=False), format="%Y-%m")
+        naive = pc.cast(values, pa.timestamp("us"), safe=False)  # UTC wall time
+        year, month = pc.year(naive), pc.month(naive)
+        ok = pa.nulls(len(values), pa.bool_()).fill_null(True)
+        if not _plain_years(year):  # (years that do not print as 4 digits: as before, through text)
+            text = pc.strftime(naive, format="%Y-%m")
     else:
         text = as_text(values)
-    # Months 01-12 only; anything else (bad text, month 13) is bad, never a crash or a wrong month.
-    parts = pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>0[1-9]|1[0-2])")
-    ok = pc.or_(pc.is_valid(parts), pc.is_null(text))
-    year = pc.cast(pc.struct_field(parts, "y"), pa.int32())
-    month = pc.cast(pc.struct_field(parts, "m"), pa.int32())
+    if text is not None:
+        parts = pc.extract_regex(text, r"^\s*(?P<y>\d{4})-?(?P<m>0[1-9]|1[0-2])")
+        ok = pc.or_(pc.is_valid(parts), pc.is_null(text))
+        year = pc.cast(pc.struct_field(parts, "y"), pa.int64())
+        month = pc.cast(pc.struct_field(parts, "m"), pa.int64())
+    bad = pc.invert(ok) if parse_bad is None else pc.or_(pc.invert(ok), parse_bad)
+    if not _plain_years(year):
+        return _month_text(year, month, next_month=next_month), bad
+    months = pc.add(pc.multiply(pc.subtract(year, 1970), 12), pc.subtract(month, 1 - int(next_month)))
+    counts = pc.fill_null(months, 0).to_numpy(zero_copy_only=False).astype("datetime64[M]")
+    micros = counts.astype("datetime64[us]").astype(np.int64)
+    mask = pc.is_null(months).to_numpy(zero_copy_only=False) if months.null_count else None
+    return pa.array(micros, pa.int64(), mask=mask).cast(TIMESTAMP), bad
+
+
+def _plain_years(year: pa.Array) -> bool:
+    """Every year is 1000-9998 (four digits, and so is the next month's)."""
+    first, last = (v.as_py() for v in pc.min_max(year).values())
+    return first is None or (first >= 1000 and last <= 9998)
+
+
+def _month_text(year: pa.Array, month: pa.Array, *, next_month: bool) -> pa.Array:
+    """``_month_values``'s result through ISO text (years outside 1000-9998: as it always was)."""
     if next_month:
         wrap = pc.equal(month, 12)
         year = pc.if_else(wrap, pc.add(year, 1), year)
-        month = pc.if_else(wrap, pa.scalar(1, pa.int32()), pc.add(month, 1))
+        month = pc.if_else(wrap, pa.scalar(1, pa.int64()), pc.add(month, 1))
     iso = pc.binary_join_element_wise(
         pc.cast(year, pa.string()), pc.utf8_lpad(pc.cast(month, pa.string()), 2, "0"), "-"
     )
     iso = pc.binary_join_element_wise(iso, "-01T00:00:00Z", "")
-    return pc.cast(iso, TIMESTAMP), _or(bad, pc.invert(ok))
+    return pc.cast(iso, TIMESTAMP)
 
 
 def _absent(arr: pa.Array) -> bool:

@@ -26,6 +26,7 @@ __all__ = [
     "get_target",
     "list_targets",
     "remove_target",
+    "resolve_route",
     "routes_for",
     "set_target",
 ]
@@ -134,11 +135,13 @@ class GitHubRoute:
 def routes_for(caller: Caller) -> list[GitHubRoute]:
     """The caller's enabled targets with their auth resolved (the proposer's routing out). Raises
     ConfigError for a token reference that cannot be read, NotFound (no tenant). Blocks."""
-    out = []
-    for t in list_targets(caller):
-        if not t.enabled:
-            continue
-        token = SecretStr(read_secret_ref(t.token_ref)) if t.token_ref else None
-        api = t.api_url or caller.settings.github.base_url
-        out.append(GitHubRoute(caller.tenant_id, t, api, token, t.app_installation_id))
-    return out
+    return [resolve_route(caller, t) for t in list_targets(caller) if t.enabled]
+
+
+def resolve_route(caller: Caller, target: TerraformTarget) -> GitHubRoute:
+    """``target`` (one of the caller's) with its auth resolved: the token behind ``token_ref`` is
+    read now (a rotated secret is picked up by the next call). Raises ConfigError for a token
+    reference that cannot be read. Blocks (reads a file or the environment)."""
+    token = SecretStr(read_secret_ref(target.token_ref)) if target.token_ref else None
+    api = target.api_url or caller.settings.github.base_url
+    return GitHubRoute(caller.tenant_id, target, api, token, target.app_installation_id)

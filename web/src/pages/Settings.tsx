@@ -133,12 +133,94 @@ export function Settings() {
           </button>
         </div>
       )}
+      <Targets />
+    </section>
+  );
+}
+
+/** One Terraform target (`GET /v1/targets`): where the tenant's savings pull requests go. */
+interface Target {
+  id: string;
+  repository: string;
+  base_branch: string;
+  path: string;
+  app_installation_id: number | null;
+  token_ref: string | null;
+  state_refs: string[];
+  api_url: string | null;
+  enabled: boolean;
+}
+
+function Targets() {
+  const { tenant } = useTenant();
+  const qc = useQueryClient();
+  const targets = useQuery({
+    queryKey: [tenant, "targets"],
+    queryFn: () => getJson<Page<Target>>("/v1/targets", { limit: 1000 }),
+    retry: false,
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => del<undefined>(`/v1/targets/${encodeURIComponent(id)}`),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: [tenant, "targets"] }),
+  });
+  return (
+    <>
       <h2>Terraform targets</h2>
       <p className="muted">
-        Where this tenant&apos;s savings pull requests go (repository, base branch, path, GitHub auth by reference,
-        Terraform state). The service API has no route for them yet: list and change them with <code>cloudops targets list</code>{" "}
-        and <code>cloudops targets set</code>.
+        Where this tenant&apos;s savings pull requests go. Add or change one with <code>PUT /v1/targets/&#123;id&#125;</code> or{" "}
+        <code>cloudops targets set</code>; GitHub auth is a reference (an App installation, <code>env:NAME</code> or{" "}
+        <code>file:/path</code>), never a token.
       </p>
-    </section>
+      {targets.error instanceof ApiError && targets.error.status === 403 ? (
+        <p className="muted">Listing targets needs the recommendations:read scope.</p>
+      ) : (
+        <QueryState q={targets} what="Terraform targets" isEmpty={(d) => d.items.length === 0} empty="No Terraform targets: no pull requests are opened.">
+          {(d) => (
+            <table className="simple" aria-label="Terraform targets">
+              <thead>
+                <tr>
+                  <th scope="col">Id</th>
+                  <th scope="col">Repository</th>
+                  <th scope="col">Branch</th>
+                  <th scope="col">Path</th>
+                  <th scope="col">Auth</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Enabled</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.items.map((t) => (
+                  <tr key={t.id}>
+                    <td>
+                      <code>{t.id}</code>
+                    </td>
+                    <td>{t.api_url ? `${t.repository} (${t.api_url})` : t.repository}</td>
+                    <td>{t.base_branch}</td>
+                    <td>{t.path || "/"}</td>
+                    <td className="small">{t.app_installation_id !== null ? `App installation ${t.app_installation_id}` : t.token_ref}</td>
+                    <td className="small">{t.state_refs.join(", ") || "none"}</td>
+                    <td>{t.enabled ? <span className="badge open">yes</span> : <span className="badge dismissed">no</span>}</td>
+                    <td>
+                      <button
+                        type="button"
+                        onClick={() => {
+                          if (confirm(`Remove target ${t.id} (${t.repository})? Open pull requests stay open.`)) remove.mutate(t.id);
+                        }}
+                      >
+                        Remove<span className="sr-only"> {t.id}</span>
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </QueryState>
+      )}
+      {remove.error && <ErrorBox error={remove.error} />}
+    </>
   );
 }

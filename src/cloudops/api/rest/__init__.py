@@ -1,12 +1,13 @@
 """REST routers of ``/v1`` (one module per area), thin over :mod:`cloudops.service`."""
 
-from cloudops.api.rest import costs, dlq, ingest, recommendations, tenants, tokens, webhooks
+from cloudops.api.rest import costs, dlq, ingest, recommendations, targets, tenants, tokens, webhooks
 
 ROUTERS = [
     tenants.router,
     ingest.router,
     costs.router,
     recommendations.router,
+    targets.router,
     dlq.router,
     tokens.router,
     webhooks.router,

@@ -1,13 +1,35 @@
-"""The PR sink as configured by settings (``CLOUDOPS_GITHUB__*``, ``CLOUDOPS_TERRAFORM__*``)."""
+"""The PR sink as configured: the deployment's (``CLOUDOPS_GITHUB__*``, ``CLOUDOPS_TERRAFORM__*``)
+or one tenant's Terraform target (repository, API root and token resolved by the service layer)."""
 
 from __future__ import annotations
 
-from cloudops.settings import Settings
+from cloudops.settings import GitHubSettings, Settings
 from cloudops.sinks.github.pulls import PullRequestSink
 from cloudops.sinks.github.retry import RetryPolicy
 from cloudops.sinks.github.target import GitHubTarget, RepoRef
 
-__all__ = ["sink_for"]
+__all__ = ["retry_policy", "sink_for", "sink_for_repository"]
+
+
+def retry_policy(gh: GitHubSettings) -> RetryPolicy:
+    """The deployment's retry policy for GitHub calls (``CLOUDOPS_GITHUB__MAX_ATTEMPTS`` ...)."""
+    return RetryPolicy(
+        max_attempts=gh.max_attempts,
+        backoff_base=gh.backoff_base_s,
+        backoff_max=gh.backoff_max_s,
+        rate_limit_max_wait=gh.rate_limit_max_wait_s,
+    )
+
+
+def sink_for_repository(
+    gh: GitHubSettings, repository: str, token: str, *, api_url: str | None = None
+) -> tuple[PullRequestSink, RepoRef]:
+    """A PR sink for ``repository`` (``owner/name``) on ``api_url`` (default ``github.base_url``) with
+    ``token``, using the deployment's retry policy and timeout. Raises ConfigError for a malformed
+    repository, URL or token."""
+    repo = RepoRef.parse(repository)
+    target = GitHubTarget(base_url=api_url or gh.base_url, token=token, owner=repo.owner, repo=repo.name)
+    return PullRequestSink(target, retry=retry_policy(gh), timeout=gh.timeout_s), repo
 
 
 def sink_for(settings: Settings) -> tuple[PullRequestSink, RepoRef] | None:
@@ -18,12 +40,4 @@ def sink_for(settings: Settings) -> tuple[PullRequestSink, RepoRef] | None:
     gh = settings.github
     if gh.token is None or not gh.repo or not settings.terraform.state:
         return None
-    repo = RepoRef.parse(gh.repo)
-    target = GitHubTarget(base_url=gh.base_url, token=gh.token.get_secret_value(), owner=repo.owner, repo=repo.name)
-    retry = RetryPolicy(
-        max_attempts=gh.max_attempts,
-        backoff_base=gh.backoff_base_s,
-        backoff_max=gh.backoff_max_s,
-        rate_limit_max_wait=gh.rate_limit_max_wait_s,
-    )
-    return PullRequestSink(target, retry=retry, timeout=gh.timeout_s), repo
+    return sink_for_repository(gh, gh.repo, gh.token.get_secret_value())

@@ -1,0 +1,81 @@
+"""Live events of the pipeline: what the agents tell subscribers (``/graphql/live``).
+
+One call per ledger transition or period swap; each appends one event to the tenant's
+Redis stream (:func:`cloudops.sinks.redis.events.publish_event`). Best effort by contract:
+with no Redis or no control plane configured it does nothing, and any failure (Redis or
+PostgreSQL down, a row gone) is logged and swallowed: an event is never worth failing a
+file. Returns the event id, or None when nothing was published.
+
+``file`` events carry the file's ledger row as it is after the transition: ``file_id``,
+``source_id``, ``url``, ``state``, ``rows_in``, ``rows_landed``, ``rows_rejected``,
+``source_totals`` and ``landed_totals`` (currency -> money string) and ``last_error``.
+``period`` events carry what the swap published (source, period, version, replaced
+version, files, rows, totals as money strings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from cloudops.settings import Settings
+from cloudops.sinks.postgres import ledger
+from cloudops.sinks.redis.events import publish_event
+
+__all__ = ["file_data", "publish_file", "publish_period"]
+
+log = logging.getLogger(__name__)
+
+
+def file_data(entry: ledger.LedgerEntry) -> dict[str, Any]:
+    """The ``file`` event body of one ledger row (money already strings in the row)."""
+    return {
+        "file_id": entry.file_id,
+        "source_id": entry.source_id,
+        "url": entry.url,
+        "state": entry.state,
+        "rows_in": entry.rows_in,
+        "rows_landed": entry.rows_landed,
+        "rows_rejected": entry.rows_rejected,
+        "source_totals": entry.source_totals,
+        "landed_totals": entry.landed_totals,
+        "last_error": entry.last_error,
+    }
+
+
+async def _publish(url: str, tenant: str, kind: str, data: Mapping[str, Any]) -> str:
+    # Bounded: an unreachable Redis costs the file at most a few seconds, never a hang.
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        return await publish_event(client, tenant, kind, data)
+    finally:
+        await client.aclose()
+
+
+async def publish_file(settings: Settings, tenant: str, file_id: str) -> str | None:
+    """Publish the file's current ledger row as a ``file`` event. Never raises (see module doc)."""
+    if not settings.redis.url or not settings.postgres.dsn:
+        return None
+    try:
+        entry = await asyncio.to_thread(ledger.get_file, settings.postgres.dsn, tenant, file_id)
+        if entry is None:  # a file of no registered source has no ledger row
+            return None
+        return await _publish(settings.redis.url, tenant, "file", file_data(entry))
+    except Exception as exc:
+        log.warning("live: no file event for %s/%s: %s", tenant, file_id, exc)
+        return None
+
+
+async def publish_period(settings: Settings, tenant: str, data: Mapping[str, Any]) -> str | None:
+    """Publish a ``period`` event (a period version swapped in). Never raises (see module doc)."""
+    if not settings.redis.url:
+        return None
+    try:
+        return await _publish(settings.redis.url, tenant, "period", data)
+    except Exception as exc:
+        log.warning("live: no period event for %s: %s", tenant, exc)
+        return None
