@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -76,7 +77,14 @@ async def test_recommenders_on_fetched_rows_find_the_fixture_savings(analytics: 
     recs = recommend(got.rows, got.context(found_at=datetime(2023, 12, 2, tzinfo=UTC)))
     assert {(r.kind, r.resource_id): r.monthly_savings for r in recs} == EXPECTED_SAVINGS
     s3 = next(r for r in recs if r.resource_id == BUCKET)
-    assert s3.evidence.query == got.query
+    # The evidence query is the run's query narrowed to the resource (issue 13): same metrics and
+    # dimensions, plus a ResourceId filter for this bucket only.
+    run, scoped = json.loads(got.query), json.loads(s3.evidence.query)
+    assert {"dimension": "ResourceId", "op": "in", "values": [BUCKET]} in scoped["filters"]
+    assert scoped["metrics"] == run["metrics"]
+    assert scoped["group_by"] == run["group_by"]
+    assert s3.evidence.command is not None
+    assert f"--filter ResourceId={BUCKET}" in s3.evidence.command
     assert {row["usage_detail"] for row in s3.evidence.rows} == {"TimedStorage-ByteHrs", "Requests-Tier2"}
 
 

@@ -210,6 +210,8 @@ try {
   await page.goto(`${BASE_URL}/settings`);
   await page.getByLabel("Name").fill("e2e-temporary");
   await page.getByRole("checkbox", { name: "tokens:admin" }).check();
+  // The Settings page also lists the tenant's Terraform targets (recommendations:read).
+  await page.getByRole("checkbox", { name: "recommendations:read" }).check();
   await page.getByRole("button", { name: "Create token" }).click();
   const secret = (await page.getByTestId("new-token").innerText()).trim();
   await page.getByRole("button", { name: "Sign out" }).click();
