@@ -8,7 +8,7 @@ expression could not be parsed (``None`` when nothing can go wrong).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -121,6 +121,25 @@ def _text_arrays(source: Mapping[str, str] | list[str]) -> tuple[pa.Array, pa.Ar
     return hit[1], hit[2]
 
 
+_DISTINCT_FROM = 4096  # rows: below this, a kernel over the rows costs less than finding distinct values
+
+
+def per_distinct(text: pa.Array, kernel: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """``kernel(text)`` for an element-wise ``kernel``, computed once per distinct value when values repeat.
+
+    Billing columns repeat a few values over millions of rows (product codes, regions, units):
+    a regular expression or case mapping over the distinct values and a ``take`` back costs a
+    hash per row instead of a regex per row. Where most values are distinct, the kernel runs
+    over the rows as it is (the hash pass is then the only extra cost).
+    """
+    if len(text) < _DISTINCT_FROM or not pa.types.is_string(text.type):
+        return kernel(text)
+    encoded = pc.dictionary_encode(text)  # nulls stay null (a null index)
+    if len(encoded.dictionary) * 4 > len(text):
+        return kernel(text)
+    return pc.take(kernel(encoded.dictionary), encoded.indices)
+
+
 def _mapped(arr: pa.Array, table: Mapping[str, str], default: str | None, *, drop: bool = False) -> pa.Array:
     keys, values = _text_arrays(table)
     found = pc.take(values, pc.index_in(arr, value_set=keys))
@@ -136,7 +155,8 @@ def _condition(cond: Condition, table: pa.RecordBatch) -> pa.Array:
         mask = pc.is_null(arr)
         return mask if cond.is_null else pc.invert(mask)
     if cond.matches is not None:
-        return pc.fill_null(pc.match_substring_regex(as_text(arr), cond.matches), False)
+        pattern = cond.matches
+        return pc.fill_null(per_distinct(as_text(arr), lambda t: pc.match_substring_regex(t, pattern)), False)
     if cond.same_as is not None:  # both present and equal as text (null never matches)
         return pc.fill_null(pc.equal(as_text(arr), as_text(column(table, cond.same_as))), False)
     values = _text_arrays(cond.in_ if cond.in_ is not None else cond.not_in or [])[0]
@@ -363,11 +383,12 @@ def evaluate(expr: Expr, table: pa.RecordBatch) -> Value:
     out, bad = _source(expr, table)
     if expr.extract is not None:
         # struct_field, not .field(): rows that do not match (or are null) must stay null, not "".
-        out = pc.struct_field(pc.extract_regex(as_text(out), _named(expr.extract)), [0])
+        pattern = _named(expr.extract)
+        out = per_distinct(as_text(out), lambda t: pc.struct_field(pc.extract_regex(t, pattern), [0]))
     if expr.lower:
-        out = pc.utf8_lower(as_text(out))
+        out = per_distinct(as_text(out), pc.utf8_lower)
     if expr.upper:
-        out = pc.utf8_upper(as_text(out))
+        out = per_distinct(as_text(out), pc.utf8_upper)
     if expr.map is not None:
         out = _mapped(as_text(out), expr.map, expr.default, drop=expr.drop_unmapped)
     elif expr.lookup is not None:

@@ -484,6 +484,31 @@ def json_object(pairs: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     return pc.if_else(pa.array(seen), body, _NULL_STR)
 
 
+_NAIVE_US = pa.timestamp("us")
+_NAIVE_S = pa.timestamp("s")
+
+
+def _timestamp_text(arr: pa.Array) -> pa.Array:
+    """ISO 8601 UTC text (``2024-01-31T00:00:00Z``; a fraction only where there is one) of timestamps.
+
+    A zone-naive value is taken as UTC. The values are formatted as zone-naive UTC: Arrow
+    formats a timestamp with a zone through the time-zone database, value by value, 20-50 times
+    slower (about 6 us a value: a second per 160,000 dates) for the same digits.
+    """
+    t = arr.type
+    if t.tz is not None and t.tz not in ("UTC", "Z", "+00:00", "Etc/UTC"):
+        arr = pc.cast(arr, pa.timestamp(t.unit, "UTC"))  # (the instant is the same; only the label)
+    # Nanoseconds are truncated to microseconds (a safe cast would raise on them).
+    micros = pc.cast(arr.view(pa.timestamp(t.unit)), _NAIVE_US, safe=t.unit != "ns")
+    ticks = micros.view(pa.int64())
+    whole = pc.all(pc.equal(pc.subtract(ticks, pc.multiply(pc.divide(ticks, 1_000_000), 1_000_000)), 0)).as_py()
+    if whole is not False:  # every value in whole seconds (the usual case), or no value at all
+        text = pc.cast(pc.cast(micros, _NAIVE_S), pa.string())  # "2024-01-31 00:00:00"
+    else:
+        text = pc.replace_substring_regex(pc.cast(micros, pa.string()), r"\.0{6}$", "")
+    return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T", max_replacements=1), "Z", "")
+
+
 def as_text(arr: pa.Array) -> pa.Array:
     """Any scalar column as text (timestamps in ISO 8601 UTC, numbers in shortest form)."""
     t = arr.type
@@ -494,9 +519,7 @@ def as_text(arr: pa.Array) -> pa.Array:
     if pa.types.is_large_string(t) or pa.types.is_dictionary(t):
         return pc.cast(arr, pa.string())
     if pa.types.is_timestamp(t):
-        ts = arr if t.tz is not None else pc.assume_timezone(arr, "UTC")
-        text = pc.strftime(pc.cast(ts, TIMESTAMP, safe=t.unit != "ns"), format="%Y-%m-%dT%H:%M:%SZ")
-        return pc.replace_substring_regex(text, r"\.0{6}Z$", "Z")  # whole seconds without a fraction
+        return _timestamp_text(arr)
     if pa.types.is_boolean(t):
         return pc.if_else(arr, pa.scalar("true"), pa.scalar("false"))
     return pc.cast(arr, pa.string())

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +41,13 @@ def _add(into: dict[str, Decimal], more: dict[str, Decimal]) -> None:
         into[k] = into.get(k, Decimal(0)) + v
 
 
+def _done(convert: Callable[[], ConversionResult]) -> Future[ConversionResult]:
+    """``convert()`` run here and now, as a finished future (one thread: no pool)."""
+    future: Future[ConversionResult] = Future()
+    future.set_result(convert())
+    return future
+
+
 def _malformed(lines: list[InvalidLine]) -> list[RejectedRow]:
     return [RejectedRow(row_number=-1, reason=f"line {x.line}: {x.reason}", raw=x.text) for x in lines]
 
@@ -64,6 +76,7 @@ class FileConversion:
     rejected_totals: dict[str, Decimal] = field(default_factory=dict)
     converted_totals: dict[str, Decimal] = field(default_factory=dict)
     warnings: list[ColumnWarning] = field(default_factory=list)
+    threads: int = field(default_factory=lambda: default_threads())
 
     @property
     def source(self) -> str:
@@ -83,32 +96,61 @@ class FileConversion:
         return unmapped_columns(self.rules, self.renames)
 
     def chunks(self) -> Iterator[tuple[ConversionResult | None, list[RejectedRow]]]:
-        """Yield each chunk's result with the malformed records met while reading it."""
+        """Yield each chunk's result, in file order, with the malformed records met while reading it.
+
+        With ``threads`` > 1 that many chunks are converted at once on a thread pool (the Arrow
+        kernels the conversion is made of release the GIL) while one more is read ahead: the
+        results, their batch ids and row numbers are exactly those of converting one chunk after
+        the other, and at most ``threads`` converted chunks wait here, so memory stays bounded.
+        """
         offset = 0
         invalid: list[InvalidLine] = []
-        for raw, invalid in _read_ahead(self.table):
-            if raw is None:
-                break
-            raw = _canonical(raw, self.table.header, self.renames)
-            batch_id = batch_id_for(self.file_id, offset, offset + raw.num_rows)
-            result = convert_batch(raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset)
-            offset += raw.num_rows
-            malformed = _malformed(invalid)
-            self.rows_in += raw.num_rows + len(malformed)
-            self.rows_rejected += len(result.rejected) + len(malformed)
-            self.rows_converted += raw.num_rows - len(result.rejected)
-            self.focus_rows += result.batch.num_rows
-            _add(self.source_totals, result.source_totals)
-            _add(self.rejected_totals, result.rejected_totals)
-            if result.warnings:
-                self.warnings = merge_warnings(self.warnings, result.warnings)
-            _add(self.converted_totals, batch_cost_totals(result.batch, self.rules.dataset))
-            yield result, malformed
+        pending: deque[tuple[Future[ConversionResult], int, list[InvalidLine]]] = deque()
+        reads = _read_ahead(self.table)
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="cloudops-convert") if self.threads > 1 else None
+        with pool or contextlib.nullcontext():
+            try:
+                for raw, invalid in reads:
+                    if raw is None:
+                        break
+                    raw = _canonical(raw, self.table.header, self.renames)
+                    batch_id = batch_id_for(self.file_id, offset, offset + raw.num_rows)
+                    convert = functools.partial(
+                        convert_batch, raw, self.rules, file_id=self.file_id, batch_id=batch_id, row_offset=offset
+                    )
+                    future = pool.submit(convert) if pool is not None else _done(convert)
+                    pending.append((future, raw.num_rows, invalid))
+                    offset += raw.num_rows
+                    if len(pending) >= self.threads:
+                        yield self._taken(*pending.popleft())
+                while pending:
+                    yield self._taken(*pending.popleft())
+            finally:
+                for future, _, _ in pending:  # stopped early: drop what was not taken
+                    future.cancel()
+                reads.close()
         if invalid:  # malformed records after the last good block
             malformed = _malformed(invalid)
             self.rows_in += len(malformed)
             self.rows_rejected += len(malformed)
             yield None, malformed
+
+    def _taken(
+        self, future: Future[ConversionResult], rows: int, invalid: list[InvalidLine]
+    ) -> tuple[ConversionResult, list[RejectedRow]]:
+        """A converted chunk, counted into the file's totals (chunks are taken in file order)."""
+        result = future.result()
+        malformed = _malformed(invalid)
+        self.rows_in += rows + len(malformed)
+        self.rows_rejected += len(result.rejected) + len(malformed)
+        self.rows_converted += rows - len(result.rejected)
+        self.focus_rows += result.batch.num_rows
+        _add(self.source_totals, result.source_totals)
+        _add(self.rejected_totals, result.rejected_totals)
+        if result.warnings:
+            self.warnings = merge_warnings(self.warnings, result.warnings)
+        _add(self.converted_totals, batch_cost_totals(result.batch, self.rules.dataset))
+        return result, malformed
 
 
 _Read = tuple[pa.RecordBatch | None, list[InvalidLine]]
@@ -197,7 +239,14 @@ def _canonical(raw: pa.RecordBatch, header: list[str], renames: list[str]) -> pa
     return raw.rename_columns(renames)
 
 
-def open_conversion(path: Path, *, source: str, file_id: str, block_size: int) -> FileConversion:
+def default_threads() -> int:
+    """Chunks converted at once: both cores of a 2-core machine, at most 4 (memory grows with it)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def open_conversion(
+    path: Path, *, source: str, file_id: str, block_size: int, threads: int | None = None
+) -> FileConversion:
     """Open the file, detect its format from the header, check the columns the rules need.
 
     BadDataError (naming ``source``) if the file is unreadable, of no known format, or
@@ -213,4 +262,7 @@ def open_conversion(path: Path, *, source: str, file_id: str, block_size: int) -
     missing = sorted(rules.required_columns() - set(renames))
     if missing:
         raise BadDataError(f"missing required columns for {rules.id}: {', '.join(missing)}", source=source)
-    return FileConversion(table=table, file_id=file_id, rules=rules, renames=renames)
+    conversion = FileConversion(table=table, file_id=file_id, rules=rules, renames=renames)
+    if threads is not None:
+        conversion.threads = max(1, threads)
+    return conversion
