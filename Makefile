@@ -12,8 +12,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create the virtualenv and install cloudops with its dev extras
 
-demo: $(STAMP) ## run the whole pipeline on embedded services and print the answer
-	$(BIN)/cloudops demo
+DEMO_ARGS ?=
+
+demo: $(STAMP) ## run the whole pipeline for two tenants on embedded services and print the answer (DEMO_ARGS=--serve keeps the API up)
+	@scripts/ensure-services.sh --no-browser
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory azurite gateway || echo "Azurite or the gateway did not install: the demo skips them"; \
+	  else echo "npm not found: the demo runs without its Azure source and GraphQL gateway (apt-get install nodejs npm)"; fi
+	$(BIN)/cloudops demo $(DEMO_ARGS)
 
 GATEWAY := gateway/node_modules/.package-lock.json
 

@@ -25,15 +25,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from cloudops.embedded.net import free_port, wait_for_port
-from cloudops.embedded.synthetic import BillShape, synthetic_batches
-from cloudops.sinks.analytics import Analytics
-from cloudops.sinks.clickhouse import connect, migrate
-from cloudops.sinks.clickhouse.client import ClickHouse, close_all
-from cloudops.sinks.clickhouse.planner import Filter, Query
-from cloudops.sinks.clickhouse.tags import promote_tags
-from cloudops.sinks.clickhouse.writer import insert_focus_batch
-from cloudops.sinks.redis import QueryCache
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the synthetic bill generator lives in tests/support (not installed)
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.synthetic import BillShape, synthetic_batches  # noqa: E402
+
+from cloudops.embedded.net import free_port, wait_for_port  # noqa: E402
+from cloudops.sinks.analytics import Analytics  # noqa: E402
+from cloudops.sinks.clickhouse import connect, migrate  # noqa: E402
+from cloudops.sinks.clickhouse.client import ClickHouse, close_all  # noqa: E402
+from cloudops.sinks.clickhouse.planner import Filter, Query  # noqa: E402
+from cloudops.sinks.clickhouse.tags import promote_tags  # noqa: E402
+from cloudops.sinks.clickhouse.writer import insert_focus_batch  # noqa: E402
+from cloudops.sinks.redis import QueryCache  # noqa: E402
 
 TENANT = "bench"
 console = Console()

@@ -6,7 +6,7 @@ No Kubernetes API server runs here, so this plays KEDA and the HPA: every ``--po
 reads the live consumer-group lag from the broker (:func:`cloudops.topics.lag.consumer_lag`:
 end offset - committed offset per partition) and computes the replicas KEDA's Kafka scaler and the
 HPA would ask for, then starts or stops real ``cloudops worker --role parse`` / ``--role load``
-processes (SIGTERM: the worker finishes, commits and leaves the group) to match.
+processes (SIGTERM, as Kubernetes stops a pod) to match.
 
 The arithmetic (:class:`KafkaTrigger`, :class:`Scaler`), from KEDA's Kafka scaler
 (kedacore/keda, ``pkg/scalers/kafka_scaler.go``: ``getLagForPartition``, ``GetMetricsAndActivity``)
@@ -42,6 +42,7 @@ import contextlib
 import itertools
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the test harness (real services, real worker processes) lives in tests/support
     sys.path.insert(0, str(ROOT))
 
+from cloudops.settings import KafkaSettings  # noqa: E402
 from cloudops.topics.lag import consumer_lag  # noqa: E402
 
 # -- KEDA's and the HPA's arithmetic (pure) ----------------------------------------------------------
@@ -146,6 +148,7 @@ class Pool:
     workers: list[Any] = field(default_factory=list)
     started: int = 0
     restarts: int = 0
+    terminating: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def replicas(self) -> int:
@@ -165,32 +168,69 @@ class Pool:
         while len(self.workers) < n:
             self.started += 1
             self.workers.append(self.spawn(f"{self.role}-{self.started}"))
-        stopping = []
         while len(self.workers) > n:
-            stopping.append(self.workers.pop())
-        # SIGTERM: Faust finishes the current message, commits and leaves the group (as Kubernetes does).
-        await asyncio.gather(*(asyncio.to_thread(w.stop, 60) for w in stopping))
+            # SIGTERM, as Kubernetes sends: the worker leaves the group. Faust does not wait for the file
+            # in hand (app.py: stream_wait_empty=False); the ledger takes it over. A terminating pod is
+            # no longer a replica and the autoscaler does not wait for it.
+            task = asyncio.create_task(asyncio.to_thread(self.workers.pop().stop, 60))
+            self.terminating.add(task)
+            task.add_done_callback(self.terminating.discard)
+
+    async def drain(self) -> None:
+        """Wait until every worker told to stop has exited."""
+        await asyncio.gather(*self.terminating)
 
 
-class GroupExpiry:
-    """Stand-in for the broker's member expiry, which the test broker (noida-db) lacks.
+class MemberExpiry:
+    """Stand-in for the member removals a Kafka group coordinator makes and the test broker does not.
 
-    A Kafka broker removes a group member that stopped heartbeating once ``session.timeout.ms``
-    has passed, so a rebalance never waits for a member id nobody uses any more. noida-db keeps
-    every member id it ever saw (a consumer that rejoins gets a new id and the old one stays), and
-    after repeated joins the group can stay in ``PreparingRebalance``/``CompletingRebalance`` for
-    good (docs/reliability.md). When a group has not been ``Stable`` for ``after_s`` (longer than a
-    session timeout) and one client (one worker process, one consumer) holds several member ids,
-    this sends the LeaveGroup a broker's expiry amounts to for that client's ids; the live consumer
-    gets ``UNKNOWN_MEMBER_ID`` and rejoins at once. Each use is counted and reported: on a real
-    broker it never triggers.
+    noida-db (the test broker, docs/reliability.md) has three consumer-group defects that this run
+    exposes, measured with plain aiokafka consumers (docs/scaling.md, "Why groups wedged"):
+
+    1. an OffsetCommit sent while the group is ``PreparingRebalance`` is refused with
+       ``ILLEGAL_GENERATION`` (Kafka accepts it), and aiokafka answers that by dropping its member id
+       and joining again under a new one, so the process now has two ids in the group;
+    2. a member that does not rejoin within the rebalance timeout is not removed (Kafka removes it
+       when the join phase ends), and when that stale id was the leader, nobody sends the
+       assignment: the group sits in ``CompletingRebalance`` for good;
+    3. a member whose session timed out (a process that died without LeaveGroup) is never evicted.
+
+    Each ``check`` removes, with the LeaveGroup a broker's own removal amounts to: every id of a
+    client whose process has exited, once ``session_timeout_s`` has passed (3.); and every id of a
+    live client but its newest (first seen last): the consumer dropped the older one and can never
+    rejoin with it (1. and 2.; Kafka removes it at the end of that rebalance). Client ids carry the
+    worker's pid (``cloudops.app``). Every removal is counted and reported; on a Kafka broker the
+    check finds nothing to remove.
     """
 
-    def __init__(self, bootstrap: str, after_s: float) -> None:
+    def __init__(self, bootstrap: str, session_timeout_s: float, live_pids: Callable[[], set[int]]) -> None:
         self.bootstrap = bootstrap
-        self.after_s = after_s
-        self.unstable_since: dict[str, float] = {}
-        self.expired: list[tuple[float, str, int]] = []  # (time, group, members removed)
+        self.session_timeout_s = session_timeout_s
+        self.live_pids = live_pids
+        self.first_seen: dict[str, float] = {}
+        self.gone_since: dict[str, float] = {}
+        self.expired: list[tuple[float, str, int]] = []  # (time, group, member ids removed)
+
+    def stale(self, members: Sequence[tuple[str, str]], now: float) -> list[str]:
+        """The member ids (of ``(member id, client id)`` pairs) a Kafka broker would have removed by ``now``."""
+        live = self.live_pids()
+        by_client: dict[str, list[str]] = {}
+        for member_id, client_id in members:
+            self.first_seen.setdefault(member_id, now)
+            by_client.setdefault(client_id, []).append(member_id)
+        out: list[str] = []
+        for client_id, ids in by_client.items():
+            pid = client_id.rsplit("-", 1)[-1]
+            if not pid.isdigit() or int(pid) not in live:  # its process is gone: session expiry
+                for member_id in ids:
+                    if now - self.gone_since.setdefault(member_id, now) >= self.session_timeout_s:
+                        out.append(member_id)
+                continue
+            for member_id in ids:
+                self.gone_since.pop(member_id, None)
+            newest = max(ids, key=lambda m: (self.first_seen[m], m))
+            out.extend(m for m in ids if m != newest)
+        return out
 
     async def check(self, groups: Sequence[str], now: float) -> None:
         from aiokafka.admin import AIOKafkaAdminClient
@@ -201,25 +241,14 @@ class GroupExpiry:
         try:
             for group in groups:
                 [desc] = (await admin.describe_consumer_groups([group]))[0].groups
-                state, members = desc[2], desc[5]
-                if state in ("Stable", "Empty", "Dead") or not members:
-                    self.unstable_since.pop(group, None)
-                    continue
-                since = self.unstable_since.setdefault(group, now)
-                if now - since < self.after_s:
-                    continue
-                # One process is one consumer: a client id with several member ids holds stale ones.
-                by_client: dict[str, list[str]] = {}
-                for member in members:
-                    by_client.setdefault(str(member[1]), []).append(member[0])
-                stale = [mid for ids in by_client.values() if len(ids) > 1 for mid in ids]
+                # (error, group, state, protocol_type, protocol, members[(id, client, host, metadata, assignment)])
+                stale = self.stale([(str(m[0]), str(m[1])) for m in desc[5]], now)
                 if not stale:
                     continue
                 coordinator = await admin.find_coordinator(group)
-                for mid in stale:
-                    await admin._client.send(coordinator, LeaveGroupRequest(group, mid))
+                for member_id in stale:
+                    await admin._client.send(coordinator, LeaveGroupRequest(group, member_id))
                 self.expired.append((now, group, len(stale)))
-                self.unstable_since[group] = now
         finally:
             await admin.close()
 
@@ -241,7 +270,7 @@ class Autoscaler:
         scalers: Mapping[str, Scaler],
         pools: Mapping[str, Pool],
         poll_s: float,
-        expiry: GroupExpiry | None = None,
+        expiry: MemberExpiry | None = None,
     ):
         self.expiry = expiry
         self.bootstrap = bootstrap
@@ -258,7 +287,7 @@ class Autoscaler:
         lags: dict[str, int] = {}
         for role, scaler in self.scalers.items():
             topics = [t.topic for t in scaler.triggers]
-            measured = await consumer_lag(self.bootstrap, self.groups[role], topics)
+            measured = await consumer_lag(KafkaSettings(bootstrap_servers=self.bootstrap), self.groups[role], topics)
             by_topic: dict[str, dict[int, int]] = {t: {} for t in topics}
             for (topic, partition), n in measured.items():
                 by_topic[topic][partition] = n
@@ -303,6 +332,8 @@ class Result:
     scrape: str = ""
     expired: list[tuple[float, str, int]] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
+    reannounced: int = 0  # abandoned files the schedule worker announced again
+    taken_over: int = 0  # takeovers of abandoned files started by parse workers' own timers
 
     def table(self) -> str:
         busy = self.drained_s
@@ -321,8 +352,13 @@ class Result:
         lines.append("exact                           every file: rows and cost in ClickHouse = source, none twice")
         lines.append(f"workers crashed and replaced    {self.restarts or 'none'}")
         lines.append(
-            f"test-broker member expiry        {len(self.expired)} time(s) (noida-db keeps dead member ids; "
-            "a Kafka broker expires them itself)"
+            f"abandoned files recovered       {self.reannounced} announced again by schedule, "
+            f"{self.taken_over} takeover(s) started by parse workers"
+        )
+        removed = sum(n for _, _, n in self.expired)
+        lines.append(
+            f"stale member ids removed        {removed} (MemberExpiry: what a Kafka broker removes itself, "
+            "the test broker does not)"
         )
         return "\n".join(lines)
 
@@ -406,18 +442,24 @@ class Plan:
     up_period_s: float = 5.0
     timeout_s: float = 900.0
     session_timeout_s: float = 10.0
-    expire_after_s: float = 0.0  # GroupExpiry (test broker only); 0: off
+    # The ledger's recovery paths are a safety net here, not the way files move: a claim lapses after
+    # 2 x the lease without a heartbeat (generous: a loaded machine delays heartbeats), and a file is
+    # taken over as "never claimed" only after longer than the burst takes to drain.
+    claim_lease_s: float = 30.0
+    unclaimed_after_s: float = 600.0
+    reparse_after_s: float = 240.0  # parsed, never loaded (a loader stopped mid-file): parsed again
+    member_expiry: bool = True  # MemberExpiry: stand in for the broker's member removals (test broker only)
 
 
 async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> Result:
     """Start the services, drop the files, autoscale until everything landed and both roles are back
     at 0, check exactness. Raises AssertionError when a file is missing, doubled or wrong."""
     from aiokafka import AIOKafkaProducer
+    from tests.support.clickhouse_http import EmbeddedClickHouseServer
     from tests.support.faults import Cluster, Worker, cur_files
     from tests.support.services import PostgresServer, temporary_database
 
     from cloudops.embedded.broker import EmbeddedBroker
-    from cloudops.embedded.clickhouse_http import EmbeddedClickHouseServer
     from cloudops.embedded.net import free_port
     from cloudops.embedded.objectstore import EmbeddedObjectStore
     from cloudops.settings import Settings
@@ -444,6 +486,7 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
         stack.callback(pg.stop)
         pg_dsn = pg.dsn
     pools: dict[str, Pool] = {}
+    fixed: list[Any] = []
     try:
         unique = os.urandom(4).hex()
         settings = Settings(
@@ -458,9 +501,9 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             postgres={"dsn": pg_dsn},
             aws=store.settings(),
             ingest={
-                "claim_lease_s": 5.0,
-                "unclaimed_after_s": 60.0,
-                "reparse_after_s": 600.0,
+                "claim_lease_s": plan.claim_lease_s,
+                "unclaimed_after_s": plan.unclaimed_after_s,
+                "reparse_after_s": plan.reparse_after_s,
                 "backoff_base_s": 0.1,
                 "backoff_max_s": 1.0,
             },
@@ -506,9 +549,12 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             return spawn
 
         pools = {role: Pool(role, spawner(role)) for role in ("parse", "load")}
+        # schedule is never scaled (one replica in k8s/): while parse is at 0 it is the role that takes
+        # abandoned files over (docs/kubernetes.md), e.g. a file a parse worker was stopped in the middle of.
+        fixed.append(spawner("schedule")("schedule-1"))
         from cloudops.app import CONSUMES
 
-        common = {
+        common: dict[str, Any] = {
             "max_replicas": plan.partitions,
             "cooldown_s": plan.cooldown_s,
             "down_window_s": plan.down_window_s,
@@ -519,7 +565,13 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             "parse": Scaler([KafkaTrigger(t, plan.parse_lag_threshold) for t in CONSUMES["parse"]], **common),
             "load": Scaler([KafkaTrigger(t, plan.load_lag_threshold) for t in CONSUMES["load"]], **common),
         }
-        expiry = GroupExpiry(broker.bootstrap_servers, after_s=plan.expire_after_s) if plan.expire_after_s else None
+
+        def live_pids() -> set[int]:
+            return {w.proc.pid for w in cluster.workers if w.proc.poll() is None}
+
+        expiry = (
+            MemberExpiry(broker.bootstrap_servers, plan.session_timeout_s, live_pids) if plan.member_expiry else None
+        )
         scaler = Autoscaler(broker.bootstrap_servers, groups, scalers, pools, plan.poll_s, expiry)
         first = await scaler.tick()
         assert first.replicas == {"parse": 0, "load": 0}, first
@@ -550,8 +602,10 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
                     raise TimeoutError(f"files did not all land\n{tail}\n{cluster.diagnose(ids)[-6000:]}")
                 if not scrape:  # a worker's own /metrics while the backlog is there
                     scrape = await asyncio.to_thread(_scrape_lag, ports)
-                if not first_receipt and await asyncio.to_thread(cluster.landed):
-                    first_receipt.append(time.monotonic() - scaler.t0)
+                if not first_receipt:
+                    landed = await asyncio.to_thread(cluster.landed)
+                    if landed:
+                        first_receipt.append(time.monotonic() - scaler.t0)
                 await asyncio.sleep(0.5)
             await receipts_task
             drained = time.monotonic() - scaler.t0
@@ -565,6 +619,7 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
         finally:
             scaler.stop()
             await loop_task
+            await asyncio.gather(*(p.drain() for p in pools.values()))
         await cluster.assert_exact(uploads)
         samples = scaler.samples
         peak = {r: max(s.replicas[r] for s in samples) for r in pools}
@@ -583,11 +638,14 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             scrape=scrape,
             expired=list(expiry.expired) if expiry else [],
             restarts={r: p.restarts for r, p in pools.items()},
+            reannounced=sum(
+                int(n) for w in fixed for n in re.findall(r"schedule: announced (\d+) abandoned file", w.text())
+            ),
+            taken_over=sum(w.text().count("was abandoned mid-file; taking it over") for w in cluster.workers),
         )
     finally:
-        for p in pools.values():
-            for w in p.workers:
-                w.stop(30)
+        for w in [*fixed, *(w for p in pools.values() for w in p.workers)]:
+            w.stop(30)
         stack.close()
 
 
@@ -601,11 +659,11 @@ def main() -> int:
     parser.add_argument("--poll", type=float, default=2.0)
     parser.add_argument("--cooldown", type=float, default=20.0)
     parser.add_argument(
-        "--expire-after",
-        type=float,
-        default=60.0,
-        help="stand in for the broker's member expiry after a group is unstable this long (0: off)",
+        "--no-member-expiry",
+        action="store_true",
+        help="do not stand in for the member removals the test broker lacks (MemberExpiry): groups may wedge",
     )
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds for the burst to land and return to 0")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "scaling.png")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (worker logs)")
     args = parser.parse_args()
@@ -617,7 +675,8 @@ def main() -> int:
         load_lag_threshold=args.load_lag_threshold,
         poll_s=args.poll,
         cooldown_s=args.cooldown,
-        expire_after_s=args.expire_after,
+        member_expiry=not args.no_member_expiry,
+        timeout_s=args.timeout,
     )
     work = Path(tempfile.mkdtemp(prefix="cloudops-scaling-"))
     try:
@@ -638,6 +697,8 @@ def main() -> int:
             t = s.t - result.t_drop
             print(f"  t={t:7.1f}s  replicas {key[0]}, {key[1]}  |  lag {s.lag['parse']}, {s.lag['load']}")
             last = key
+    for t, group, n in result.expired:
+        print(f"  t={t - result.t_drop:7.1f}s  MemberExpiry removed {n} stale member id(s) of {group}")
     if result.scrape:
         print()
         print(result.scrape)

@@ -9,8 +9,11 @@ for d in /usr/lib/postgresql/*/bin; do
 done
 if [ -z "$pg_bin" ] && ! command -v initdb >/dev/null; then need+=(postgresql); fi
 if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then need+=(redis-server); fi
+# kcat (librdkafka): the non-Python client of the event-API test (tests/integration/test_kcat.py).
+if ! command -v kcat >/dev/null; then need+=(kcat); fi
 # The web UI's browser test drives Debian's chromium (browsers cannot be downloaded by playwright here).
-if [ ! -x /usr/bin/chromium ]; then need+=(chromium fonts-liberation); fi
+# `--no-browser` (make demo): the demo needs no browser.
+if [ "${1:-}" != --no-browser ] && [ ! -x /usr/bin/chromium ]; then need+=(chromium fonts-liberation); fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing ${need[*]} (binaries only; the suite starts its own servers) ..."

@@ -12,6 +12,7 @@ import faust
 from cloudops.agents import ROLES, bridge, load, parse, propose, recommend, schedule
 from cloudops.errors import ConfigError
 from cloudops.settings import Settings
+from cloudops.topics.clients import faust_credentials
 from cloudops.topics.health import Health
 from cloudops.topics.lag import export_lag
 from cloudops.topics.runtime import Runtime
@@ -60,6 +61,7 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
     app = faust.App(
         settings.app.id,
         broker=_broker_url(kafka.bootstrap_servers),
+        broker_credentials=faust_credentials(kafka),  # TLS / SASL, as every other client (topics.clients)
         autodiscover=False,
         web_enabled=False,
         store="memory://",
@@ -95,7 +97,7 @@ def create_app(settings: Settings, roles: Iterable[str] = ROLES) -> tuple[faust.
         async def measure_lag() -> None:
             """Export this group's lag (the KEDA trigger's input) as a Prometheus gauge."""
             try:
-                await export_lag(kafka.bootstrap_servers, settings.app.id, consumed)
+                await export_lag(kafka, settings.app.id, consumed)
             except Exception as exc:  # the next tick tries again
                 log.info("lag: not measured: %s", exc)
 

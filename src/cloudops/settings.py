@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "LoadSettings",
     "PostgresSettings",
     "RedisSettings",
+    "SecretDsn",
     "Settings",
     "get_settings",
+    "mask_dsn",
     "settings_table",
     "validate_tenant",
 ]
@@ -49,8 +52,44 @@ def validate_tenant(tenant: str) -> str:
     return tenant
 
 
+_KV_PASSWORD = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
+def mask_dsn(dsn: str) -> str:
+    """``dsn`` with its password replaced by ``***``: URL form (``scheme://user:pw@host``, also
+    ``?password=`` in the query) and libpq key=value form (``password=pw``). What may be shown."""
+    if "://" not in dsn:
+        return _KV_PASSWORD.sub(r"\1***", dsn)
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if colon else netloc
+    query = re.sub(r"(?i)((?:^|&)password=)[^&]*", r"\1***", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return dsn  # nothing to hide (urlunsplit would also drop the empty host of `chdb:///path`)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class SecretDsn(Secret[str]):
+    """A connection string that may hold a password (ClickHouse, PostgreSQL, Redis).
+
+    ``repr``, ``str``, ``model_dump`` (JSON too) and therefore log lines show it with the password
+    masked (:func:`mask_dsn`), so a settings dump still tells which server is meant; only
+    ``get_secret_value()`` returns the real string.
+    """
+
+    def _display(self) -> str:
+        return mask_dsn(self.get_secret_value())
+
+
+def _reveal(secret: SecretDsn | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class AppSettings(_Section):
@@ -103,16 +142,45 @@ class KafkaSettings(_Section):
             "the backlog stays in the broker."
         ),
     )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to the brokers: TLS (`SSL`, `SASL_SSL`) and/or SASL authentication."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with `SASL_PLAINTEXT` / `SASL_SSL`)."
+    )
+    sasl_username: str | None = Field(None, description="SASL user (needed with `SASL_*`).")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (needed with `SASL_*`).")
+    ssl_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates (with `SSL` / `SASL_SSL`); "
+        "unset: the system's trust store.",
+    )
+    ssl_cert_file: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    ssl_key_file: Path | None = Field(None, description="Private key (PEM) of `ssl_cert_file`.")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of `ssl_key_file`, if encrypted.")
+
+    @model_validator(mode="after")
+    def _auth(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_") and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(f"kafka security_protocol {self.security_protocol} needs sasl_username and sasl_password")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("kafka ssl_cert_file and ssl_key_file go together (mutual TLS)")
+        tls_files = self.ssl_ca_file or self.ssl_cert_file
+        if tls_files and self.security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError(f"kafka TLS files are set but security_protocol is {self.security_protocol}")
+        return self
 
 
 class ClickHouseSettings(_Section):
     """The analytics store."""
 
-    dsn: str | None = Field(
+    dsn_secret: SecretDsn | None = Field(
         None,
+        alias="dsn",
         description=(
             "clickhouse-connect DSN: `http(s)://user:pass@host:port` for a server, "
-            "`chdb:///abs/path` for the in-process engine. Default: chdb under `app.work_dir`/chdb."
+            "`chdb:///abs/path` for the in-process engine. Default: chdb under `app.work_dir`/chdb. "
+            "Shown with the password masked."
         ),
     )
     dedup_window: int = Field(
@@ -134,22 +202,46 @@ class ClickHouseSettings(_Section):
         ),
     )
 
+    @property
+    def dsn(self) -> str | None:
+        """The configured DSN itself, password included (for the client; never print it)."""
+        return _reveal(self.dsn_secret)
+
 
 class PostgresSettings(_Section):
     """The control plane (tenants, sources, ledger, audit)."""
 
-    dsn: str | None = Field(
+    dsn_secret: SecretDsn | None = Field(
         None,
-        description="libpq DSN, e.g. `postgresql://cloudops@db:5432/cloudops`. Unset: control plane off.",
+        alias="dsn",
+        description=(
+            "libpq DSN, e.g. `postgresql://cloudops:pw@db:5432/cloudops`. Unset: control plane off. "
+            "Shown with the password masked."
+        ),
     )
+
+    @property
+    def dsn(self) -> str | None:
+        """The configured DSN itself, password included (for the driver; never print it)."""
+        return _reveal(self.dsn_secret)
 
 
 class RedisSettings(_Section):
     """Cache and pub/sub."""
 
-    url: str | None = Field(
-        None, description="Redis URL, e.g. `redis://127.0.0.1:6379/0`. Unset: no cache, no live events."
+    url_secret: SecretDsn | None = Field(
+        None,
+        alias="url",
+        description=(
+            "Redis URL, e.g. `redis://:pw@127.0.0.1:6379/0` (`rediss://` for TLS). Unset: no cache, no live "
+            "events. Shown with the password masked."
+        ),
     )
+
+    @property
+    def url(self) -> str | None:
+        """The configured URL itself, password included (for the client; never print it)."""
+        return _reveal(self.url_secret)
 
 
 class AwsSettings(_Section):
@@ -312,6 +404,18 @@ class GitHubSettings(_Section):
 
     base_url: str = Field("https://api.github.com", description="REST API root; GHES: `https://HOST/api/v3`.")
     token: SecretStr | None = Field(None, description="Token with contents + pull-request write. Unset: no PRs.")
+    app_id: int | None = Field(
+        None,
+        gt=0,
+        description=(
+            "The deployment's GitHub App: tenants' Terraform targets that name only an App installation id "
+            "authenticate as this App (with `app_private_key_ref`)."
+        ),
+    )
+    app_private_key_ref: str | None = Field(
+        None,
+        description="Reference (env:NAME / file:/path, e.g. a mounted Secret) to the PEM private key of `app_id`.",
+    )
     repo: str | None = Field(None, description="`owner/name` of the Terraform repository PRs are opened against.")
     max_attempts: int = Field(5, ge=1, description="Attempts per API request (rate limits, 5xx) before giving up.")
     backoff_base_s: float = Field(0.5, gt=0, description="First retry delay; doubles per attempt.")
@@ -439,7 +543,7 @@ class Settings(BaseSettings):
 
     def with_overrides(self, **sections: dict[str, Any]) -> Settings:
         """Return a copy with some section fields replaced, e.g. ``kafka={"bootstrap_servers": "x:1"}``."""
-        data = self.model_dump()
+        data = self.model_dump(by_alias=True)  # secrets stay Secret objects: nothing is revealed
         for section, values in sections.items():
             data[section] = {**data[section], **values}
         return Settings.model_validate(data)
@@ -461,5 +565,6 @@ def settings_table() -> list[tuple[str, str, str]]:
         for key, field in section_type.model_fields.items():
             default = field.default
             shown = "" if default is None else str(default)
-            rows.append((f"CLOUDOPS_{section_name.upper()}__{key.upper()}", shown, field.description or ""))
+            name = field.alias or key  # the environment names a secret field by its alias (`dsn`, `url`)
+            rows.append((f"CLOUDOPS_{section_name.upper()}__{name.upper()}", shown, field.description or ""))
     return rows

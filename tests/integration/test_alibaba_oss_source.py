@@ -2,38 +2,26 @@
 driven by the real ``alibabacloud-oss-v2`` SDK over HTTP).
 
 The billing "storage" subscription delivers a zip of CSV parts of the billing-item detail; the
-scheduled listing finds it, and it is converted, loaded into ClickHouse and reconciled. Another
-account's AccessKey is refused by ``sources add --check`` with the reason.
+scheduled listing finds it, and it is converted, loaded into ClickHouse and reconciled.
+``sources add --check`` says what is wrong: another account's AccessKey (no permission), an
+unknown AccessKey or a wrong secret (credentials refused), a missing bucket, a missing reference.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.support.alibaba_oss import FakeOss
-from tests.support.kafka import read_topic
-from tests.support.settings import local_settings
+from tests.support.stores import Pipeline, add_store_source, landed, ledger_entry, receipt_for, running_pipeline
 
-from cloudops.agents.schedule import scan_due_sources
-from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.schemas.events import BillingLoaded, file_id_for
-from cloudops.service import sources as sources_svc
-from cloudops.service.context import Caller, InvalidInput
-from cloudops.settings import Settings
-from cloudops.sinks.clickhouse import connect, database_for
-from cloudops.sinks.postgres import migrate
-from cloudops.sinks.postgres.ledger import get_file
-from cloudops.sinks.postgres.sources import get_source
-from cloudops.sinks.postgres.tenants import register_tenant
-from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import decode_record
+from cloudops.schemas.events import file_id_for
+from cloudops.service.context import InvalidInput
+from cloudops.sinks.postgres.sources import SourceRecord, get_source
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "alibaba" / "billing_item_detail_parts.zip"
@@ -56,81 +44,64 @@ async def running(
     tmp_path: Path,
     unique: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[Settings, Any]]:
-    tenant = f"a{unique}"
-    migrate(postgres_db, tenant)
-    register_tenant(postgres_db, tenant)
+) -> AsyncIterator[Pipeline]:
     for who in ("OWNER", "OTHER"):
         oss.add_access_key(f"LTAI{who}{unique}", f"secret-{who}-{unique}")
         monkeypatch.setenv(f"ALI_{who}_{unique}_ACCESS_KEY_ID", f"LTAI{who}{unique}")
         monkeypatch.setenv(f"ALI_{who}_{unique}_SECRET_ACCESS_KEY", f"secret-{who}-{unique}")
+    monkeypatch.setenv(f"ALI_UNKNOWN_{unique}_ACCESS_KEY_ID", f"LTAIUNKNOWN{unique}")  # never issued
+    monkeypatch.setenv(f"ALI_UNKNOWN_{unique}_SECRET_ACCESS_KEY", "whatever")
+    monkeypatch.setenv(f"ALI_WRONG_{unique}_ACCESS_KEY_ID", f"LTAIOWNER{unique}")
+    monkeypatch.setenv(f"ALI_WRONG_{unique}_SECRET_ACCESS_KEY", "not-the-secret")
     oss.create_bucket(f"bills-{unique}", owner=f"LTAIOWNER{unique}")
-    settings = local_settings(
-        "oss",
-        unique,
-        tmp_path,
-        broker,
-        chdb_dsn,
-        tenant=tenant,
-        postgres_dsn=postgres_db,
-        ingest={"schedule_tick_s": 0.5},
+    async with running_pipeline("oss", unique, tmp_path, broker, chdb_dsn, postgres_db, tenant=f"a{unique}") as p:
+        yield p
+
+
+async def _add(p: Pipeline, oss: FakeOss, source_id: str, who: str, bucket: str, unique: str) -> SourceRecord:
+    return await add_store_source(
+        p.caller,
+        source_id,
+        provider="alibaba",
+        bucket=bucket,
+        prefix="bills/",
+        credentials_ref=f"env:ALI_{who}_{unique}",
+        endpoint_url=oss.endpoint,
+        region="cn-hangzhou",
+        schedule_s=60,
+        kind="alibaba-oss",
+        options={"path_style": "true"},
+        check=True,
     )
-    await ensure_topics(settings.kafka)
-    app, rt = create_app(settings)
-    await app.start()
-    try:
-        yield settings, rt
-    finally:
-        await app.stop()
 
 
-async def test_oss_bill_zip_by_schedule_lands_reconciled(
-    running: tuple[Settings, Any], oss: FakeOss, unique: str
-) -> None:
-    settings, rt = running
-    tenant, dsn = settings.app.tenant, settings.postgres.dsn or ""
+async def test_oss_bill_zip_by_schedule_lands_reconciled(running: Pipeline, oss: FakeOss, unique: str) -> None:
+    p = running
     bucket = f"bills-{unique}"
     etag = oss.put(bucket, KEY, SAMPLE.read_bytes())
-    caller = Caller(actor="test:oss", tenant=tenant, settings=settings)
 
-    def add(source_id: str, who: str) -> Any:
-        return asyncio.to_thread(  # a blocking service call, as the API makes it
-            sources_svc.add_source,
-            caller,
-            source_id,
-            provider="alibaba",
-            bucket=bucket,
-            prefix="bills/",
-            credentials_ref=f"env:ALI_{who}_{unique}",
-            endpoint_url=oss.endpoint,
-            region="cn-hangzhou",
-            schedule_s=60,
-            kind="alibaba-oss",
-            options={"path_style": "true"},
-            check=True,
-        )
+    cases = [
+        ("oss-other", "OTHER", bucket, r"no permission \(AccessDenied\)"),
+        ("oss-unknown", "UNKNOWN", bucket, r"refused the credentials \(InvalidAccessKeyId\)"),
+        ("oss-wrong", "WRONG", bucket, r"refused the credentials \(SignatureDoesNotMatch\)"),
+        ("oss-nobucket", "OWNER", f"absent-{unique}", "NoSuchBucket"),
+        ("oss-noref", "ABSENT", bucket, f"ALI_ABSENT_{unique}_ACCESS_KEY_ID"),
+    ]
+    for source_id, who, where, reason in cases:
+        with pytest.raises(InvalidInput, match=f"cannot be listed: .*{reason}"):
+            await _add(p, oss, source_id, who, where, unique)
+        assert get_source(p.dsn, p.tenant, source_id) is None  # nothing saved
 
-    with pytest.raises(InvalidInput, match="AccessDenied"):
-        await add("oss-other", "OTHER")
-    assert get_source(dsn, tenant, "oss-other") is None
-
-    await add("oss-bills", "OWNER")
-    file_id = file_id_for(tenant, f"oss://{bucket}/{KEY}", etag, None)
-
-    def receipts(rs: list[Any]) -> list[BillingLoaded]:
-        return [r for r in (decode_record(BillingLoaded, x.value) for x in rs) if r.file_id == file_id]
-
-    [receipt] = receipts(await read_topic(settings.kafka.bootstrap_servers, "billing-loaded", until=receipts))
+    await _add(p, oss, "oss-bills", "OWNER", bucket, unique)
+    file_id = file_id_for(p.tenant, f"oss://{bucket}/{KEY}", etag, None)
+    receipt = await receipt_for(p.settings, file_id)
     assert receipt.reconciled
     assert receipt.rows_landed == _EXPECTED["rows_in"]
-    sql = f"SELECT count(), sum(BilledCost) FROM {database_for(tenant)}.focus WHERE x_Source = 'oss-bills'"
-    n, cost = await connect(settings.clickhouse_dsn).run(lambda c: c.query(sql).result_rows[0])
-    assert (int(n), Decimal(cost)) == (_EXPECTED["focus_rows"], Decimal(_EXPECTED["billed_totals"]["USD"]))
-    for _ in range(100):
-        entry = get_file(dsn, tenant, file_id)
-        if entry is not None and entry.state == "reconciled":
-            break
-        await asyncio.sleep(0.1)
+    assert await landed(p.settings, "oss-bills") == (
+        _EXPECTED["focus_rows"],
+        Decimal(_EXPECTED["billed_totals"]["USD"]),
+    )
+    entry = await ledger_entry(p.dsn, p.tenant, file_id)
     assert entry is not None
     assert (entry.state, entry.triggers) == ("reconciled", ["schedule"])
-    assert await scan_due_sources(rt, {}) == 0
+    assert await p.scan() == 0

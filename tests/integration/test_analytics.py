@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from tests.support.synthetic import BillShape, synthetic_batches
 
-from cloudops.embedded.synthetic import BillShape, synthetic_batches
 from cloudops.sinks.analytics import Analytics
 from cloudops.sinks.clickhouse import connect, migrate
 from cloudops.sinks.clickhouse.client import ClickHouse

@@ -18,31 +18,35 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueClient
 from tests.support.cloud_storage import AZURITE_ACCOUNT, AZURITE_KEY, AzuriteServer
 from tests.support.kafka import read_topic
 from tests.support.services import ServiceUnavailable
-from tests.support.settings import local_settings
+from tests.support.stores import (
+    Pipeline,
+    add_store_source,
+    landed,
+    ledger_entry,
+    new_tenant,
+    period_swaps,
+    receipt_for,
+    running_pipeline,
+)
 
-from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.schemas.events import BillingLoaded, PeriodSwapped, file_id_for
+from cloudops.schemas.events import file_id_for
 from cloudops.service import sources as sources_svc
 from cloudops.service.context import Caller, InvalidInput
-from cloudops.settings import Settings
-from cloudops.sinks.clickhouse import connect, database_for
-from cloudops.sinks.postgres import migrate
-from cloudops.sinks.postgres.ledger import add_source, get_file, list_files
-from cloudops.sinks.postgres.sources import SourceRecord, get_source, upsert_source
-from cloudops.sinks.postgres.tenants import register_tenant
-from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import decode_record
+from cloudops.sinks.postgres.ledger import get_file, list_files
+from cloudops.sinks.postgres.sources import SourceRecord, get_source
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "azure" / "ea_actual_small.csv"
@@ -72,24 +76,22 @@ async def running(
     tmp_path: Path,
     unique: str,
     monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[Settings, Any, str]]:
+) -> AsyncIterator[tuple[Pipeline, str]]:
     """The pipeline with one tenant; the storage account's key behind ``env:AZ_<unique>``."""
-    tenant = f"az{unique}"
     ref = f"AZ_{unique.upper()}"
     monkeypatch.setenv(f"{ref}_ACCESS_KEY_ID", AZURITE_ACCOUNT)
     monkeypatch.setenv(f"{ref}_SECRET_ACCESS_KEY", AZURITE_KEY)
-    migrate(postgres_db, tenant)
     queue = f"blob-events-{unique}"
     async with QueueClient.from_queue_url(f"{azurite.queue_url}/{queue}", credential=azurite.credential) as q:
         await q.create_queue()
-    settings = local_settings(
+    async with running_pipeline(
         "azure",
         unique,
         tmp_path,
         broker,
         chdb_dsn,
-        tenant=tenant,
-        postgres_dsn=postgres_db,
+        postgres_db,
+        tenant=f"az{unique}",
         ingest={"schedule_tick_s": 0.5},
         load={"sweep_interval_s": 1.0},
         azure={
@@ -97,33 +99,23 @@ async def running(
             "queue_credentials_ref": f"env:{ref}",
             "queue_poll_s": 0.2,
         },
-    )
-    await ensure_topics(settings.kafka)
-    app, rt = create_app(settings)
-    await app.start()
-    try:
-        yield settings, rt, f"env:{ref}"
-    finally:
-        await app.stop()
+    ) as p:
+        yield p, f"env:{ref}"
 
 
-def _azure_source(dsn: str, tenant: str, source_id: str, container: str, ref: str, endpoint: str, **kw: Any) -> None:
-    layout = kw.pop("layout", "files")
-    add_source(dsn, tenant, id=source_id, provider="azure", bucket=container, prefix="exports/", layout=layout, **kw)
-    current = get_source(dsn, tenant, source_id)
-    assert current is not None
-    upsert_source(
-        dsn,
-        tenant,
-        SourceRecord(
-            **{
-                **current.as_dict(),
-                "kind": "azure-blob",
-                "endpoint_url": endpoint,
-                "credentials_ref": ref,
-                "options": {"dataset": "actual"},
-            }
-        ),
+async def _azure_source(
+    caller: Caller, source_id: str, container: str, ref: str | None, endpoint: str, **kw: Any
+) -> SourceRecord:
+    fields: dict[str, Any] = {"endpoint_url": endpoint, "options": {"dataset": "actual"}, **kw}
+    return await add_store_source(
+        caller,
+        source_id,
+        provider="azure",
+        bucket=container,
+        prefix="exports/",
+        kind="azure-blob",
+        credentials_ref=ref,
+        **fields,
     )
 
 
@@ -166,19 +158,11 @@ def _manifest(container: str, blob_name: str, size: int, *, run_id: str = RUN_ID
     ).encode()
 
 
-async def _landed(settings: Settings, source_id: str) -> tuple[int, Decimal]:
-    db = database_for(settings.app.tenant)
-    ch = connect(settings.clickhouse_dsn)
-    sql = f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = '{source_id}'"
-    n, cost = await ch.run(lambda c: c.query(sql).result_rows[0])
-    return int(n), Decimal(cost or 0)
-
-
 async def test_partitioned_export_by_schedule_lands_reconciled(
-    running: tuple[Settings, Any, str], azurite: AzuriteServer, unique: str
+    running: tuple[Pipeline, str], azurite: AzuriteServer, unique: str
 ) -> None:
-    settings, _rt, ref = running
-    tenant, dsn = settings.app.tenant, settings.postgres.dsn or ""
+    p, ref = running
+    settings, tenant, dsn = p.settings, p.tenant, p.dsn
     container = f"costs-{unique}"
     part = f"{PERIOD_DIR}/{RUN_ID}/part_0_0001.csv"
     body = SAMPLE.read_bytes()
@@ -194,15 +178,11 @@ async def test_partitioned_export_by_schedule_lands_reconciled(
             "exports/daily-amortized/20230901-20230930/run-2/manifest.json",
             _manifest(container, other, len(amortized), run_id="run-2", kind="AmortizedCost"),
         )
-    _azure_source(dsn, tenant, "az-sched", container, ref, azurite.blob_url, layout="manifest", schedule_s=60)
-
-    def swaps(rs: list[Any]) -> list[PeriodSwapped]:
-        return [s for s in (decode_record(PeriodSwapped, r.value) for r in rs) if s.tenant == tenant]
-
-    [swap] = swaps(await read_topic(settings.kafka.bootstrap_servers, "billing-periods", until=swaps, timeout=120))
+    await _azure_source(p.caller, "az-sched", container, ref, azurite.blob_url, layout="manifest", schedule_s=60)
+    [swap] = await period_swaps(settings, 1)
     assert (swap.source_id, swap.period_version, str(swap.period)) == ("az-sched", RUN_ID, "2023-09-01")
     assert (swap.rows_landed, swap.landed_totals) == (SAMPLE_ROWS, {"USD": SAMPLE_USD})
-    assert await _landed(settings, "az-sched") == (SAMPLE_ROWS, SAMPLE_USD)
+    assert await landed(settings, "az-sched") == (SAMPLE_ROWS, SAMPLE_USD)
     data_id = file_id_for(tenant, f"az://{container}/{part}", None, None, RUN_ID)
     entry = get_file(dsn, tenant, data_id)
     assert entry is not None
@@ -218,21 +198,21 @@ async def test_partitioned_export_by_schedule_lands_reconciled(
     assert states[f"az://{container}/{PERIOD_DIR}/{RUN_ID}/manifest.json"][0] == "reconciled"
     amortized_part = f"az://{container}/exports/daily-amortized/20230901-20230930/run-2/part_0_0001.csv"
     assert states.get(amortized_part, ("seen",))[0] == "seen"  # listed, but no manifest of "actual" names it
-    assert await _landed(settings, "az-sched") == (SAMPLE_ROWS, SAMPLE_USD)  # never counted twice
+    assert await landed(settings, "az-sched") == (SAMPLE_ROWS, SAMPLE_USD)  # never counted twice
 
 
 async def test_blob_created_event_on_storage_queue_lands_reconciled(
-    running: tuple[Settings, Any, str], azurite: AzuriteServer, unique: str
+    running: tuple[Pipeline, str], azurite: AzuriteServer, unique: str
 ) -> None:
-    settings, _rt, ref = running
-    tenant, dsn = settings.app.tenant, settings.postgres.dsn or ""
+    p, ref = running
+    settings, tenant, dsn = p.settings, p.tenant, p.dsn
     container = f"events-{unique}"
     key = "exports/monthly-actual/20230901-20230930/ActualCost_20230901-20230930.csv"
     async with BlobServiceClient(azurite.blob_url, credential=azurite.credential) as svc:
         c = await svc.create_container(container)
         blob = await c.upload_blob(key, SAMPLE.read_bytes())
         etag = str((await blob.get_blob_properties()).etag).strip('"')
-    _azure_source(dsn, tenant, "az-events", container, ref, azurite.blob_url)
+    await _azure_source(p.caller, "az-events", container, ref, azurite.blob_url)
 
     def cloud_event(container: str, name: str) -> str:
         doc = {
@@ -258,23 +238,13 @@ async def test_blob_created_event_on_storage_queue_lands_reconciled(
         await q.send_message(cloud_event(f"nobody-{unique}", "exports/x.csv"))
 
     file_id = file_id_for(tenant, f"az://{container}/{key}", etag, None)
-
-    def receipts(rs: list[Any]) -> list[BillingLoaded]:
-        return [r for r in (decode_record(BillingLoaded, x.value) for x in rs) if r.file_id == file_id]
-
-    [receipt] = receipts(
-        await read_topic(settings.kafka.bootstrap_servers, "billing-loaded", until=receipts, timeout=120)
-    )
+    receipt = await receipt_for(settings, file_id)
     assert receipt.reconciled
     assert receipt.rows_landed == SAMPLE_ROWS
-    assert await _landed(settings, "az-events") == (SAMPLE_ROWS, SAMPLE_USD)
-    for _ in range(100):  # the loader moves the ledger row after publishing the receipt
-        entry = get_file(dsn, tenant, file_id)
-        if entry is not None and entry.state == "reconciled":
-            break
-        await asyncio.sleep(0.1)
+    assert await landed(settings, "az-events") == (SAMPLE_ROWS, SAMPLE_USD)
+    entry = await ledger_entry(dsn, tenant, file_id)
     assert entry is not None
-    assert (entry.state, entry.triggers) == ("reconciled", ["s3-event"])
+    assert (entry.state, entry.triggers) == ("reconciled", ["azure-event"])
 
     def unroutable(rs: list[Any]) -> list[Any]:
         return [r for r in rs if f"nobody-{unique}".encode() in (r.value or b"")]
@@ -287,53 +257,52 @@ async def test_blob_created_event_on_storage_queue_lands_reconciled(
         assert (await q.get_queue_properties()).approximate_message_count == 0  # handled messages are deleted
 
 
-def test_sources_add_check_lists_once_and_says_what_is_wrong(
-    azurite: AzuriteServer, postgres_db: str, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+async def test_sources_add_check_lists_once_and_says_what_is_wrong(
+    azurite: AzuriteServer, postgres_db: str, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`cloudops sources add --kind azure-blob --check` (the service call the CLI and API share)."""
-    tenant = f"ck{unique}"
-    migrate(postgres_db, tenant)
-    register_tenant(postgres_db, tenant)
-    caller = Caller(actor="test:check", tenant=tenant, settings=Settings(postgres={"dsn": postgres_db}))
+    caller = new_tenant(postgres_db, f"ck{unique}")
     monkeypatch.setenv(f"GOOD_{unique}_ACCESS_KEY_ID", AZURITE_ACCOUNT)
     monkeypatch.setenv(f"GOOD_{unique}_SECRET_ACCESS_KEY", AZURITE_KEY)
     monkeypatch.setenv(f"BAD_{unique}_ACCESS_KEY_ID", AZURITE_ACCOUNT)
     monkeypatch.setenv(f"BAD_{unique}_SECRET_ACCESS_KEY", base64.b64encode(b"not the key").decode())
     container = f"check-{unique}"
+    async with BlobServiceClient(azurite.blob_url, credential=azurite.credential) as svc:
+        c = await svc.create_container(container)
+        await c.upload_blob("exports/a.csv", b"x")
+        await c.upload_blob("exports/b.csv", b"y")
+    # A SAS that may write blobs but not list them (what an export's delivery identity holds).
+    write_only = generate_container_sas(
+        AZURITE_ACCOUNT,
+        container,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(write=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
 
-    async def seed() -> None:
-        async with BlobServiceClient(azurite.blob_url, credential=azurite.credential) as svc:
-            c = await svc.create_container(container)
-            await c.upload_blob("exports/a.csv", b"x")
-            await c.upload_blob("exports/b.csv", b"y")
+    async def add(source_id: str, ref: str | None, bucket: str = container, **kw: Any) -> SourceRecord:
+        return await _azure_source(caller, source_id, bucket, ref, azurite.blob_url, check=True, **kw)
 
-    asyncio.run(seed())
-
-    def add(source_id: str, ref: str, bucket: str = container, **kw: Any) -> Any:
-        return sources_svc.add_source(
-            caller,
-            source_id,
-            provider="azure",
-            bucket=bucket,
-            prefix="exports/",
-            credentials_ref=ref,
-            endpoint_url=azurite.blob_url,
-            kind="azure-blob",
-            check=True,
-            **{"options": {"dataset": "actual"}, **kw},
-        )
-
-    made = add("az-good", f"env:GOOD_{unique}")
+    made = await add("az-good", f"env:GOOD_{unique}")
     assert (made.kind, made.options) == ("azure-blob", {"dataset": "actual"})
-    assert sources_svc.check_source(caller, "az-good") == 2
-    cases = [
-        ("az-badkey", f"env:BAD_{unique}", container, "refused|no permission"),
-        ("az-nokey", f"env:MISSING_{unique}", container, f"MISSING_{unique}_ACCESS_KEY_ID"),
-        ("az-nobox", f"env:GOOD_{unique}", f"absent-{unique}", "ContainerNotFound"),
+    assert await asyncio.to_thread(sources_svc.check_source, caller, "az-good") == 2
+    cases: list[tuple[str, str | None, str, dict[str, Any], str]] = [
+        ("az-badkey", f"env:BAD_{unique}", container, {}, r"not authorized \(AuthorizationFailure\)"),
+        ("az-nokey", f"env:MISSING_{unique}", container, {}, f"MISSING_{unique}_ACCESS_KEY_ID"),
+        ("az-nobox", f"env:GOOD_{unique}", f"absent-{unique}", {}, "ContainerNotFound"),
+        (
+            "az-nolist",
+            None,
+            container,
+            {"endpoint_url": f"{azurite.blob_url}?{write_only}"},
+            r"no permission \(AuthorizationPermissionMismatch\)",
+        ),
     ]
-    for source_id, ref, bucket, reason in cases:
-        with pytest.raises(InvalidInput, match=f"cannot be listed: .*({reason})"):
-            add(source_id, ref, bucket)
-        assert get_source(postgres_db, tenant, source_id) is None  # nothing saved
+    for source_id, ref, bucket, kw, reason in cases:
+        with pytest.raises(InvalidInput, match=f"cannot be listed: .*{reason}"):
+            await add(source_id, ref, bucket, **kw)
+        assert get_source(postgres_db, caller.tenant or "", source_id) is None  # nothing saved
     with pytest.raises(InvalidInput, match="dataset"):
-        add("az-ds", f"env:GOOD_{unique}", options={"dataset": "everything"})
+        await add("az-ds", f"env:GOOD_{unique}", options={"dataset": "everything"})
+    with pytest.raises(InvalidInput, match=r"credentials_ref is one of: env:\.\.\., file:\.\.\.$"):
+        await add("az-role", "aws-role:arn:aws:iam::123456789012:role/billing")  # an AWS role means nothing here

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
+from tests.support.clickhouse_http import EmbeddedClickHouseServer
+from tests.support.synthetic import BillShape, synthetic_batches
 
-from cloudops.embedded.clickhouse_http import EmbeddedClickHouseServer
-from cloudops.embedded.synthetic import BillShape, synthetic_batches
 from cloudops.errors import TransientError
 from cloudops.sinks.analytics import Analytics
 from cloudops.sinks.clickhouse import connect, file_landed, migrate

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from tests.support.clickhouse_http import EmbeddedClickHouseServer
 from tests.support.faults import Cluster, Uploaded, big_cur_file, cur_files
 from tests.support.kafka import read_topic
 
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.embedded.clickhouse_http import EmbeddedClickHouseServer
 from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.schemas.events import DeadLetter
 from cloudops.settings import Settings

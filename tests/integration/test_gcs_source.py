@@ -3,6 +3,9 @@
 The source is of kind ``gcs``: the real ``google-cloud-storage`` SDK lists the bucket over HTTP
 (run off the event loop) and reads the object pinned to its generation; the file is converted,
 loaded into ClickHouse and reconciled. A rewritten object (new generation) is announced once more.
+``sources add --check`` says what is wrong: a missing bucket, a service-account key Google's token
+service refuses (the OAuth endpoint of the BigQuery fake: the emulator itself checks no
+credentials, so no-permission cannot be shown here), a key reference that is not a key.
 """
 
 from __future__ import annotations
@@ -12,26 +15,18 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage  # type: ignore[import-untyped,attr-defined]
+from tests.support.bigquery_fake import FakeBigQuery
 from tests.support.cloud_storage import GcsEmulator
-from tests.support.kafka import read_topic
-from tests.support.settings import local_settings
+from tests.support.stores import Pipeline, add_store_source, landed, ledger_entry, receipt_for, running_pipeline
 
-from cloudops.agents.schedule import scan_due_sources
-from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.schemas.events import BillingLoaded, file_id_for
-from cloudops.settings import Settings
-from cloudops.sinks.clickhouse import connect, database_for
-from cloudops.sinks.postgres import migrate
-from cloudops.sinks.postgres.ledger import add_source, get_file
-from cloudops.sinks.postgres.sources import SourceRecord, get_source, upsert_source
-from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import decode_record
+from cloudops.schemas.events import file_id_for
+from cloudops.service.context import InvalidInput
+from cloudops.sinks.postgres.sources import SourceRecord, get_source
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "gcp" / "detailed_csv.csv"
@@ -46,27 +41,10 @@ def gcs() -> Iterator[GcsEmulator]:
 
 @pytest.fixture
 async def running(
-    gcs: GcsEmulator, broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str
-) -> AsyncIterator[tuple[Settings, Any]]:
-    tenant = f"g{unique}"
-    migrate(postgres_db, tenant)
-    settings = local_settings(
-        "gcs",
-        unique,
-        tmp_path,
-        broker,
-        chdb_dsn,
-        tenant=tenant,
-        postgres_dsn=postgres_db,
-        ingest={"schedule_tick_s": 0.5},
-    )
-    await ensure_topics(settings.kafka)
-    app, rt = create_app(settings)
-    await app.start()
-    try:
-        yield settings, rt
-    finally:
-        await app.stop()
+    broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str
+) -> AsyncIterator[Pipeline]:
+    async with running_pipeline("gcs", unique, tmp_path, broker, chdb_dsn, postgres_db, tenant=f"g{unique}") as p:
+        yield p
 
 
 def _client(gcs: GcsEmulator) -> storage.Client:
@@ -75,46 +53,58 @@ def _client(gcs: GcsEmulator) -> storage.Client:
     )
 
 
+async def _add(p: Pipeline, gcs: GcsEmulator, source_id: str, bucket: str, ref: str | None = None) -> SourceRecord:
+    return await add_store_source(
+        p.caller,
+        source_id,
+        provider="gcp",
+        bucket=bucket,
+        prefix="gcp/",
+        credentials_ref=ref,
+        schedule_s=60,
+        kind="gcs",
+        endpoint_url=gcs.url,
+        options={"project": "billing"},
+        check=True,
+    )
+
+
 async def test_gcs_export_by_schedule_lands_reconciled(
-    running: tuple[Settings, Any], gcs: GcsEmulator, unique: str
+    running: Pipeline, gcs: GcsEmulator, tmp_path: Path, unique: str
 ) -> None:
-    settings, rt = running
-    tenant, dsn = settings.app.tenant, settings.postgres.dsn or ""
+    p = running
     bucket, key = f"billing-{unique}", "gcp/2024-05/billing_export.csv"
     blob = _client(gcs).create_bucket(bucket).blob(key)
     await asyncio.to_thread(blob.upload_from_filename, str(SAMPLE))
-    add_source(dsn, tenant, id="gcs-main", provider="gcp", bucket=bucket, prefix="gcp/", schedule_s=60)
-    current = get_source(dsn, tenant, "gcs-main")
-    assert current is not None
-    upsert_source(
-        dsn,
-        tenant,
-        SourceRecord(
-            **{**current.as_dict(), "kind": "gcs", "endpoint_url": gcs.url, "options": {"project": "billing"}}
-        ),
-    )
+
+    with FakeBigQuery() as google:  # only its OAuth token endpoint: a key Google does not know
+        (tmp_path / "revoked.json").write_text(
+            google.new_service_account("gone@billing.iam.gserviceaccount.com", registered=False)
+        )
+        (tmp_path / "not-a-key.json").write_text('{"type": "authorized_user"}')
+        cases = [
+            ("gcs-nobucket", f"absent-{unique}", None, "not found"),
+            ("gcs-revoked", bucket, f"file:{tmp_path / 'revoked.json'}", r"credentials refused \(RefreshError\)"),
+            ("gcs-notakey", bucket, f"file:{tmp_path / 'not-a-key.json'}", "is not a service-account key"),
+            ("gcs-noref", bucket, f"env:ABSENT_{unique}", "the variable is not set"),
+        ]
+        for source_id, where, ref, reason in cases:
+            with pytest.raises(InvalidInput, match=f"cannot be listed: .*{reason}"):
+                await _add(p, gcs, source_id, where, ref)
+            assert get_source(p.dsn, p.tenant, source_id) is None  # nothing saved
+
+    await _add(p, gcs, "gcs-main", bucket)
     listed = await asyncio.to_thread(_client(gcs).get_bucket(bucket).get_blob, key)
-    file_id = file_id_for(tenant, f"gs://{bucket}/{key}", listed.etag.strip('"'), str(listed.generation))
-
-    def receipts(rs: list[Any]) -> list[BillingLoaded]:
-        return [r for r in (decode_record(BillingLoaded, x.value) for x in rs) if r.file_id == file_id]
-
-    [receipt] = receipts(await read_topic(settings.kafka.bootstrap_servers, "billing-loaded", until=receipts))
+    file_id = file_id_for(p.tenant, f"gs://{bucket}/{key}", listed.etag.strip('"'), str(listed.generation))
+    receipt = await receipt_for(p.settings, file_id)
     assert receipt.reconciled
     assert receipt.rows_landed == _EXPECTED["rows_in"]
-    db = database_for(tenant)
-    sql = f"SELECT count(), sum(BilledCost) FROM {db}.focus WHERE x_Source = 'gcs-main'"
-    n, cost = await connect(settings.clickhouse_dsn).run(lambda c: c.query(sql).result_rows[0])
-    assert (int(n), Decimal(cost)) == (_EXPECTED["focus_rows"], Decimal(_EXPECTED["billed_totals"]["USD"]))
-    for _ in range(100):
-        entry = get_file(dsn, tenant, file_id)
-        if entry is not None and entry.state == "reconciled":
-            break
-        await asyncio.sleep(0.1)
+    assert await landed(p.settings, "gcs-main") == (_EXPECTED["focus_rows"], Decimal(_EXPECTED["billed_totals"]["USD"]))
+    entry = await ledger_entry(p.dsn, p.tenant, file_id)
     assert entry is not None
     assert (entry.state, entry.triggers) == ("reconciled", ["schedule"])
 
     # Listing again announces nothing; a new generation of the object is announced once.
-    assert await scan_due_sources(rt, {}) == 0
+    assert await p.scan() == 0
     await asyncio.to_thread(blob.upload_from_string, SAMPLE.read_bytes() + b"\n")
-    assert await scan_due_sources(rt, {}) == 1
+    assert await p.scan() == 1

@@ -197,7 +197,7 @@ async def test_a_worker_process_serves_probes_and_its_groups_lag(
         # equal to what the broker says.
         assert seen_lag.get("billing-files") == 0, (seen_lag, metrics[-2000:])
         assert "focus-batches" in seen_lag, (seen_lag, metrics[-2000:])
-        measured = await consumer_lag(settings.kafka.bootstrap_servers, group, ["billing-files", "focus-batches"])
+        measured = await consumer_lag(settings.kafka, group, ["billing-files", "focus-batches"])
         assert sum(measured.values()) == 0
         await cluster.receipts({u.file_id for u in files}, timeout=60)
     finally:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from tests.support.clickhouse_http import EmbeddedClickHouseServer
 from tests.support.faults import Cluster, cur_files
 
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.embedded.clickhouse_http import EmbeddedClickHouseServer
 from cloudops.embedded.net import free_port
 from cloudops.embedded.objectstore import EmbeddedObjectStore
 from cloudops.settings import Settings

@@ -12,16 +12,15 @@ from aiokafka.structs import OffsetAndMetadata
 from tests.support.faults import big_cur_file
 from tests.support.settings import local_settings
 
-from cloudops.agents.parse import handle_billing_file
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore
+from cloudops.ingest.parse import announcement, handle_billing_file
 from cloudops.metrics import CONSUMER_LAG
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import KafkaSettings
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import encode_record
 from cloudops.topics.lag import LagGate, export_lag
 
 pytestmark = pytest.mark.integration
@@ -38,7 +37,7 @@ async def test_lag_is_end_offset_minus_committed(broker: EmbeddedBroker, unique:
     finally:
         await producer.stop()
     group = f"lag-{unique}"
-    assert await export_lag(broker.bootstrap_servers, group, ["focus-batches"]) == {
+    assert await export_lag(kafka, group, ["focus-batches"]) == {
         ("focus-batches", 0): 4,
         ("focus-batches", 1): 3,
     }
@@ -50,7 +49,7 @@ async def test_lag_is_end_offset_minus_committed(broker: EmbeddedBroker, unique:
         await consumer.commit({TopicPartition("focus-batches", 0): OffsetAndMetadata(3, "")})
     finally:
         await consumer.stop()
-    lag = await export_lag(broker.bootstrap_servers, group, ["focus-batches", "no-such-topic"])
+    lag = await export_lag(kafka, group, ["focus-batches", "no-such-topic"])
     assert lag == {("focus-batches", 0): 1, ("focus-batches", 1): 3}
     assert CONSUMER_LAG.labels(group, "focus-batches", "0")._value.get() == 1
 
@@ -82,12 +81,12 @@ async def test_lag_gate_holds_while_the_group_is_behind(broker: EmbeddedBroker, 
     finally:
         await producer.stop()
     group = f"gate-{unique}"
-    gate = LagGate(bootstrap, group, [topic], limit=3, check_s=0.1)
+    gate = LagGate(KafkaSettings(bootstrap_servers=bootstrap), group, [topic], limit=3, check_s=0.1)
     # A group that has committed nothing has no consumer to wait for: no hold.
     assert await gate.wait() == 0.0
     tp = TopicPartition(topic, 0)
     await _commit(bootstrap, group, {tp: 2})  # 8 behind, limit 3: held
-    gate = LagGate(bootstrap, group, [topic], limit=3, check_s=0.1)
+    gate = LagGate(KafkaSettings(bootstrap_servers=bootstrap), group, [topic], limit=3, check_s=0.1)
     held = asyncio.create_task(gate.wait())
     await asyncio.sleep(1.0)
     assert not held.done()
@@ -145,7 +144,7 @@ async def test_parse_holds_its_batches_while_the_loaders_lag(
     rt.load_gate.check_s = 0.1
     await app.start()
     try:
-        parsing = asyncio.create_task(handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None))
+        parsing = asyncio.create_task(handle_billing_file(rt, announcement(event)))
         await asyncio.sleep(3.0)
         # Held: a couple of batches over the limit at most (the lag is read every check_s), then nothing.
         held_at = rt.counters.get("parse.batches", 0)

@@ -119,7 +119,7 @@ async def test_same_file_via_both_triggers_and_redelivery_parses_once(running: t
 
 
 async def test_scheduled_listing_announces_new_and_changed_versions_once(running: tuple[Settings, Any]) -> None:
-    from cloudops.agents.schedule import scan_due_sources
+    from cloudops.ingest.schedule import scan_due_sources
 
     settings, rt = running
     tenant = settings.app.tenant

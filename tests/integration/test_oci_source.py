@@ -1,40 +1,30 @@
 """OCI FOCUS reports read across tenancies from Oracle's ``bling`` namespace (a faithful fake of the
-Object Storage REST API, driven by the real ``oci`` SDK with an API signing key over HTTP).
+Object Storage REST API, the instance metadata service and the Auth Service federation endpoint,
+driven by the real ``oci`` SDK over HTTP).
 
-The customer's tenancy OCID names the bucket; only a key of that tenancy may read it. The scheduled
-listing finds a gzipped FOCUS report, which is converted, loaded into ClickHouse and reconciled;
-``sources add --check`` with a key of another tenancy is refused with the reason.
+The customer's tenancy OCID names the bucket; only a principal of that tenancy may read it. With an
+API signing key, and with the instance principal of the worker's OCI instance, the scheduled
+listing finds a gzipped FOCUS report, which is converted, loaded into ClickHouse and reconciled.
+``sources add --check`` says what is wrong: an unknown key, a missing bucket, a principal of
+another tenancy, an instance the Auth Service does not trust.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.support.kafka import read_topic
-from tests.support.oci_objectstorage import ApiKey, FakeOciObjectStorage, new_api_key
-from tests.support.settings import local_settings
+from tests.support.oci_objectstorage import FakeOciObjectStorage, new_api_key, new_instance_identity
+from tests.support.stores import Pipeline, add_store_source, landed, ledger_entry, receipt_for, running_pipeline
 
-from cloudops.agents.schedule import scan_due_sources
-from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.schemas.events import BillingLoaded, file_id_for
-from cloudops.service import sources as sources_svc
-from cloudops.service.context import Caller, InvalidInput
-from cloudops.settings import Settings
-from cloudops.sinks.clickhouse import connect, database_for
-from cloudops.sinks.postgres import migrate
-from cloudops.sinks.postgres.ledger import get_file
-from cloudops.sinks.postgres.sources import get_source
-from cloudops.sinks.postgres.tenants import register_tenant
-from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import decode_record
+from cloudops.schemas.events import file_id_for
+from cloudops.service.context import InvalidInput
+from cloudops.sinks.postgres.sources import SourceRecord, get_source
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "oci" / "focus_export_v12.csv.gz"
@@ -50,94 +40,114 @@ def oci_fake() -> Iterator[FakeOciObjectStorage]:
 
 @pytest.fixture
 async def running(
-    oci_fake: FakeOciObjectStorage,
-    broker: EmbeddedBroker,
-    chdb_dsn: str,
-    postgres_db: str,
-    tmp_path: Path,
-    unique: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[tuple[Settings, Any, ApiKey]]:
-    tenant = f"o{unique}"
-    migrate(postgres_db, tenant)
-    register_tenant(postgres_db, tenant)
-    tenancy = f"ocid1.tenancy.oc1..{uuid.uuid4().hex}"
+    broker: EmbeddedBroker, chdb_dsn: str, postgres_db: str, tmp_path: Path, unique: str
+) -> AsyncIterator[Pipeline]:
+    async with running_pipeline("oci", unique, tmp_path, broker, chdb_dsn, postgres_db, tenant=f"o{unique}") as p:
+        yield p
+
+
+def _tenancy() -> str:
+    return f"ocid1.tenancy.oc1..{uuid.uuid4().hex}"
+
+
+async def _add(
+    p: Pipeline, oci_fake: FakeOciObjectStorage, source_id: str, tenancy: str, ref: str, **options: str
+) -> SourceRecord:
+    return await add_store_source(
+        p.caller,
+        source_id,
+        provider="oci",
+        bucket=tenancy,
+        prefix="FOCUS Reports/",
+        credentials_ref=ref,
+        endpoint_url=oci_fake.endpoint,
+        region="us-ashburn-1",
+        schedule_s=60,
+        kind="oci-object-storage",
+        options={"namespace": "bling", **options},
+        check=True,
+    )
+
+
+async def _lands(p: Pipeline, source_id: str, url: str, etag: str) -> None:
+    file_id = file_id_for(p.tenant, url, etag, None)
+    receipt = await receipt_for(p.settings, file_id)
+    assert receipt.reconciled
+    assert receipt.rows_landed == _EXPECTED["rows_in"]
+    assert await landed(p.settings, source_id) == (_EXPECTED["focus_rows"], Decimal(_EXPECTED["billed_totals"]["EUR"]))
+    entry = await ledger_entry(p.dsn, p.tenant, file_id)
+    assert entry is not None
+    assert (entry.state, entry.triggers) == ("reconciled", ["schedule"])
+
+
+async def test_oci_focus_report_by_schedule_lands_reconciled(
+    running: Pipeline, oci_fake: FakeOciObjectStorage, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = running
+    tenancy = _tenancy()
     key = new_api_key(tenancy)
     oci_fake.register_key(key)
     oci_fake.create_bucket("bling", tenancy, readable_by=tenancy)  # Oracle's usage-report bucket of the tenancy
     monkeypatch.setenv(f"OCI_{unique}", json.dumps(key.config()))
-    settings = local_settings(
-        "oci",
-        unique,
-        tmp_path,
-        broker,
-        chdb_dsn,
-        tenant=tenant,
-        postgres_dsn=postgres_db,
-        ingest={"schedule_tick_s": 0.5},
-    )
-    await ensure_topics(settings.kafka)
-    app, rt = create_app(settings)
-    await app.start()
-    try:
-        yield settings, rt, key
-    finally:
-        await app.stop()
+    etag = oci_fake.put("bling", tenancy, KEY, SAMPLE.read_bytes())
 
-
-async def test_oci_focus_report_by_schedule_lands_reconciled(
-    running: tuple[Settings, Any, ApiKey], oci_fake: FakeOciObjectStorage, unique: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings, rt, key = running
-    tenant, dsn = settings.app.tenant, settings.postgres.dsn or ""
-    etag = oci_fake.put("bling", key.tenancy, KEY, SAMPLE.read_bytes())
-    caller = Caller(actor="test:oci", tenant=tenant, settings=settings)
-
-    # A key of another tenancy cannot read this tenancy's reports: refused, nothing saved.
-    stranger = new_api_key(f"ocid1.tenancy.oc1..{uuid.uuid4().hex}")
+    # What --check says, nothing saved: a key of another tenancy cannot see this tenancy's reports (OCI
+    # answers "not found or not authorized"); a key OCI does not know; a tenancy without the bucket.
+    stranger = new_api_key(_tenancy())
     oci_fake.register_key(stranger)
     monkeypatch.setenv(f"STRANGER_{unique}", json.dumps(stranger.config()))
+    monkeypatch.setenv(f"UNKNOWN_{unique}", json.dumps(new_api_key(tenancy).config()))  # never registered
+    cases = [
+        ("oci-stranger", tenancy, f"env:STRANGER_{unique}", "BucketNotFound"),
+        ("oci-unknown", tenancy, f"env:UNKNOWN_{unique}", r"refused the credentials \(NotAuthenticated\)"),
+        ("oci-nobucket", _tenancy(), f"env:OCI_{unique}", "BucketNotFound"),
+        ("oci-noref", tenancy, f"env:ABSENT_{unique}", f"env:ABSENT_{unique}: the variable is not set"),
+    ]
+    for source_id, bucket, ref, reason in cases:
+        with pytest.raises(InvalidInput, match=f"cannot be listed: .*{reason}"):
+            await _add(p, oci_fake, source_id, bucket, ref)
+        assert get_source(p.dsn, p.tenant, source_id) is None
 
-    def add(source_id: str, ref: str) -> Any:
-        return asyncio.to_thread(  # a blocking service call, as the API makes it
-            sources_svc.add_source,
-            caller,
-            source_id,
-            provider="oci",
-            bucket=key.tenancy,
-            prefix="FOCUS Reports/",
-            credentials_ref=ref,
-            endpoint_url=oci_fake.endpoint,
-            region="us-ashburn-1",
-            schedule_s=60,
-            kind="oci-object-storage",
-            options={"namespace": "bling"},
-            check=True,
-        )
-
-    with pytest.raises(InvalidInput, match="BucketNotFound"):
-        await add("oci-stranger", f"env:STRANGER_{unique}")
-    assert get_source(dsn, tenant, "oci-stranger") is None
-
-    await add("oci-focus", f"env:OCI_{unique}")
-    file_id = file_id_for(tenant, f"oci://{key.tenancy}/{KEY}", etag, None)
-
-    def receipts(rs: list[Any]) -> list[BillingLoaded]:
-        return [r for r in (decode_record(BillingLoaded, x.value) for x in rs) if r.file_id == file_id]
-
-    [receipt] = receipts(await read_topic(settings.kafka.bootstrap_servers, "billing-loaded", until=receipts))
-    assert receipt.reconciled
-    assert receipt.rows_landed == _EXPECTED["rows_in"]
-    sql = f"SELECT count(), sum(BilledCost) FROM {database_for(tenant)}.focus WHERE x_Source = 'oci-focus'"
-    n, cost = await connect(settings.clickhouse_dsn).run(lambda c: c.query(sql).result_rows[0])
-    assert (int(n), Decimal(cost)) == (_EXPECTED["focus_rows"], Decimal(_EXPECTED["billed_totals"]["EUR"]))
-    for _ in range(100):
-        entry = get_file(dsn, tenant, file_id)
-        if entry is not None and entry.state == "reconciled":
-            break
-        await asyncio.sleep(0.1)
-    assert entry is not None
-    assert (entry.state, entry.triggers) == ("reconciled", ["schedule"])
+    await _add(p, oci_fake, "oci-focus", tenancy, f"env:OCI_{unique}")
+    await _lands(p, "oci-focus", f"oci://{tenancy}/{KEY}", etag)
     # Every request the SDK made was signed and read Oracle's namespace; listing again finds nothing new.
     assert all(path.startswith("/n/bling/b/") for _, path in oci_fake.requests)
-    assert await scan_due_sources(rt, {}) == 0
+    assert await p.scan() == 0
+
+
+async def test_instance_principal_reads_its_tenancy_reports(
+    running: Pipeline, oci_fake: FakeOciObjectStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``credentials_ref oci-instance-principal:``: the SDK's InstancePrincipalsSecurityTokenSigner gets
+    the instance's certificate from the metadata service, a security token from the federation
+    endpoint, and signs every Object Storage request with the token's session key."""
+    p = running
+    tenancy = _tenancy()
+    oci_fake.create_bucket("bling", tenancy, readable_by=tenancy)
+    etag = oci_fake.put("bling", tenancy, KEY, SAMPLE.read_bytes())
+    monkeypatch.setenv("OCI_METADATA_BASE_URL", oci_fake.metadata_base_url)
+    # One signer per process and federation endpoint: each case gets its own endpoint URL.
+    endpoint = f"{oci_fake.federation_endpoint}?test={uuid.uuid4().hex}"
+
+    # An instance whose certificate the Auth Service does not trust gets no token.
+    oci_fake.set_instance(new_instance_identity(tenancy), trusted=False)
+    with pytest.raises(InvalidInput, match=r"cannot be listed: .*refused the credentials \(NotAuthenticated\)"):
+        await _add(p, oci_fake, "oci-untrusted", tenancy, "oci-instance-principal:", federation_endpoint=endpoint)
+    # No metadata service (not an OCI instance): a clear reason, not a hang.
+    with monkeypatch.context() as m:
+        m.setenv("OCI_METADATA_BASE_URL", "http://127.0.0.1:9/opc/v2")
+        with pytest.raises(InvalidInput, match=r"instance metadata service .* cannot be reached"):
+            await _add(p, oci_fake, "oci-nowhere", tenancy, "oci-instance-principal:", federation_endpoint=endpoint)
+
+    oci_fake.set_instance(new_instance_identity(tenancy))
+    issued = oci_fake.tokens_issued
+    # An instance of this tenancy cannot read another tenancy's reports.
+    other = _tenancy()
+    oci_fake.create_bucket("bling", other, readable_by=other)
+    with pytest.raises(InvalidInput, match="BucketNotFound"):
+        await _add(p, oci_fake, "oci-other", other, "oci-instance-principal:", federation_endpoint=endpoint)
+
+    made = await _add(p, oci_fake, "oci-ip", tenancy, "oci-instance-principal:", federation_endpoint=endpoint)
+    assert made.credentials_ref == "oci-instance-principal:"
+    await _lands(p, "oci-ip", f"oci://{tenancy}/{KEY}", etag)
+    assert oci_fake.tokens_issued == issued + 1  # one token, reused by every check, listing and read

@@ -18,11 +18,11 @@ import pytest
 from tests.support.kafka import read_topic
 from tests.support.settings import local_settings
 
-from cloudops.agents.load import Loader
-from cloudops.agents.parse import handle_billing_file
 from cloudops.app import create_app
 from cloudops.embedded.broker import EmbeddedBroker
 from cloudops.embedded.objectstore import EmbeddedObjectStore
+from cloudops.ingest.load import Loader
+from cloudops.ingest.parse import announcement, handle_billing_file
 from cloudops.schemas.events import BillingFile
 from cloudops.sinks.clickhouse import connect
 from cloudops.sinks.postgres import migrate
@@ -30,7 +30,8 @@ from cloudops.sinks.postgres.client import schema_for
 from cloudops.sinks.postgres.ledger import add_source, claim, get_file, stale_claims
 from cloudops.sources.objects import s3_client
 from cloudops.topics.admin import ensure_topics
-from cloudops.topics.codec import ENVELOPE_HEADER, decode_envelope, encode_record
+from cloudops.topics.codec import ENVELOPE_HEADER, decode_envelope
+from cloudops.topics.runtime import Message
 from cloudops.topics.specs import FOCUS_BATCHES
 
 pytestmark = pytest.mark.integration
@@ -116,7 +117,7 @@ def _spy(rt: Any, event: BillingFile, *, then: str) -> list[str]:
 async def test_a_worker_that_lost_its_claim_stops_without_aborting(parser: tuple[Any, BillingFile], then: str) -> None:
     rt, event = parser
     published = _spy(rt, event, then=then)
-    await handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None)
+    await handle_billing_file(rt, announcement(event))
 
     assert rt.counters.get("parse.claim_lost") == 1
     assert published == ["rows"]  # one batch; no more, no end record (complete or aborted)
@@ -144,7 +145,7 @@ async def test_a_slow_worker_keeps_its_claim_by_heartbeat(parser: tuple[Any, Bil
 
     rt.publish = slow
     started = asyncio.get_running_loop().time()
-    await handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None)
+    await handle_billing_file(rt, announcement(event))
     assert asyncio.get_running_loop().time() - started > 2 * LEASE_S  # long enough to need heartbeats
     assert steals
     assert steals == [None] * len(steals)
@@ -158,7 +159,7 @@ async def test_a_slow_worker_keeps_its_claim_by_heartbeat(parser: tuple[Any, Bil
 async def test_the_loader_keeps_a_file_it_is_loading_from_looking_lost(parser: tuple[Any, BillingFile]) -> None:
     """A file parsed long ago whose batches are still loading (a backlog) is not re-parsed."""
     rt, event = parser
-    await handle_billing_file(rt, event.file_id.encode(), encode_record(event), None, None)
+    await handle_billing_file(rt, announcement(event))
     dsn = rt.settings.postgres.dsn
     # Parsed 20 minutes ago, not loaded since: lost, by a 10-minute reparse_after_s (the app's own
     # recovery timer uses the default hour, so it leaves the file alone during the test).
@@ -178,7 +179,7 @@ async def test_the_loader_keeps_a_file_it_is_loading_from_looking_lost(parser: t
     )
     first = next(r for r in records if r.key == event.file_id.encode())
     loader = Loader(rt, connect(rt.settings.clickhouse_dsn))
-    await loader.handle(first.key, first.value, dict(first.headers), first.partition, first.offset)
+    await rt.handle(loader.handler(), Message.of(first))
     assert rt.counters.get("load.rows", 0) > 0
     # The loader's heartbeat: the file is loading, not lost.
     assert stale_claims(dsn, event.tenant, older_than_s=3600, parsed_older_than_s=600) == []

@@ -195,7 +195,7 @@ async def test_receipt_to_pull_requests_exactly_once(loop_setup: tuple[Settings,
 async def test_superseded_recommendation_closes_its_pull_request(
     loop_setup: tuple[Settings, LocalForge, Any],
 ) -> None:
-    from cloudops.agents.recommend import Recommender
+    from cloudops.ingest.recommend import Recommender
     from cloudops.sinks.analytics import Analytics
 
     settings, forge, rt = loop_setup

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from tests.support.tenancy import make_recommendation
 
-from cloudops.agents.propose import Proposer
+from cloudops.ingest.propose import Proposer
 from cloudops.app import create_app
 from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.embedded.forge import LocalForge

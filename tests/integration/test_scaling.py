@@ -9,42 +9,39 @@ from pathlib import Path
 import pytest
 from benchmarks.scaling import Plan, run
 
-# Workers join and leave the consumer groups while files are in flight: the churn that exposes the
-# test broker's (noida-db) group defect (docs/reliability.md, docs/scaling.md). The run stands in for
-# the broker's member expiry (benchmarks/scaling.py: GroupExpiry) and may re-run once, but it still
-# passed in only 2 of 6 attempts on a busy machine, so it is opt-in until the broker is fixed or a
-# real Kafka is used: CLOUDOPS_TEST_SCALING=1.
+# Workers join and leave the consumer groups while files are in flight. The test broker (noida-db)
+# lacks a Kafka coordinator's member removals, so the run stands in for them (MemberExpiry, counted);
+# docs/scaling.md says what it does and why. Small on purpose: at most 2 + 2 worker processes, so it
+# fits a loaded 2-core CI machine. CLOUDOPS_TEST_SKIP_BROKER_CHURN=1 leaves it out with the other
+# broker-churn scenarios.
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(600),
     pytest.mark.skipif(
-        not os.environ.get("CLOUDOPS_TEST_SCALING") or bool(os.environ.get("CLOUDOPS_TEST_SKIP_BROKER_CHURN")),
-        reason="opt-in (CLOUDOPS_TEST_SCALING=1): the test broker's consumer groups wedge under this churn",
+        bool(os.environ.get("CLOUDOPS_TEST_SKIP_BROKER_CHURN")), reason="CLOUDOPS_TEST_SKIP_BROKER_CHURN is set"
     ),
-    pytest.mark.flaky(reruns=1),
 ]
 
 
 async def test_a_burst_scales_parse_and_load_from_zero_and_back_with_every_file_exact(tmp_path: Path) -> None:
     plan = Plan(
-        files=30,
+        files=16,
         rows_each=10,
-        partitions=3,
-        parse_lag_threshold=5,  # 30 files -> ceil(30 / 5) = 6, capped at 3 partitions
-        load_lag_threshold=10,
+        partitions=2,
+        parse_lag_threshold=4,  # 16 files -> ceil(16 / 4) = 4, capped at the 2 partitions
+        load_lag_threshold=4,
         poll_s=1.0,
-        cooldown_s=8.0,
-        down_window_s=4.0,
+        cooldown_s=6.0,
+        down_window_s=3.0,
         down_period_s=2.0,
         up_period_s=2.0,
-        timeout_s=300.0,
-        expire_after_s=30.0,
+        timeout_s=420.0,
     )
     result = await run(plan, tmp_path, log=lambda _msg: None)  # asserts ClickHouse = source per file
     replicas = [(s.replicas["parse"], s.replicas["load"]) for s in result.samples]
     assert replicas[0] == (0, 0)
     assert replicas[-1] == (0, 0)
-    assert result.peak["parse"] == 3, replicas  # never more than the partitions
+    assert result.peak["parse"] == 2, replicas  # scaled out, never more than the partitions
     assert result.peak["load"] >= 1
     before = [s for s in result.samples if s.t < result.t_drop]
     assert all(s.replicas == {"parse": 0, "load": 0} for s in before)

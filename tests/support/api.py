@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from tests.support.synthetic import BillShape, synthetic_batches
 
-from cloudops.embedded.synthetic import BillShape, synthetic_batches
 from cloudops.schemas.recommendations import AttributeChange, Evidence, Recommendation
 from cloudops.service import sources, tenants
 from cloudops.service.context import Caller

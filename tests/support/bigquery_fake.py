@@ -12,9 +12,19 @@ reference (cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query):
   int64 microseconds when asked). Errors: ``{"error": {"code", "message", "errors": [{"reason"}],
   "status"}}`` (404 ``notFound`` for a missing table, 400 ``invalidQuery``).
 
+Credentials, like Google's: a request with ``Authorization: Bearer <token>`` must carry a token
+the fake's OAuth 2.0 token endpoint issued (``POST /token``, the ``token_uri`` of the service-account
+keys :func:`service_account_key` makes: a JWT-bearer grant whose assertion is signed with a
+registered key; anything else is 400 ``invalid_grant``), else 401 ``UNAUTHENTICATED``. A request
+without credentials is served as an emulator would (the suite's other tests use anonymous access).
+A table with readers (:meth:`FakeBigQuery.grant`) answers anyone else 403 ``accessDenied``
+("User does not have permission to query table ...").
+
 It evaluates only the two statements of :mod:`cloudops.sources.stores.bigquery` (the month listing
-and the read of one month up to an ``export_time``), over in-memory tables of Arrow rows; any other
-SQL is ``invalidQuery``. Tables grow with :meth:`FakeBigQuery.append`, like GCP's export does.
+and the read of one month up to an export time; the month a column path or, for a FOCUS table, the
+``FORMAT_TIMESTAMP('%Y%m', BillingPeriodStart, 'UTC')`` of a TIMESTAMP column), over in-memory
+tables of Arrow rows; any other SQL is ``invalidQuery``. Tables grow with :meth:`FakeBigQuery.append`,
+like GCP's export does.
 """
 
 from __future__ import annotations
@@ -24,24 +34,31 @@ import contextlib
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+import jwt
 import pyarrow as pa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cloudops.embedded.net import free_port
 
-__all__ = ["FakeBigQuery"]
+__all__ = ["FakeBigQuery", "service_account_key"]
 
+# The invoice month: a column path (``invoice.month``), or the month of a FOCUS table's TIMESTAMP column.
+_MONTH = r"(?P<m>[\w.]+|FORMAT_TIMESTAMP\('%Y%m', \w+, 'UTC'\))"
+_FORMAT_MONTH = re.compile(r"^FORMAT_TIMESTAMP\('%Y%m', (\w+), 'UTC'\)$")
 _LIST = re.compile(
-    r"^SELECT (?P<m>[\w.]+) AS month, COUNT\(\*\) AS row_count, UNIX_MICROS\(MAX\((?P<t>\w+)\)\) AS last_export "
+    r"^SELECT " + _MONTH + r" AS month, COUNT\(\*\) AS row_count, UNIX_MICROS\(MAX\((?P<t>\w+)\)\) AS last_export "
     r"FROM `(?P<table>[^`]+)` WHERE (?P=m) >= @since GROUP BY month ORDER BY month$"
 )
 _READ = re.compile(
-    r"^SELECT \* FROM `(?P<table>[^`]+)` WHERE (?P<m>[\w.]+) = @month "
+    r"^SELECT \* FROM `(?P<table>[^`]+)` WHERE " + _MONTH + r" = @month "
     r"AND (?P<t>\w+) <= TIMESTAMP_MICROS\(@last_export\)$"
 )
 
@@ -103,10 +120,38 @@ _MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzi
 
 
 def _get(row: dict[str, Any], path: str) -> Any:
+    """The value of a column path, or of ``FORMAT_TIMESTAMP('%Y%m', column, 'UTC')``."""
+    formatted = _FORMAT_MONTH.match(path)
+    if formatted is not None:
+        stamp = row.get(formatted.group(1))
+        return stamp.astimezone(UTC).strftime("%Y%m") if stamp is not None else None
     value: Any = row
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+# The audience of every service-account assertion, whatever the key's token_uri (google-auth and Google agree).
+_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+
+
+def service_account_key(email: str, token_uri: str, project: str = "billing-admin") -> tuple[str, str]:
+    """(the service-account key document as Google issues it, its public key PEM) for ``email``."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    doc = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": uuid.uuid4().hex,
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "client_email": email,
+        "client_id": str(uuid.uuid4().int)[:21],
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+    }
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return json.dumps(doc), public.decode()
 
 
 class FakeBigQuery:
@@ -116,12 +161,61 @@ class FakeBigQuery:
         self.port = 0
         self.queries: list[str] = []
         self._tables: dict[str, tuple[pa.Schema, list[dict[str, Any]]]] = {}
+        self._readers: dict[str, set[str]] = {}  # table -> service accounts that may query it (unset: anyone)
+        self._keys: dict[str, str] = {}  # service account -> public key PEM
+        self._tokens: dict[str, str] = {}  # access token -> service account
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.endpoint}/token"
+
+    def new_service_account(self, email: str, *, registered: bool = True) -> str:
+        """A service-account key document for ``email``; ``registered=False``: a key Google does not know
+        (deleted, or forged): its token requests are refused."""
+        doc, public = service_account_key(email, self.token_uri)
+        if registered:
+            with self._lock:
+                self._keys[email] = public
+        return doc
+
+    def grant(self, table: str, email: str) -> None:
+        """Let ``email`` query ``table``; once a table has readers, nobody else may."""
+        with self._lock:
+            self._readers.setdefault(table, set()).add(email)
+
+    def issue_token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """OAuth 2.0 token endpoint: the JWT-bearer grant of a service account."""
+        refused = {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type."}
+        assertion = form.get("assertion", "")
+        try:
+            email = str(jwt.decode(assertion, options={"verify_signature": False})["iss"])
+            with self._lock:
+                public = self._keys.get(email)
+            if public is None:
+                return 400, refused
+            jwt.decode(assertion, public, algorithms=["RS256"], audience=_TOKEN_AUDIENCE)
+        except (jwt.PyJWTError, KeyError):
+            return 400, refused
+        token = f"ya29.{uuid.uuid4().hex}"
+        with self._lock:
+            self._tokens[token] = email
+        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+    def principal(self, authorization: str | None) -> str | None:
+        """``anonymous`` (no credentials), the service account of a token we issued, or None (refused)."""
+        if not authorization:
+            return "anonymous"
+        scheme, _, token = authorization.partition(" ")
+        with self._lock:
+            return self._tokens.get(token) if scheme.lower() == "bearer" else None
 
     def create_table(self, table: str, schema: pa.Schema) -> None:
         with self._lock:
@@ -150,8 +244,8 @@ class FakeBigQuery:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def run(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Answer one jobs.query request: (HTTP status, JSON body)."""
+    def run(self, body: dict[str, Any], principal: str = "anonymous") -> tuple[int, dict[str, Any]]:
+        """Answer one jobs.query request of ``principal``: (HTTP status, JSON body)."""
         sql = " ".join(str(body.get("query", "")).split())
         self.queries.append(sql)
         params = {
@@ -166,6 +260,14 @@ class FakeBigQuery:
             if found is None:
                 return 404, _error(404, "notFound", f"Not found: Table {m['table']} was not found in location US")
             schema, rows = found[0], list(found[1])
+            readers = self._readers.get(m["table"])
+        if readers is not None and principal not in readers:
+            name = m["table"].replace(".", ":", 1)
+            message = (
+                f"Access Denied: Table {name}: User does not have permission to query table {name}, "
+                "or perhaps it does not exist."
+            )
+            return 403, _error(403, "accessDenied", message)
         if m.re is _LIST:
             groups: dict[str, tuple[int, datetime]] = {}
             for row in rows:
@@ -204,7 +306,9 @@ class FakeBigQuery:
 
 
 def _error(code: int, reason: str, message: str) -> dict[str, Any]:
-    status = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND"}.get(code, "UNKNOWN")
+    status = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}.get(
+        code, "UNKNOWN"
+    )
     return {
         "error": {
             "code": code,
@@ -224,9 +328,17 @@ def _handler(fake: FakeBigQuery) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            if re.fullmatch(r"/bigquery/v2/projects/[^/]+/queries", self.path.split("?")[0]):
-                status, doc = fake.run(body)
+            raw = self.rfile.read(length)
+            path = self.path.split("?")[0]
+            principal = fake.principal(self.headers.get("authorization"))
+            if path == "/token":
+                form = dict(urllib.parse.parse_qsl(raw.decode()))
+                status, doc = fake.issue_token(form)
+            elif principal is None:
+                message = "Request had invalid authentication credentials. Expected OAuth 2 access token."
+                status, doc = 401, _error(401, "authError", message)
+            elif re.fullmatch(r"/bigquery/v2/projects/[^/]+/queries", path):
+                status, doc = fake.run(json.loads(raw or b"{}"), principal)
             else:
                 status, doc = 404, _error(404, "notFound", f"unknown path {self.path}")
             data = json.dumps(doc).encode()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.scaling import KafkaTrigger, Scaler
+from benchmarks.scaling import KafkaTrigger, MemberExpiry, Scaler
 
 
 def test_metric_is_the_summed_lag_capped_at_one_replica_per_partition() -> None:
@@ -40,3 +40,23 @@ def test_scale_up_rate_is_limited() -> None:
 def test_the_largest_trigger_wins() -> None:
     s = Scaler([KafkaTrigger("a", 10), KafkaTrigger("b", 1)], max_replicas=4)
     assert s.desired(0, 1, {"a": {0: 5}, "b": {0: 3, 1: 0, 2: 0}}) == 3
+
+
+def test_member_expiry_removes_what_a_kafka_coordinator_would() -> None:
+    """MemberExpiry (the stand-in for the test broker's missing member removals): a live process keeps
+    only its newest member id; a process that exited loses its ids once the session timeout passed."""
+    live = {101, 102}
+    e = MemberExpiry("unused:9092", session_timeout_s=10, live_pids=lambda: live)
+    a_old, a_new, b, c = ("app-h-101-0001", "app-h-101-0002", "app-h-102-0001", "app-h-103-0001")
+    assert e.stale([(a_old, "app-h-101"), (b, "app-h-102")], now=0) == []
+    # 101 dropped its id after an ILLEGAL_GENERATION and joined again; 103 joined.
+    # 103 is not (yet) a live worker: like any unknown client it goes only after a session timeout.
+    assert e.stale([(a_old, "app-h-101"), (a_new, "app-h-101"), (b, "app-h-102"), (c, "app-h-103")], now=1) == [a_old]
+    live.add(103)
+    live.discard(102)  # 102 died without LeaveGroup
+    members = [(a_new, "app-h-101"), (b, "app-h-102"), (c, "app-h-103")]
+    assert e.stale(members, now=2) == []  # within its session timeout
+    assert e.stale(members, now=12) == [b]  # 103 turned live at 2: its earlier absence is forgotten
+    live.discard(103)
+    assert e.stale(members, now=13) == [b]
+    assert e.stale(members, now=23) == [b, c]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,7 +170,9 @@ def test_settings_table_lists_every_field() -> None:
         model = section_field.annotation
         assert isinstance(model, type)
         assert issubclass(model, BaseModel)
-        expected.extend(f"CLOUDOPS_{section.upper()}__{key.upper()}" for key in model.model_fields)
+        # A secret field is read from the variable of its alias (`dsn_secret` <- CLOUDOPS_POSTGRES__DSN).
+        names = [f.alias or key for key, f in model.model_fields.items()]
+        expected.extend(f"CLOUDOPS_{section.upper()}__{name.upper()}" for name in names)
     assert [r[0] for r in rows] == expected
     assert len(rows) == len(set(r[0] for r in rows))
     for env, _default, description in rows:
@@ -210,3 +213,89 @@ def test_settings_table_names_are_read_back(monkeypatch: pytest.MonkeyPatch) -> 
 def test_module_exports() -> None:
     for name in settings_module.__all__:
         assert hasattr(settings_module, name), name
+
+
+_SECRET_DSNS = {
+    "CLOUDOPS_CLICKHOUSE__DSN": "https://default:ch-s3cret@ch.example.com:8443",
+    "CLOUDOPS_POSTGRES__DSN": "postgresql://cloudops:pg-s3cret@db:5432/cloudops?sslmode=require",
+    "CLOUDOPS_REDIS__URL": "rediss://:redis-s3cret@cache:6380/0",
+}
+_PASSWORDS = ("ch-s3cret", "pg-s3cret", "redis-s3cret")
+
+
+def test_dsn_passwords_never_print(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    for k, v in _SECRET_DSNS.items():
+        monkeypatch.setenv(k, v)
+    s = Settings()
+    # The clients get the real strings ...
+    assert s.clickhouse_dsn == _SECRET_DSNS["CLOUDOPS_CLICKHOUSE__DSN"]
+    assert s.postgres.dsn == _SECRET_DSNS["CLOUDOPS_POSTGRES__DSN"]
+    assert s.redis.url == _SECRET_DSNS["CLOUDOPS_REDIS__URL"]
+    # ... everything that shows settings sees them masked, host and user still there.
+    shown = [repr(s), str(s), str(s.model_dump()), s.model_dump_json(), str(s.model_dump(mode="json"))]
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("test").info("settings: %s; postgres %s", s, s.postgres)
+    shown.append(caplog.text)
+    for text in shown:
+        assert not [p for p in _PASSWORDS if p in text], text
+    assert "postgresql://cloudops:***@db:5432/cloudops?sslmode=require" in repr(s)
+    assert s.model_dump(mode="json")["redis"]["url_secret"] == "rediss://:***@cache:6380/0"
+    # A copy with overrides keeps the secrets (Secret objects are copied, never their display text).
+    copy = s.with_overrides(kafka={"bootstrap_servers": "b:1"})
+    assert copy.postgres.dsn == _SECRET_DSNS["CLOUDOPS_POSTGRES__DSN"]
+    assert copy.with_overrides(redis={"url": "redis://other:6379/1"}).redis.url == "redis://other:6379/1"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("postgresql://u:p%40ss@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u@h/db?password=zz&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("host=db user=u password='a b' dbname=x", "host=db user=u password=*** dbname=x"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("chdb:///var/lib/chdb", "chdb:///var/lib/chdb"),
+    ],
+)
+def test_mask_dsn(dsn: str, shown: str) -> None:
+    assert settings_module.mask_dsn(dsn) == shown
+
+
+def test_secret_fields_keep_their_variable_names() -> None:
+    names = {r[0] for r in settings_table()}
+    assert {"CLOUDOPS_CLICKHOUSE__DSN", "CLOUDOPS_POSTGRES__DSN", "CLOUDOPS_REDIS__URL"} <= names
+    assert not [n for n in names if n.endswith(("__DSN_SECRET", "__URL_SECRET"))]
+
+
+def test_kafka_security_settings_are_checked() -> None:
+    with pytest.raises(ValidationError, match="needs sasl_username and sasl_password"):
+        Settings(kafka={"security_protocol": "SASL_SSL", "sasl_username": "svc"})
+    with pytest.raises(ValidationError, match="go together"):
+        Settings(kafka={"security_protocol": "SSL", "ssl_cert_file": "/c.pem"})
+    with pytest.raises(ValidationError, match="security_protocol is PLAINTEXT"):
+        Settings(kafka={"ssl_ca_file": "/ca.pem"})
+    with pytest.raises(ValidationError):
+        Settings(kafka={"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI"})
+    s = Settings(
+        kafka={
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": "svc",
+            "sasl_password": "kafka-s3cret",
+        }
+    )
+    assert "kafka-s3cret" not in repr(s)
+    assert "kafka-s3cret" not in s.model_dump_json()
+
+
+def test_cloudops_settings_command_never_prints_a_configured_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cloudops.cli import app
+
+    for k, v in _SECRET_DSNS.items():
+        monkeypatch.setenv(k, v)
+    for args in (["settings"], ["settings", "--markdown"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "CLOUDOPS_POSTGRES__DSN" in result.output
+        assert not [p for p in _PASSWORDS if p in result.output]

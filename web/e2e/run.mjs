@@ -2,11 +2,14 @@
 // against a running `cloudops api` (started by tests/integration/test_web_e2e.py).
 //
 // env: BASE_URL, TOKEN (every tenant scope), WORK_DIR (handshake + result.json + downloads),
-//      SHOTS_DIR (screenshots: <page>-desktop.png, <page>-narrow.png), CHROMIUM (default /usr/bin/chromium)
+//      SHOTS_DIR (screenshots: <page>-desktop.png, <page>-narrow.png), CHROMIUM (default /usr/bin/chromium),
+//      UPLOAD_FILE (a billing file to upload on the Ingestion page)
 // It signs in, reads the overview, explores cost by service for the last 30 days and exports
-// the CSV, opens a recommendation and its PR link, dismisses another, watches a file's live
-// progress to `reconciled` (the test publishes the events once WORK_DIR/ready-live exists),
-// creates a token, signs in with it, revokes it and is sent back to sign-in and refused.
+// the CSV, opens a recommendation and its PR link, dismisses another, uploads UPLOAD_FILE and
+// watches its live progress to `reconciled` (WORK_DIR/ready-live then holds the uploaded file's
+// id, for whoever drives the pipeline), adds a Terraform target, creates a token, signs in with
+// it, revokes it and is sent back to sign-in and refused. Every GraphQL request goes to /graphql
+// (result.graphql: who served each, from X-GraphQL-Served-By).
 // Each page is checked with axe-core (no serious or critical violations) and for console errors.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -15,12 +18,12 @@ import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const { BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR } = process.env;
+const { BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR, UPLOAD_FILE } = process.env;
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-if (!BASE_URL || !TOKEN || !WORK_DIR || !SHOTS_DIR) throw new Error("set BASE_URL, TOKEN, WORK_DIR and SHOTS_DIR");
+if (!BASE_URL || !TOKEN || !WORK_DIR || !SHOTS_DIR || !UPLOAD_FILE) throw new Error("set BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR and UPLOAD_FILE");
 mkdirSync(SHOTS_DIR, { recursive: true });
 
-const result = { urls: [], axe: {}, consoleErrors: [], steps: [] };
+const result = { urls: [], axe: {}, consoleErrors: [], steps: [], graphql: [] };
 const step = (s) => {
   result.steps.push(s);
   console.log(`e2e: ${s}`);
@@ -53,6 +56,10 @@ page.on("console", (m) => {
   result.consoleErrors.push(`${page.url()}: ${text}`);
 });
 page.on("pageerror", (e) => result.consoleErrors.push(`${page.url()}: ${e.message}`));
+page.on("response", (r) => {
+  const u = new URL(r.url());
+  if (u.pathname.startsWith("/graphql") && u.pathname !== "/graphql/live") result.graphql.push(`${u.pathname} ${r.headers()["x-graphql-served-by"] ?? "-"} ${r.status()}`);
+});
 page.on("framenavigated", (f) => {
   if (f === page.mainFrame()) result.urls.push(f.url());
 });
@@ -69,6 +76,7 @@ async function axe(name) {
 }
 
 async function shot(name) {
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header belongs at the top of a full-page shot
   await page.waitForTimeout(300); // let the chart's canvas paint
   await page.screenshot({ path: path.join(SHOTS_DIR, `${name}-desktop.png`), fullPage: true });
 }
@@ -159,15 +167,23 @@ try {
   await page.getByText("Now dismissed").waitFor({ timeout: 15_000 });
   step(`dismissed ${result.dismissed}`);
 
-  // --- ingestion: live progress to reconciled ---
+  // --- ingestion: upload a billing file, then its live progress to reconciled ---
   await nav("Ingestion");
   await page.getByRole("heading", { name: /Live progress/ }).waitFor();
   await page.locator(".live.live").first().waitFor({ timeout: 20_000 });
   await page.getByRole("table", { name: /Files of/ }).waitFor({ timeout: 30_000 });
-  writeFileSync(path.join(WORK_DIR, "ready-live"), "1");
-  const live = page.getByTestId("live-files");
-  await live.locator(".badge.reconciled").waitFor({ timeout: 60_000 });
-  result.live = (await live.innerText()).trim();
+  await page.getByLabel(/^Billing file for/).setInputFiles(UPLOAD_FILE);
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  const uploadResult = page.getByTestId("upload-result");
+  await uploadResult.waitFor({ timeout: 30_000 });
+  result.uploaded = await uploadResult.getAttribute("data-file-id");
+  result.uploadText = (await uploadResult.innerText()).trim();
+  const watched = page.getByTestId("live-files").locator(`[data-file-id="${result.uploaded}"]`);
+  await watched.locator(".badge.uploaded").waitFor({ timeout: 10_000 }).catch(() => {}); // a fast pipeline may be past it
+  step(`uploaded: ${result.uploadText}`);
+  writeFileSync(path.join(WORK_DIR, "ready-live"), result.uploaded);
+  await watched.locator(".badge.reconciled").waitFor({ timeout: 120_000 });
+  result.live = (await watched.innerText()).trim();
   step(`live: ${result.live}`);
   await shot("ingestion");
   await axe("ingestion");
@@ -180,9 +196,18 @@ try {
   result.versionAfter = await versionOf();
   step(`data version ${result.versionBefore} -> ${result.versionAfter} after the receipt`);
 
-  // --- settings ---
+  // --- settings: add a Terraform target ---
   await nav("Settings");
   await page.getByRole("table", { name: "API tokens" }).waitFor({ timeout: 30_000 });
+  const targetForm = page.getByRole("form", { name: "Add a Terraform target" });
+  await targetForm.getByLabel("Target id", { exact: true }).fill("e2e-infra");
+  await targetForm.getByLabel("Repository", { exact: true }).fill("acme/e2e-infra");
+  await targetForm.getByLabel("Path in the repository").fill("envs/prod");
+  await targetForm.getByRole("textbox", { name: "Token reference" }).fill("env:E2E_GITHUB_TOKEN");
+  await targetForm.getByRole("button", { name: "Save target" }).click();
+  await page.getByRole("table", { name: "Terraform targets" }).getByRole("row", { name: /e2e-infra/ }).waitFor({ timeout: 30_000 });
+  result.target = "e2e-infra";
+  step("target e2e-infra added");
   await shot("settings");
   await axe("settings");
 

@@ -1,7 +1,7 @@
 /**
- * The UI's only way to the cloudops API: REST (`/v1/...`, problem+json errors) and GraphQL
- * (`/graphql/<subgraph>`, or Apollo Gateway when `window.CLOUDOPS_GATEWAY` is set). A 401 ends the
- * session (a revoked or expired token): the app goes back to sign-in.
+ * The UI's only way to the cloudops API: REST (`/v1/...`, problem+json errors) and GraphQL (one
+ * endpoint, `/graphql`: the supergraph, through Apollo Gateway when the API has one). A 401 ends
+ * the session (a revoked or expired token): the app goes back to sign-in.
  */
 import { getSession, setSession } from "./auth";
 
@@ -85,22 +85,26 @@ export async function del<T>(path: string): Promise<T> {
   return res.status === 204 ? (undefined as T) : ((await res.json()) as T);
 }
 
-export type Subgraph = "costs" | "recommendations" | "ingest";
-
-declare global {
-  interface Window {
-    CLOUDOPS_GATEWAY?: string;
-  }
-}
-
-/** Run a GraphQL operation: through the gateway when configured, else on the subgraph that owns it. */
-export async function gql<T, V extends object>(subgraph: Subgraph, query: string, variables: V): Promise<T> {
-  const url = window.CLOUDOPS_GATEWAY ?? `/graphql/${subgraph}`;
-  const res = await send(url, {
+/**
+ * Run a GraphQL operation on the API's one GraphQL endpoint, `/graphql`: the supergraph. With
+ * Apollo Gateway configured (`cloudops api --gateway-url`), the API passes it to the gateway, so any
+ * supergraph operation works; served alone, the API answers operations one subgraph can answer and
+ * refuses the others with `GATEWAY_REQUIRED` (every operation of operations.graphql is of that kind).
+ * Subscriptions are not here: see live.ts (`/graphql/live`).
+ */
+export async function gql<T, V extends object>(query: string, variables: V): Promise<T> {
+  const res = await fetch("/graphql", {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { ...authHeaders(), "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({ query, variables }),
   });
+  // GraphQL answers are JSON whatever their status (a 400 carries its errors); anything else is a
+  // problem+json refusal (401 token, 429 rate limit, 502 gateway down).
+  if (!(res.headers.get("content-type") ?? "").startsWith("application/json")) {
+    const err = await problem(res);
+    if (res.status === 401) setSession(null);
+    throw err;
+  }
   const body = (await res.json()) as { data: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
   if (body.errors?.length) {
     const first = body.errors[0];
@@ -110,6 +114,37 @@ export async function gql<T, V extends object>(subgraph: Subgraph, query: string
   }
   if (body.data === null) throw new ApiError(500, "GraphQL error", "no data", null);
   return body.data;
+}
+
+/** An uploaded billing file (`POST /v1/sources/{id}/uploads`), plus when the UI uploaded it. */
+export interface Uploaded {
+  file_id: string;
+  source_id: string;
+  url: string;
+  key: string;
+  etag: string | null;
+  version_id: string | null;
+  size: number;
+  sha256: string;
+  announced: boolean;
+  detail: string;
+  at: string;
+}
+
+/** The object name an upload gets: the file's own name, with what the API refuses (spaces,
+ * brackets, a leading dot) made into dashes. */
+export function uploadName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 200) || "upload";
+}
+
+/** Upload `file` into the tenant's source `sourceId`; the body is the file's bytes. */
+export async function uploadFile(sourceId: string, file: File): Promise<Uploaded> {
+  const res = await send(`/v1/sources/${encodeURIComponent(sourceId)}/uploads${queryString({ name: uploadName(file.name) })}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/octet-stream", Accept: "application/json" },
+    body: file,
+  });
+  return { ...((await res.json()) as Omit<Uploaded, "at">), at: new Date().toISOString() };
 }
 
 // ---- wire types of the REST API (docs/openapi.json) ----

@@ -3,8 +3,9 @@
 Routes: ``/healthz`` (the process answers), ``/readyz`` (PostgreSQL, Redis and ClickHouse
 answer within ``health.check_timeout_s``), ``/metrics`` (Prometheus), ``/v1/...`` (REST, OpenAPI
 3.1 at ``/openapi.json``), ``/graphql/<subgraph>`` (federation subgraphs; subscriptions over
-``graphql-transport-ws`` on ``/graphql/ingest``), and the web UI at ``/`` when it is built
-(:mod:`cloudops.api.web`).
+``graphql-transport-ws`` on ``/graphql/live``), ``/graphql`` (the supergraph: through Apollo
+Gateway when one is configured, see :mod:`cloudops.api.supergraph`), and the web UI at ``/``
+when it is built (:mod:`cloudops.api.web`).
 
 Every response carries ``X-Request-Id`` (the client's, when it sent a sane one, else a new
 uuid); errors are RFC 9457 problem+json (:mod:`cloudops.api.problems`).
@@ -30,6 +31,7 @@ from cloudops import __version__
 from cloudops.api.auth import Gate
 from cloudops.api.problems import install_problem_handlers, problem_response
 from cloudops.api.rest import ROUTERS
+from cloudops.api.rest.uploads import DEFAULT_MAX_BYTES
 from cloudops.api.state import ApiState
 from cloudops.api.web import mount_web
 from cloudops.metrics import API_REQUESTS, API_SECONDS
@@ -83,11 +85,24 @@ async def _check(name: str, timeout: float, probe: Any) -> tuple[str, str | None
         return name, f"{type(exc).__name__}: {exc}"[:300]
 
 
-def create_api(settings: Settings | None = None, *, graphql: bool = True) -> FastAPI:
-    """The cloudops API for ``settings`` (default: the process settings). Opens nothing until used."""
+def create_api(
+    settings: Settings | None = None,
+    *,
+    graphql: bool = True,
+    gateway_url: str | None = None,
+    upload_max_bytes: int = DEFAULT_MAX_BYTES,
+) -> FastAPI:
+    """The cloudops API for ``settings`` (default: the process settings). Opens nothing until used.
+
+    ``gateway_url``: Apollo Gateway's URL (``gateway/server.mjs``); ``POST /graphql`` passes every
+    operation to it. None: ``POST /graphql`` answers single-subgraph operations itself
+    (:mod:`cloudops.api.supergraph`). ``upload_max_bytes``: the largest billing file
+    ``POST /v1/sources/{id}/uploads`` accepts.
+    """
     settings = settings or get_settings()
     redis = aioredis.Redis.from_url(settings.redis.url) if settings.redis.url else None
     state = ApiState(settings=settings, gate=Gate(settings, redis), costs=Costs(settings), redis=redis)
+    state.extras["upload_max_bytes"] = upload_max_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -148,8 +163,10 @@ def create_api(settings: Settings | None = None, *, graphql: bool = True) -> Fas
 
     if graphql:
         from cloudops.api.graphql import mount_subgraphs
+        from cloudops.api.supergraph import mount_supergraph
 
         mount_subgraphs(app, state)
+        mount_supergraph(app, state, gateway_url)
     mount_web(app, settings)  # the built web UI at / (web/dist), when built
     app.add_middleware(RequestIds)
     return app

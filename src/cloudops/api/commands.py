@@ -123,15 +123,23 @@ def tokens_revoke(
 def api(
     host: Annotated[str | None, typer.Option(help="Address (default: CLOUDOPS_API__HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: CLOUDOPS_API__PORT).")] = None,
+    gateway_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Apollo Gateway (gateway/server.mjs) that POST /graphql passes operations to; "
+            "unset: /graphql answers single-subgraph operations itself."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the API: REST (/v1, OpenAPI at /openapi.json), GraphQL subgraphs, subscriptions, /metrics."""
+    """Serve the API: REST (/v1, OpenAPI at /openapi.json), GraphQL (/graphql and the subgraphs),
+    subscriptions, /metrics and the web UI."""
     import uvicorn
 
     from cloudops.api.app import create_api
 
     settings = get_settings()
     uvicorn.run(
-        create_api(settings),
+        create_api(settings, gateway_url=gateway_url),
         host=host or settings.api.host,
         port=settings.api.port if port is None else port,
         log_level=settings.app.log_level.lower(),

@@ -38,6 +38,8 @@ class ApiState:
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
+        for close in self.extras.pop("closers", []):  # what mounted endpoints opened (e.g. HTTP clients)
+            await close()
         hub = self.extras.pop("hub", None)
         if hub is not None:
             await hub.close()

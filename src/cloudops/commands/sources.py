@@ -22,7 +22,10 @@ _LAYOUT_HELP = (
     "month-to-date exports without a manifest, re-exported GCP/OCI months); the newest copy replaces the period "
     "(named in the key: 20240501-20240531, 2024-05 or 202405)."
 )
-_REF_HELP = "How credentials are obtained (never the secret): env:PREFIX, file:/mounted/secret or aws-role:ARN."
+_REF_HELP = (
+    "How credentials are obtained (never the secret): env:PREFIX, file:/mounted/secret, aws-role:ARN (s3) or "
+    "oci-instance-principal: (oci-object-storage)."
+)
 
 
 _KIND_HELP = (
@@ -33,9 +36,9 @@ _KIND_HELP = (
 )
 _OPTION_HELP = (
     "A kind-specific setting KEY=VALUE (repeatable): dataset=actual|amortized|focus (azure-blob: the Cost "
-    "Management export this source reads); project=ID (gcs, bigquery); location=, months=, month_column=, "
-    "time_column= (bigquery); namespace=, auth=instance_principal (oci-object-storage); path_style=true "
-    "(alibaba-oss)."
+    "Management export this source reads); project=ID (gcs, bigquery); location=, months=, "
+    "export=standard|detailed|focus, month_column=, time_column= (bigquery); namespace=, federation_endpoint= "
+    "(oci-object-storage); path_style=true (alibaba-oss)."
 )
 
 

@@ -24,6 +24,10 @@ def set_(
     base_branch: Annotated[str, typer.Option(help="Branch PRs target.")] = "main",
     path: Annotated[str, typer.Option(help="Folder of the Terraform root module in the repository.")] = "",
     app_installation_id: Annotated[int | None, typer.Option(help="GitHub App installation id.")] = None,
+    app_id: Annotated[int | None, typer.Option(help="GitHub App id (unset: the deployment's App).")] = None,
+    app_key_ref: Annotated[
+        str | None, typer.Option(help="The App's private key: env:NAME or file:/path (never the key).")
+    ] = None,
     token_ref: Annotated[
         str | None, typer.Option(help="Token reference: env:NAME or file:/path (never the token).")
     ] = None,
@@ -45,6 +49,8 @@ def set_(
         token_ref=token_ref,
         state_refs=state,
         api_url=api_url,
+        app_id=app_id,
+        app_key_ref=app_key_ref,
     )
     console.print(f"target {t.id}: {t.repository}@{t.base_branch}/{t.path} (tenant {c.tenant_id})")
 
@@ -56,6 +62,7 @@ def list_(tenant: TenantOpt = None) -> None:
     table = Table("id", "repository", "base", "path", "auth", "state", title=f"Terraform targets ({c.tenant_id})")
     for t in svc.list_targets(c):
         auth = f"app installation {t.app_installation_id}" if t.app_installation_id else str(t.token_ref)
+        auth += f" (app {t.app_id})" if t.app_id else ""
         table.add_row(t.id, t.repository, t.base_branch, t.path or "/", auth, ", ".join(t.state_refs) or "-")
     console.print(table)
 

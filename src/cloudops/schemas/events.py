@@ -34,7 +34,9 @@ __all__ = [
 ]
 
 Provider = Literal["aws", "azure", "gcp", "oci", "alibaba", "focus"]
-Trigger = Literal["s3-event", "schedule", "manual"]
+# "s3-event": an S3 ObjectCreated notification; "azure-event": an Event Grid BlobCreated event read from
+# an Azure Storage Queue (added within v1: older records still decode; before it, Azure events said "s3-event").
+Trigger = Literal["s3-event", "azure-event", "schedule", "manual"]
 FocusDataset = Literal["CostAndUsage", "ContractCommitment", "BillingPeriod", "InvoiceDetail"]
 
 
@@ -78,7 +80,9 @@ class BillingFile(_Record):
     version_id: str | None = Field(None, description="Object version id, if the bucket is versioned.")
     size: int | None = Field(None, ge=0, description="Object size in bytes, if known.")
     event_time: datetime = Field(default_factory=_now, description="When the object was created (UTC).")
-    trigger: Trigger = Field(description="What announced the object.")
+    trigger: Trigger = Field(
+        description="What announced the object: an object-store event (S3, Azure), the schedule, or a user."
+    )
     source_id: str | None = Field(
         None, description="Billing source (control plane) the object belongs to, if known; else resolved by bucket/key."
     )

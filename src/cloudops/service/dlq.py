@@ -28,10 +28,10 @@ async def list_dead_letters(
         raise InvalidInput(f"unknown DLQ {topic!r}: choose from {', '.join(topics)}")
     if kind is not None and kind not in _KINDS:
         raise InvalidInput(f"unknown error kind {kind!r}: choose from {', '.join(_KINDS)}")
-    bootstrap = caller.settings.kafka.bootstrap_servers
+    kafka = caller.settings.kafka
     out: list[DeadLetterRecord] = []
     for name in [topic] if topic else topics:
-        out.extend(r for r in await read_dead_letters(bootstrap, name) if _visible(caller, r))
+        out.extend(r for r in await read_dead_letters(kafka, name) if _visible(caller, r))
     if kind:
         out = [r for r in out if r.letter.error_kind == kind]
     return sorted(out, key=lambda r: r.letter.failed_at)

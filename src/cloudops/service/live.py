@@ -11,6 +11,11 @@ file. Returns the event id, or None when nothing was published.
 ``source_totals`` and ``landed_totals`` (currency -> money string) and ``last_error``.
 ``period`` events carry what the swap published (source, period, version, replaced
 version, files, rows, totals as money strings).
+
+One Redis client (one connection pool) per Redis URL serves every event of the process: a
+file moves through half a dozen transitions, and a connection per event cost a TCP (or TLS)
+handshake each time. A caller that already holds the file's ledger row (``advance`` returns
+it) passes it to :func:`publish_file`, which then does not read the ledger again.
 """
 
 from __future__ import annotations
@@ -47,21 +52,44 @@ def file_data(entry: ledger.LedgerEntry) -> dict[str, Any]:
     }
 
 
+# Redis URL -> (the event loop its connections belong to, the client). A redis.asyncio
+# connection is bound to the loop that opened it; a process normally runs one loop, but tests
+# and CLI commands may run several in turn, and a new loop gets a new client.
+_clients: dict[str, tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
+
+
+def _client(url: str) -> aioredis.Redis:
+    """This process's client for ``url``, created on first use (see module doc)."""
+    loop = asyncio.get_running_loop()
+    cached = _clients.get(url)
+    if cached is not None and cached[0] is loop:
+        return cached[1]
+    # Bounded: an unreachable Redis costs the file at most a few seconds, never a hang. The
+    # health check re-tests a connection idle for 30 s, so one broken by a Redis restart is
+    # replaced before an event is lost on it.
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0, health_check_interval=30)
+    _clients[url] = (loop, client)
+    return client
+
+
 async def _publish(url: str, tenant: str, kind: str, data: Mapping[str, Any]) -> str:
-    # Bounded: an unreachable Redis costs the file at most a few seconds, never a hang.
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
-    try:
-        return await publish_event(client, tenant, kind, data)
-    finally:
-        await client.aclose()
+    return await publish_event(_client(url), tenant, kind, data)
 
 
-async def publish_file(settings: Settings, tenant: str, file_id: str) -> str | None:
-    """Publish the file's current ledger row as a ``file`` event. Never raises (see module doc)."""
-    if not settings.redis.url or not settings.postgres.dsn:
+async def publish_file(
+    settings: Settings, tenant: str, file_id: str, entry: ledger.LedgerEntry | None = None
+) -> str | None:
+    """Publish the file's ledger row as a ``file`` event. Never raises (see module doc).
+
+    ``entry``: the row as the caller just wrote it (what ``ledger.advance`` returns); without
+    it the row is read from the ledger.
+    """
+    dsn = settings.postgres.dsn
+    if not settings.redis.url or (entry is None and not dsn):
         return None
     try:
-        entry = await asyncio.to_thread(ledger.get_file, settings.postgres.dsn, tenant, file_id)
+        if entry is None and dsn:
+            entry = await asyncio.to_thread(ledger.get_file, dsn, tenant, file_id)
         if entry is None:  # a file of no registered source has no ledger row
             return None
         return await _publish(settings.redis.url, tenant, "file", file_data(entry))

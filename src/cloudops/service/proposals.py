@@ -96,8 +96,8 @@ class ProposalRouter:
 
     def sinks(self, tenant: str) -> list[ProposalSink]:
         """The tenant's PR sinks, by target id; the global one for a tenant without targets; [] when
-        PRs are not configured for it. Raises ConfigError (a token reference that cannot be read, an
-        App-installation-only target, a malformed repository). Blocks."""
+        PRs are not configured for it. Raises ConfigError (a token or key reference that cannot be read, an
+        App installation without an App, a malformed repository). Blocks."""
         now = self._clock()
         with self._lock:
             cached = self._targets.get(tenant)
@@ -134,14 +134,7 @@ class ProposalRouter:
         if hit is not None and hit[0] > now and hit[1] == target:
             return hit[2]
         route = resolve_route(Caller(actor="agent:propose", tenant=tenant, settings=self.settings), target)
-        if route.token is None:
-            raise ConfigError(
-                f"Terraform target {target.id!r} of {tenant!r} has only a GitHub App installation; "
-                "the PR sink needs a token reference (--token-ref) for now"
-            )
-        sink, repo = sink_for_repository(
-            self.settings.github, target.repository, route.token.get_secret_value(), api_url=route.api_url
-        )
+        sink, repo = sink_for_repository(self.settings.github, target.repository, route.auth(), api_url=route.api_url)
         states = tuple(target.state_refs) or ((self.settings.terraform.state,) if self.settings.terraform.state else ())
         if not states:
             raise ConfigError(f"Terraform target {target.id!r} of {tenant!r} has no state location")

@@ -28,7 +28,7 @@ from cloudops.sinks.postgres import sources as store
 from cloudops.sinks.postgres.sources import SourceRecord
 from cloudops.sources.manifests import DATASETS
 from cloudops.sources.objects import list_objects
-from cloudops.sources.stores import DOCUMENT_CREDENTIAL_KINDS, IMPLEMENTED_KINDS, KINDS
+from cloudops.sources.stores import CREDENTIAL_REFS, IMPLEMENTED_KINDS, KINDS
 
 __all__ = [
     "Layout",
@@ -48,7 +48,7 @@ Layout = Literal["files", "manifest", "snapshot"]
 _PROVIDERS = ("aws", "azure", "gcp", "oci", "alibaba", "focus")
 _LAYOUTS = ("files", "manifest", "snapshot")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_REF = re.compile(r"^(env|file|aws-role):.+$")
+_REF = re.compile(r"^((env|file|aws-role):.+|oci-instance-principal:)$")
 
 
 def _validate(s: SourceRecord) -> SourceRecord:
@@ -64,8 +64,8 @@ def _validate(s: SourceRecord) -> SourceRecord:
         raise InvalidInput("--schedule-s must be at least 60 seconds")
     if s.credentials_ref is not None and not _REF.fullmatch(s.credentials_ref):
         raise InvalidInput(
-            f"credentials_ref {s.credentials_ref!r} must be env:NAME, file:/path or aws-role:ARN "
-            "(a reference, never a secret)"
+            f"credentials_ref {s.credentials_ref!r} must be env:NAME, file:/path, aws-role:ARN or "
+            "oci-instance-principal: (a reference, never a secret)"
         )
     if s.external_id is not None and not (s.credentials_ref or "").startswith("aws-role:"):
         raise InvalidInput("external_id is only used with an aws-role: credentials_ref")
@@ -90,12 +90,9 @@ def _validate_kind(s: SourceRecord) -> None:
         raise InvalidInput(f"option dataset={s.options['dataset']!r}: choose from {', '.join(DATASETS)}")
     if s.kind == "azure-blob" and not s.endpoint_url:
         raise InvalidInput("an azure-blob source needs --endpoint-url https://<account>.blob.core.windows.net")
-    if (
-        s.kind in DOCUMENT_CREDENTIAL_KINDS
-        and s.credentials_ref is not None
-        and not s.credentials_ref.startswith(("env:", "file:"))
-    ):
-        raise InvalidInput(f"a {s.kind} source's credentials_ref names a key document: env:NAME or file:/path")
+    forms = CREDENTIAL_REFS[s.kind]
+    if s.credentials_ref is not None and not s.credentials_ref.startswith(forms):
+        raise InvalidInput(f"a {s.kind} source's credentials_ref is one of: {', '.join(f + '...' for f in forms)}")
 
 
 def _overlap(conn: psycopg.Connection[Any], caller: Caller, s: SourceRecord) -> None:

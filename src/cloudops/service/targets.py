@@ -1,10 +1,11 @@
 """Terraform-target use cases of one tenant (routing out): where its savings PRs go.
 
 A target names the tenant's Terraform repository (``owner/name``), base branch and path, the
-GitHub auth (an App installation id, or a token reference ``env:NAME`` / ``file:/path``, never
-the token), the Terraform state location(s) (``s3://bucket/key`` or a path) and, for GitHub
-Enterprise or a local forge, the API root. Tenant-bound, blocking, audited
-(``target.set`` / ``target.removed``).
+GitHub auth, the Terraform state location(s) (``s3://bucket/key`` or a path) and, for GitHub
+Enterprise or a local forge, the API root. The auth is a GitHub App installation (its id, plus
+the App's id and a reference to its private key - or neither, for the deployment's App
+``CLOUDOPS_GITHUB__APP_ID``) or a token reference; references are ``env:NAME`` / ``file:/path``,
+never the secret. Tenant-bound, blocking, audited (``target.set`` / ``target.removed``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from dataclasses import dataclass, field
 import psycopg
 from pydantic import SecretStr
 
+from cloudops.errors import ConfigError
 from cloudops.service.context import Caller, Conflict, InvalidInput, NotFound, audit, control_plane, require_tenant
+from cloudops.sinks.github.target import AppInstallation
 from cloudops.sinks.postgres import targets as store
 from cloudops.sinks.postgres.targets import TerraformTarget
 from cloudops.sources.credentials import read_secret_ref
@@ -47,10 +50,13 @@ def set_target(
     state_refs: list[str] | None = None,
     api_url: str | None = None,
     enabled: bool = True,
+    app_id: int | None = None,
+    app_key_ref: str | None = None,
 ) -> TerraformTarget:
-    """Create or replace the caller's target ``target_id``. Needs an App installation id or a token
-    reference. Raises InvalidInput, Conflict (the repository and path are another target's of this
-    tenant; the tenant is being deleted), NotFound (no tenant)."""
+    """Create or replace the caller's target ``target_id``. Needs an App installation id (with the
+    App's id and private-key reference, or neither for the deployment's App) or a token reference.
+    Raises InvalidInput, Conflict (the repository and path are another target's of this tenant; the
+    tenant is being deleted), NotFound (no tenant)."""
     if not _ID.fullmatch(target_id):
         raise InvalidInput(f"invalid target id {target_id!r}")
     if not _REPO.fullmatch(repository):
@@ -59,6 +65,12 @@ def set_target(
         raise InvalidInput("a target needs --app-installation-id or --token-ref (env:NAME or file:/path)")
     if token_ref is not None and not token_ref.startswith(("env:", "file:")):
         raise InvalidInput(f"token_ref {token_ref!r} must be env:NAME or file:/path (a reference, never a token)")
+    if (app_id is None) != (app_key_ref is None):
+        raise InvalidInput("a GitHub App needs both --app-id and --app-key-ref (env:NAME or file:/path)")
+    if app_id is not None and app_installation_id is None:
+        raise InvalidInput(f"GitHub App {app_id} needs --app-installation-id (the installation on {repository})")
+    if app_key_ref is not None and not app_key_ref.startswith(("env:", "file:")):
+        raise InvalidInput(f"app_key_ref {app_key_ref!r} must be env:NAME or file:/path (a reference, never a key)")
     target = TerraformTarget(
         target_id,
         repository,
@@ -69,6 +81,8 @@ def set_target(
         list(state_refs or []),
         api_url,
         enabled,
+        app_id,
+        app_key_ref,
     )
     with control_plane(caller) as conn:
         require_tenant(conn, caller, writable=True)
@@ -119,9 +133,10 @@ def remove_target(caller: Caller, target_id: str) -> TerraformTarget:
 class GitHubRoute:
     """Where and as whom to open one tenant's PRs: the target plus its resolved auth.
 
-    ``token`` is the secret behind ``token_ref`` (masked in ``repr``); with an App installation,
-    ``installation_id`` names it and the deployment's App credentials authenticate (githubkit's
-    app-installation auth). ``api_url``: the target's, else the deployment's
+    ``app``: the App installation the PRs are opened as (githubkit's app-installation auth: the
+    App's JWT is traded for an installation token), with the private key read from the target's
+    ``app_key_ref`` or the deployment's App. Otherwise ``token``, the secret behind ``token_ref``.
+    Neither appears in ``repr``. ``api_url``: the target's, else the deployment's
     (``CLOUDOPS_GITHUB__BASE_URL``).
     """
 
@@ -130,6 +145,15 @@ class GitHubRoute:
     api_url: str
     token: SecretStr | None = field(default=None, repr=False)
     installation_id: int | None = None
+    app: AppInstallation | None = field(default=None, repr=False)
+
+    def auth(self) -> str | AppInstallation:
+        """The credentials for the PR sink: the App installation, else the token (revealed)."""
+        if self.app is not None:
+            return self.app
+        if self.token is None:  # resolve_route never builds such a route
+            raise ConfigError(f"Terraform target {self.target.id!r} of {self.tenant!r} has no GitHub auth")
+        return self.token.get_secret_value()
 
 
 def routes_for(caller: Caller) -> list[GitHubRoute]:
@@ -139,9 +163,22 @@ def routes_for(caller: Caller) -> list[GitHubRoute]:
 
 
 def resolve_route(caller: Caller, target: TerraformTarget) -> GitHubRoute:
-    """``target`` (one of the caller's) with its auth resolved: the token behind ``token_ref`` is
-    read now (a rotated secret is picked up by the next call). Raises ConfigError for a token
-    reference that cannot be read. Blocks (reads a file or the environment)."""
+    """``target`` (one of the caller's) with its auth resolved: the App's private key behind
+    ``app_key_ref`` (or the deployment's ``github.app_private_key_ref``) and the token behind
+    ``token_ref`` are read now (a rotated secret is picked up by the next call). An App
+    installation wins over a token. Raises ConfigError for a reference that cannot be read or an
+    installation without an App. Blocks (reads a file or the environment)."""
     token = SecretStr(read_secret_ref(target.token_ref)) if target.token_ref else None
     api = target.api_url or caller.settings.github.base_url
-    return GitHubRoute(caller.tenant_id, target, api, token, target.app_installation_id)
+    app = None
+    if target.app_installation_id is not None:
+        gh = caller.settings.github
+        app_id, key_ref = (target.app_id, target.app_key_ref) if target.app_id else (gh.app_id, gh.app_private_key_ref)
+        if app_id is None or key_ref is None:
+            raise ConfigError(
+                f"Terraform target {target.id!r} of {caller.tenant_id!r} names GitHub App installation "
+                f"{target.app_installation_id} but no App: set its app id and key reference, or "
+                "CLOUDOPS_GITHUB__APP_ID and CLOUDOPS_GITHUB__APP_PRIVATE_KEY_REF"
+            )
+        app = AppInstallation(app_id, target.app_installation_id, read_secret_ref(key_ref))
+    return GitHubRoute(caller.tenant_id, target, api, token, target.app_installation_id, app)

@@ -9,7 +9,7 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -169,7 +169,7 @@ def _merged(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
-def _read_ahead(table: TableFile) -> Iterator[_Read]:
+def _read_ahead(table: TableFile) -> Generator[_Read, None, None]:
     """The file's batches, each with the malformed records met while reading it, read one block ahead.
 
     A thread reads (and parses) the next block while the caller converts this one: pyarrow

@@ -14,6 +14,9 @@ A source's ``credentials_ref`` names how its object-store credentials are obtain
   tenant and source (how FinOps products onboard AWS payer accounts). The temporary
   credentials are cached until five minutes before they expire.
 
+* ``oci-instance-principal:`` - only for ``oci-object-storage`` sources: the identity of the OCI
+  instance the worker runs on, used by that store (:mod:`cloudops.sources.stores.oci`); no secret.
+
 No reference (``None``): the deployment's own credentials (``CLOUDOPS_AWS__*`` or the default chain).
 Secrets are held in :class:`AwsCredentials`, whose ``repr`` masks them.
 """
@@ -37,6 +40,7 @@ from cloudops.errors import BadDataError, ConfigError, TransientError
 from cloudops.settings import AwsSettings
 
 __all__ = [
+    "OCI_INSTANCE_PRINCIPAL",
     "AssumeRoleProvider",
     "AwsCredentials",
     "CredentialsProvider",
@@ -47,6 +51,7 @@ __all__ = [
     "read_secret_ref",
 ]
 
+OCI_INSTANCE_PRINCIPAL = "oci-instance-principal:"
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REFRESH_BEFORE_S = 300.0
 

@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from cloudops.settings import KafkaSettings
+from cloudops.topics.clients import client_kwargs
 from cloudops.topics.specs import ALL_TOPICS
 
 __all__ = ["all_topic_names", "ensure_topics"]
@@ -20,7 +21,7 @@ def all_topic_names() -> list[str]:
 
 async def ensure_topics(kafka: KafkaSettings) -> list[str]:
     """Create missing topics; returns the names created. Idempotent."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, request_timeout_ms=15_000)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka), request_timeout_ms=15_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -21,8 +21,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from cloudops.errors import BadDataError, ConfigError
 from cloudops.schemas.events import DeadLetter
-from cloudops.settings import Settings
+from cloudops.settings import KafkaSettings, Settings
 from cloudops.sinks.postgres import ledger
+from cloudops.topics.clients import client_kwargs
 from cloudops.topics.codec import decode_record
 from cloudops.topics.specs import ALL_TOPICS
 
@@ -55,7 +56,7 @@ def dlq_topics() -> list[str]:
     return [spec.dlq for spec in ALL_TOPICS]
 
 
-async def read_dead_letters(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> list[DeadLetterRecord]:
+async def read_dead_letters(kafka: KafkaSettings, topic: str, *, timeout_s: float = 15.0) -> list[DeadLetterRecord]:
     """Every dead letter in ``topic`` up to its end offsets at call time, oldest first per partition.
 
     Raises ConfigError for an unknown DLQ name. Records that are not DeadLetter JSON are
@@ -63,7 +64,7 @@ async def read_dead_letters(bootstrap: str, topic: str, *, timeout_s: float = 15
     """
     if topic not in dlq_topics():
         raise ConfigError(f"unknown dead-letter queue {topic!r}: choose from {', '.join(dlq_topics())}")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False, group_id=None)
     await consumer.start()
     out: list[DeadLetterRecord] = []
     try:
@@ -135,7 +136,7 @@ async def replay(settings: Settings, records: Iterable[DeadLetterRecord]) -> lis
             for r in from_sqs:
                 body = base64.b64decode(r.letter.value_b64 or "").decode()
                 await sqs.send_message(QueueUrl=r.letter.source_topic.removeprefix("sqs:"), MessageBody=body)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**client_kwargs(settings.kafka), acks="all")
     await producer.start()
     try:
         for r in chosen:

@@ -37,7 +37,8 @@ from aiokafka import AIOKafkaClient
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from cloudops.metrics import EVENT_LOOP_LAG_SECONDS
-from cloudops.settings import Settings
+from cloudops.settings import KafkaSettings, Settings
+from cloudops.topics.clients import client_kwargs
 
 __all__ = ["Check", "Health", "default_checks"]
 
@@ -47,8 +48,8 @@ Check = Callable[[], Awaitable[None]]
 """A readiness check: returns when the dependency is reachable, raises otherwise."""
 
 
-async def _broker(bootstrap: str) -> None:
-    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+async def _broker(kafka: KafkaSettings) -> None:
+    client = AIOKafkaClient(**client_kwargs(kafka))
     try:
         await client.bootstrap()  # a metadata request to one of the bootstrap servers
     finally:
@@ -82,7 +83,7 @@ def default_checks(settings: Settings) -> dict[str, Check]:
     timeout = settings.health.check_timeout_s
     dsn = settings.clickhouse_dsn
     checks: dict[str, Check] = {
-        "broker": lambda: _broker(settings.kafka.bootstrap_servers),
+        "broker": lambda: _broker(settings.kafka),
         "clickhouse": lambda: asyncio.to_thread(_clickhouse_ping, dsn, timeout),
     }
     pg = settings.postgres.dsn

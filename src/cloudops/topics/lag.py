@@ -16,6 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cloudops.metrics import CONSUMER_LAG, CONSUMER_TOPIC_LAG
+from cloudops.settings import KafkaSettings
+from cloudops.topics.clients import client_kwargs
 
 __all__ = ["LagGate", "consumer_lag", "export_lag"]
 
@@ -23,12 +25,12 @@ log = logging.getLogger(__name__)
 
 
 async def _offsets(
-    bootstrap: str, group: str, topics: Iterable[str]
+    kafka: KafkaSettings, group: str, topics: Iterable[str]
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """(end offsets, the group's committed offsets) of every partition of ``topics`` that exists."""
     wanted = set(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka))
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka), enable_auto_commit=False, group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -49,15 +51,15 @@ def _lag(ends: dict[TopicPartition, int], done: dict[TopicPartition, int]) -> di
     return {(tp.topic, tp.partition): max(0, end - done.get(tp, 0)) for tp, end in ends.items()}
 
 
-async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+async def consumer_lag(kafka: KafkaSettings, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """(topic, partition) -> messages the group has not committed yet. Topics that do not exist are skipped."""
-    return _lag(*await _offsets(bootstrap, group, topics))
+    return _lag(*await _offsets(kafka, group, topics))
 
 
-async def export_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+async def export_lag(kafka: KafkaSettings, group: str, topics: Iterable[str]) -> dict[tuple[str, int], int]:
     """Measure the group's lag and set ``cloudops_consumer_lag_messages`` (per partition) and
     ``cloudops_consumer_group_lag_messages`` (per topic); returns the measurement."""
-    lag = await consumer_lag(bootstrap, group, topics)
+    lag = await consumer_lag(kafka, group, topics)
     for (topic, partition), n in lag.items():
         CONSUMER_LAG.labels(group, topic, str(partition)).set(n)
     per_topic: dict[str, int] = {}
@@ -77,8 +79,10 @@ class LagGate:
     read must never stall ingest, and Kafka still holds the backlog.
     """
 
-    def __init__(self, bootstrap: str, group: str, topics: Iterable[str], limit: int, *, check_s: float = 2.0) -> None:
-        self.bootstrap = bootstrap
+    def __init__(
+        self, kafka: KafkaSettings, group: str, topics: Iterable[str], limit: int, *, check_s: float = 2.0
+    ) -> None:
+        self.kafka = kafka
         self.group = group
         self.topics = sorted(set(topics))
         self.limit = limit
@@ -96,7 +100,7 @@ class LagGate:
         async with self._lock:
             if time.monotonic() - self._measured_at >= self.check_s:
                 try:
-                    ends, done = await _offsets(self.bootstrap, self.group, self.topics)
+                    ends, done = await _offsets(self.kafka, self.group, self.topics)
                     self.lag = sum(_lag(ends, done).values()) if done else 0
                 except Exception as exc:
                     log.info("lag gate: %s's lag not measured (%s); not waiting", self.group, exc)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from cloudops.embedded.clickhouse_http import (
+from tests.support.clickhouse_http import (
     _STATUS_BY_NAME,
     _ClickHouseError,
     _compress,

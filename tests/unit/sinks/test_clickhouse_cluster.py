@@ -6,6 +6,7 @@ Regenerate the golden files after adding a migration:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -56,6 +57,37 @@ def test_cluster_mode_places_every_ddl_and_replicates_every_table() -> None:
                 for engine in re.findall(r"ENGINE\s*=\s*(\w+)", out):
                     assert engine.startswith("Replicated"), (engine, stmt[:80])
                 assert "non_replicated_deduplication_window" not in out
+
+
+def test_every_replicated_table_gets_its_own_keeper_path() -> None:
+    """Replays the cluster DDL the way ClickHouse stores Keeper paths: ``{database}`` and ``{table}`` are
+    unfolded when a table is created, ``{uuid}`` stays a macro and is new per table (ClickHouse PRs
+    #15348, #36200), ``CREATE TABLE t AS s`` copies ``s``'s stored engine, EXCHANGE swaps names. Two live
+    tables on one path would fail with "Replica ... already exists"."""
+    stored: dict[str, str] = {}  # table -> Keeper path as ClickHouse stores it
+    resolved: dict[str, str] = {}  # table -> the path in Keeper
+    uuids = itertools.count()
+    for migration in all_migrations():
+        for stmt in statements(migration, db="tenant_acme", dedup_window=10000, cluster="c"):
+            if created := re.match(r"CREATE TABLE (?:IF NOT EXISTS )?(\S+) ON CLUSTER 'c'", stmt):
+                name = created.group(1)
+                engine = re.search(r"ENGINE = Replicated\w+\('([^']+)'", stmt)
+                copied = re.match(rf"{re.escape(created.group(0))}\s+AS\s+(\S+)\s*$", stmt)
+                template = engine.group(1) if engine else stored[copied.group(1)] if copied else None
+                assert template, stmt[:120]
+                db, table = name.split(".")
+                stored[name] = template.replace("{database}", db).replace("{table}", table)
+                resolved[name] = stored[name].replace("{uuid}", f"uuid-{next(uuids)}")
+            elif swapped := re.match(r"EXCHANGE TABLES (\S+) AND (\S+) ON CLUSTER", stmt):
+                a, b = swapped.groups()
+                stored[a], stored[b] = stored[b], stored[a]
+                resolved[a], resolved[b] = resolved[b], resolved[a]
+            elif dropped := re.match(r"DROP TABLE (?:IF EXISTS )?(\S+) ON CLUSTER", stmt):
+                stored.pop(dropped.group(1), None)
+                resolved.pop(dropped.group(1), None)
+    assert "tenant_acme.focus_pending" in resolved
+    shared = {path for path in resolved.values() if list(resolved.values()).count(path) > 1}
+    assert not shared, {t: p for t, p in resolved.items() if p in shared}
 
 
 def test_engine_parameters_follow_the_replication_arguments() -> None:

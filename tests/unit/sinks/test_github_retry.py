@@ -153,3 +153,17 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="backoff"):
         RetryPolicy(backoff_base=0)
+
+
+def test_a_failed_app_installation_token_request_is_judged_by_its_answer() -> None:
+    """githubkit reports a failed token request of a GitHub App (inside its auth flow) as a
+    RequestError around the RequestFailed: a 401 there is bad credentials, never retried; a 502 is."""
+    bad_key = RequestError(RequestFailed(_response(401, {"message": "A JSON web token could not be decoded"})))
+    assert _policy().delay(bad_key, 0) is None
+    err = translate(bad_key)
+    assert isinstance(err, GitHubAuthError)
+    assert err.status == 401
+    assert "JSON web token" in str(err)
+    down = RequestError(RequestFailed(_response(502, {"message": "Server Error"})))
+    assert _policy().delay(down, 0) == 0.5
+    assert isinstance(translate(down), GitHubUnavailableError)

@@ -6,10 +6,14 @@ import base64
 import json
 from datetime import UTC, datetime
 
+import jsonschema
 import pytest
 
 from cloudops.errors import BadDataError
+from cloudops.schemas.events import BillingFile
 from cloudops.sources.stores.azure_events import BlobCreated, blob_created_event, parse_blob_events
+from cloudops.topics.codec import decode_record, encode_record
+from cloudops.topics.specs import json_schemas
 
 _DATA = {
     "api": "PutBlockList",
@@ -94,3 +98,20 @@ def test_anything_else_is_bad_data(body: str) -> None:
 def test_dead_letter_body_replays_to_the_same_blob(cloud_events: bool) -> None:
     blob = BlobCreated("https://acct.blob.core.windows.net", "costs", "a b/c.csv", "0x1", 3, datetime.now(UTC), "id")
     assert parse_blob_events(blob_created_event(blob, cloud_events=cloud_events)) == [blob]
+
+
+def test_blob_created_announces_an_azure_event_valid_in_the_published_schema() -> None:
+    """BlobCreated events carry trigger ``azure-event``; the published v1 schema accepts it, and a
+    record written before it existed (an Azure event recorded as ``s3-event``) still decodes."""
+    [blob] = parse_blob_events(json.dumps(EVENT_GRID))
+    event = blob.billing_file("t1", "src")
+    assert event.trigger == "azure-event"
+    schema = json_schemas()["billing-files.v1.schema.json"]
+    validator = jsonschema.Draft202012Validator(schema)
+    doc = json.loads(encode_record(event))
+    validator.validate(doc)
+    old = {**doc, "trigger": "s3-event"}
+    validator.validate(old)
+    assert decode_record(BillingFile, json.dumps(old).encode()).trigger == "s3-event"
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**doc, "trigger": "blob-event"})

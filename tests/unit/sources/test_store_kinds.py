@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import oci  # type: ignore[import-untyped]
 import pytest
 from alibabacloud_oss_v2 import exceptions as oss_exc  # type: ignore[import-untyped]
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
@@ -13,12 +14,14 @@ from oci import exceptions as oci_exc  # type: ignore[import-untyped]
 
 from cloudops.errors import BadDataError, ConfigError, ObjectSupersededError, TransientError
 from cloudops.settings import AwsSettings
+from cloudops.sources.credentials import OCI_INSTANCE_PRINCIPAL
 from cloudops.sources.manifests import PeriodManifest, other_dataset, parse_manifest
 from cloudops.sources.objects import ObjectStoreAccess
 from cloudops.sources.stores import IMPLEMENTED_KINDS, KINDS, store_for
+from cloudops.sources.stores import oci as oci_store
 from cloudops.sources.stores.alibaba_oss import AlibabaOssStore, classify_oss_error
 from cloudops.sources.stores.azure_blob import AzureBlobStore, classify_azure_error
-from cloudops.sources.stores.bigquery import BigQueryStore
+from cloudops.sources.stores.bigquery import BigQueryStore, export_variant
 from cloudops.sources.stores.gcs import GcsStore, classify_gcs_error
 from cloudops.sources.stores.oci import OciObjectStore, classify_oci_error
 from cloudops.sources.stores.s3 import S3Store
@@ -142,3 +145,77 @@ def test_oss_errors_map_to_the_stores_contract(status: int, code: str, want: typ
     wrapped = oss_exc.OperationError(name="GetObject", error=inner)
     assert isinstance(classify_oss_error(wrapped, "oss://b/k"), want)
     assert isinstance(classify_oss_error(oss_exc.RequestError(error=OSError("reset")), "oss://b/k"), TransientError)
+
+
+@pytest.mark.parametrize(
+    ("table", "configured", "variant"),
+    [
+        ("p.billing.gcp_billing_export_v1_0123AB_456CDE_789EF0", None, "standard"),
+        ("p.billing.gcp_billing_export_resource_v1_0123AB_456CDE_789EF0", None, "detailed"),
+        (
+            "p.gcp_billing_immutable_0123AB_456CDE_789EF0_us.gcp_billing_export_focus_0123AB_456CDE_789EF0",
+            None,
+            "focus",
+        ),
+        ("p.finops.my_focus_view", "focus", "focus"),
+        ("p.billing.gcp_billing_export_v1_0123AB_456CDE_789EF0", "detailed", "detailed"),  # configured wins
+    ],
+)
+def test_bigquery_export_variant_from_the_table_name_or_the_option(
+    table: str, configured: str | None, variant: str
+) -> None:
+    assert export_variant(table, configured) == variant
+
+
+def test_bigquery_unknown_export_variant_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"set option export=standard\|detailed\|focus"):
+        export_variant("p.finops.my_focus_view")
+    with pytest.raises(ConfigError, match="choose from standard, detailed, focus"):
+        BigQueryStore(ObjectStoreAccess(kind="bigquery", options={"export": "everything"}))
+
+
+def test_oci_credentials_select_the_signer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``oci-instance-principal:`` selects the SDK's instance principal signer (built once per endpoint);
+    any other reference is an API signing key document; none is a clear error."""
+    built: list[str | None] = []
+
+    class Signer:
+        region = "us-phoenix-1"
+
+        def __init__(self, **kw: object) -> None:
+            built.append(kw["federation_endpoint"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(oci.auth.signers, "InstancePrincipalsSecurityTokenSigner", Signer)
+    monkeypatch.setattr(oci_store, "_signers", {})
+    access = ObjectStoreAccess(
+        kind="oci-object-storage",
+        options={"federation_endpoint": "https://auth.test/v1/x509"},
+        secret_ref=OCI_INSTANCE_PRINCIPAL,
+    )
+    client = OciObjectStore(access)._client()
+    assert isinstance(client.base_client.signer, Signer)
+    assert client.base_client.endpoint.startswith("https://objectstorage.us-phoenix-1.")  # the instance's region
+    OciObjectStore(access)._client()
+    assert built == ["https://auth.test/v1/x509"]
+    with pytest.raises(
+        ConfigError, match=r"credentials_ref: an API signing key document .* or oci-instance-principal:"
+    ):
+        OciObjectStore(ObjectStoreAccess(kind="oci-object-storage"))._client()
+    monkeypatch.setenv("NOT_A_KEY", "{}")
+    with pytest.raises(ConfigError, match="is not an OCI API signing key document"):
+        OciObjectStore(ObjectStoreAccess(kind="oci-object-storage", secret_ref="env:NOT_A_KEY"))._client()
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("InvalidAccessKeyId", "refused the credentials"),
+        ("SignatureDoesNotMatch", "refused the credentials"),
+        ("AccessDenied", "no permission"),
+    ],
+)
+def test_oss_403_tells_bad_credentials_from_no_permission(code: str, reason: str) -> None:
+    inner = oss_exc.ServiceError(
+        status_code=403, code=code, message="m", request_id="r", ec="0", timestamp="t", request_target="GET /b"
+    )
+    assert reason in str(classify_oss_error(oss_exc.OperationError(name="ListObjectsV2", error=inner), "oss://b/"))

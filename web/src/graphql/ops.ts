@@ -1,6 +1,6 @@
-/** The operations of operations.graphql by name, each with the subgraph that answers it (the
- * `# subgraph:` comment above it). Types come from generated.ts (`npm run codegen`). */
-import { gql, type Subgraph } from "../api";
+/** The operations of operations.graphql by name, run on the API's one GraphQL endpoint (see
+ * `gql` in api.ts). Types come from generated.ts (`npm run codegen`). */
+import { gql } from "../api";
 import type {
   CostSeriesQuery,
   CostSeriesQueryVariables,
@@ -11,12 +11,10 @@ import type {
 } from "./generated";
 import source from "./operations.graphql?raw";
 
-const ops = new Map<string, { subgraph: Subgraph; text: string }>();
-for (const chunk of source.split(/^# subgraph: /m).slice(1)) {
-  const subgraph = chunk.slice(0, chunk.indexOf("\n")).trim() as Subgraph;
-  const text = chunk.slice(chunk.indexOf("\n") + 1);
-  const name = /^(?:query|mutation)\s+(\w+)/m.exec(text)?.[1];
-  if (name) ops.set(name, { subgraph, text });
+const ops = new Map<string, string>();
+for (const chunk of source.split(/^(?=query |mutation )/m).slice(1)) {
+  const name = /^(?:query|mutation)\s+(\w+)/.exec(chunk)?.[1];
+  if (name) ops.set(name, chunk.trim());
 }
 
 interface Operations {
@@ -26,7 +24,7 @@ interface Operations {
 }
 
 export function run<N extends keyof Operations>(name: N, variables: Operations[N][1]): Promise<Operations[N][0]> {
-  const op = ops.get(name);
-  if (!op) throw new Error(`unknown GraphQL operation ${name}`);
-  return gql<Operations[N][0], Operations[N][1]>(op.subgraph, op.text, variables);
+  const text = ops.get(name);
+  if (!text) throw new Error(`unknown GraphQL operation ${name}`);
+  return gql<Operations[N][0], Operations[N][1]>(text, variables);
 }

@@ -1,10 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate } from "@tanstack/react-router";
 import type { ColumnDef } from "@tanstack/react-table";
-import { useMemo, useState } from "react";
-import { ApiError, getJson, postJson, type DeadLetter, type FileRow, type Page, type Source } from "../api";
+import { useMemo, useState, type FormEvent } from "react";
+import { ApiError, getJson, postJson, uploadFile, type DeadLetter, type FileRow, type Page, type Source, type Uploaded } from "../api";
 import { useTenant } from "../auth";
 import { DataTable } from "../components/DataTable";
+import { SimpleTable } from "../components/SimpleTable";
 import { ErrorBox, QueryState } from "../components/States";
 import { run } from "../graphql/ops";
 import { formatDate, formatNumber, totalsLine } from "../format";
@@ -36,6 +37,7 @@ export function Ingestion() {
     queryFn: () => getJson<Page<FileRow>>(`/v1/sources/${encodeURIComponent(source!)}/files`, { limit: 1000 }),
     enabled: !!source,
   });
+  const [uploaded, setUploaded] = useState<Uploaded[]>([]);
   const periods = useQuery({ queryKey: [tenant, "periods", source], queryFn: () => run("Periods", { sourceId: source ?? null }), enabled: !!source });
   const fileColumns = useMemo<ColumnDef<FileRow, unknown>[]>(
     () => [
@@ -62,7 +64,7 @@ export function Ingestion() {
   return (
     <section aria-labelledby="ing-title">
       <h1 id="ing-title">Ingestion</h1>
-      <LiveProgress />
+      <LiveProgress watched={uploaded} />
       <h2>Sources</h2>
       <QueryState q={sources} what="sources" isEmpty={(d) => d.items.length === 0} empty="No billing sources yet (POST /v1/sources or `cloudops sources add`).">
         {(d) => (
@@ -80,6 +82,7 @@ export function Ingestion() {
       </QueryState>
       {source && (
         <>
+          <UploadForm source={source} onUploaded={(u) => setUploaded((prev) => [u, ...prev.filter((p) => p.file_id !== u.file_id)])} />
           <h2>Files of {source}</h2>
           <QueryState q={files} what="files" isEmpty={(d) => d.items.length === 0} empty="No files seen for this source yet.">
             {(d) => <DataTable data={d.items} columns={fileColumns} label={`Files of ${source}`} height={320} />}
@@ -87,38 +90,25 @@ export function Ingestion() {
           <h2>Billing periods and versions</h2>
           <QueryState q={periods} what="periods" isEmpty={(d) => d.periods.length === 0} empty="No billing-period versions (this source delivers plain files, not manifests).">
             {(d) => (
-              <table className="simple" aria-label="Billing period versions">
-                <thead>
-                  <tr>
-                    <th scope="col">Period</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">State</th>
-                    <th scope="col" className="num">Files</th>
-                    <th scope="col" className="num">Rows landed</th>
-                    <th scope="col">Cost landed</th>
-                    <th scope="col">Delivered</th>
-                    <th scope="col">Promoted</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.periods.map((p) => (
-                    <tr key={`${p.period}${p.version}`}>
-                      <td>{p.period}</td>
-                      <td>
-                        <code>{p.version}</code>
-                      </td>
-                      <td>
-                        <span className={`badge ${p.state}`}>{p.state}</span>
-                      </td>
-                      <td className="num">{p.files}</td>
-                      <td className="num">{formatNumber(p.rowsLanded)}</td>
-                      <td>{totalsLine(Object.fromEntries((p.landedTotals ?? []).map((m) => [m.currency, m.amount])))}</td>
-                      <td>{formatDate(p.deliveredAt)}</td>
-                      <td>{formatDate(p.promotedAt)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <SimpleTable
+                label="Billing period versions"
+                rows={d.periods}
+                rowKey={(p) => `${p.period}${p.version}`}
+                columns={[
+                  { id: "period", header: "Period", cell: (p) => p.period },
+                  { id: "version", header: "Version", cell: (p) => <code>{p.version}</code> },
+                  { id: "state", header: "State", cell: (p) => <span className={`badge ${p.state}`}>{p.state}</span> },
+                  { id: "files", header: "Files", numeric: true, cell: (p) => p.files },
+                  { id: "rows", header: "Rows landed", numeric: true, cell: (p) => formatNumber(p.rowsLanded) },
+                  {
+                    id: "landed",
+                    header: "Cost landed",
+                    cell: (p) => totalsLine(Object.fromEntries((p.landedTotals ?? []).map((m) => [m.currency, m.amount]))),
+                  },
+                  { id: "delivered", header: "Delivered", cell: (p) => formatDate(p.deliveredAt) },
+                  { id: "promoted", header: "Promoted", cell: (p) => formatDate(p.promotedAt) },
+                ]}
+              />
             )}
           </QueryState>
         </>
@@ -128,18 +118,65 @@ export function Ingestion() {
   );
 }
 
-function LiveProgress() {
+/** Upload a billing file into the chosen source (`POST /v1/sources/{id}/uploads`, sources:write). */
+function UploadForm({ source, onUploaded }: { source: string; onUploaded: (u: Uploaded) => void }) {
+  const { tenant } = useTenant();
+  const qc = useQueryClient();
+  const [file, setFile] = useState<File | null>(null);
+  const upload = useMutation({
+    mutationFn: (f: File) => uploadFile(source, f),
+    onSuccess: (u) => {
+      onUploaded(u);
+      void qc.invalidateQueries({ queryKey: [tenant, "files"] });
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (file) upload.mutate(file);
+  };
+  return (
+    <>
+      <h2>Upload a billing file</h2>
+      <form className="upload-form" onSubmit={submit}>
+        <label>
+          Billing file for {source}
+          <input type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        </label>
+        <button type="submit" disabled={!file || upload.isPending}>
+          {upload.isPending ? "Uploading…" : "Upload"}
+        </button>
+      </form>
+      <p className="muted small">
+        The file goes to the source&apos;s bucket under its prefix, as the provider&apos;s export would; the pipeline detects its format
+        and ingests it. Its progress appears under Live progress.
+      </p>
+      {upload.error && <ErrorBox error={upload.error} />}
+      {upload.data && !upload.isPending && (
+        <p role="status" data-testid="upload-result" data-file-id={upload.data.file_id}>
+          Uploaded <code>{upload.data.key}</code> ({formatNumber(upload.data.size)} bytes) as file <code>{upload.data.file_id}</code>:{" "}
+          {upload.data.detail}.
+        </p>
+      )}
+    </>
+  );
+}
+
+function LiveProgress({ watched }: { watched: Uploaded[] }) {
   const events = useLiveEvents();
   const status = useLiveStatus();
-  // The newest event per file: its state and counts as they move through the ledger.
-  const byFile = new Map<string, { state: string; at: string; data: Record<string, unknown> }>();
+  // The newest event per file: its state and counts as they move through the ledger. Files
+  // uploaded here are listed from the moment they are stored, until a worker takes them.
+  const byFile = new Map<string, { state: string; at: string; data: Record<string, unknown>; name?: string }>();
+  for (const u of [...watched].reverse()) byFile.set(u.file_id, { state: "uploaded", at: u.at, data: {}, name: u.key });
   for (const e of [...events].reverse()) {
     const id = String(e.data.file_id ?? e.data.file ?? "");
     if (!id || !["file", "loaded"].includes(e.kind)) continue;
     // A `loaded` receipt carries its counts in `detail`; a ledger (`file`) event at the top level.
     const detail = typeof e.data.detail === "object" && e.data.detail !== null ? (e.data.detail as Record<string, unknown>) : {};
     const data = { ...detail, ...e.data };
-    byFile.set(id, { state: String(e.data.state ?? (e.kind === "loaded" ? "loaded" : "?")), at: e.at, data });
+    const name = byFile.get(id)?.name;
+    byFile.delete(id); // newest last in the map, then listed newest first
+    byFile.set(id, { state: String(e.data.state ?? (e.kind === "loaded" ? "loaded" : "?")), at: e.at, data, name });
   }
   return (
     <section className="live-panel" aria-labelledby="live-h">
@@ -150,8 +187,9 @@ function LiveProgress() {
         <p className="muted">Waiting for files to be parsed or loaded… events appear here as they happen.</p>
       ) : (
         <ul className="plain" aria-live="polite" data-testid="live-files">
-          {[...byFile.entries()].map(([id, f]) => (
-            <li key={id}>
+          {[...byFile.entries()].reverse().map(([id, f]) => (
+            <li key={id} data-file-id={id}>
+              {f.name && <strong>{f.name} </strong>}
               <code>{id}</code> <span className={`badge ${f.state}`}>{f.state}</span>{" "}
               {f.data.rows_in !== undefined && <span className="small">{formatNumber(f.data.rows_in as number)} rows in</span>}{" "}
               {f.data.rows_landed !== undefined && <span className="small">{formatNumber(f.data.rows_landed as number)} landed</span>}{" "}
@@ -182,43 +220,36 @@ function DeadLetters() {
         <QueryState q={dlq} what="dead letters" isEmpty={(d) => d.items.length === 0} empty="No dead letters: every message was handled.">
           {(d) => (
             <>
-              <table className="simple" aria-label="Dead letters">
-                <thead>
-                  <tr>
-                    <th scope="col">Replay</th>
-                    <th scope="col">Failed</th>
-                    <th scope="col">Topic</th>
-                    <th scope="col">Error</th>
-                    <th scope="col">File</th>
-                    <th scope="col">Reason</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.items.map((l) => (
-                    <tr key={l.position}>
-                      <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Replay ${l.position}`}
-                          disabled={!l.replayable}
-                          checked={chosen.has(l.position)}
-                          onChange={(e) => {
-                            const next = new Set(chosen);
-                            if (e.target.checked) next.add(l.position);
-                            else next.delete(l.position);
-                            setChosen(next);
-                          }}
-                        />
-                      </td>
-                      <td>{formatDate(l.failed_at)}</td>
-                      <td>{l.source_topic}</td>
-                      <td>{l.error_kind}</td>
-                      <td>{l.file_url ?? "–"}</td>
-                      <td>{l.reason}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <SimpleTable
+                label="Dead letters"
+                rows={d.items}
+                rowKey={(l) => l.position}
+                columns={[
+                  {
+                    id: "replay",
+                    header: "Replay",
+                    cell: (l) => (
+                      <input
+                        type="checkbox"
+                        aria-label={`Replay ${l.position}`}
+                        disabled={!l.replayable}
+                        checked={chosen.has(l.position)}
+                        onChange={(e) => {
+                          const next = new Set(chosen);
+                          if (e.target.checked) next.add(l.position);
+                          else next.delete(l.position);
+                          setChosen(next);
+                        }}
+                      />
+                    ),
+                  },
+                  { id: "failed", header: "Failed", cell: (l) => formatDate(l.failed_at) },
+                  { id: "topic", header: "Topic", cell: (l) => l.source_topic },
+                  { id: "kind", header: "Error", cell: (l) => l.error_kind },
+                  { id: "file", header: "File", cell: (l) => l.file_url ?? "–" },
+                  { id: "reason", header: "Reason", cell: (l) => l.reason },
+                ]}
+              />
               <div className="actions">
                 <button type="button" disabled={!chosen.size || replay.isPending} onClick={() => replay.mutate(true)}>
                   Dry run

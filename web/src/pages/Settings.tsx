@@ -2,6 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ApiError, SCOPES, del, getJson, postJson, type Page, type Token } from "../api";
 import { useTenant } from "../auth";
+import { SimpleTable } from "../components/SimpleTable";
 import { ErrorBox, QueryState } from "../components/States";
 import { formatDate } from "../format";
 
@@ -39,49 +40,40 @@ export function Settings() {
       ) : (
         <QueryState q={tokens} what="tokens" isEmpty={(d) => d.items.length === 0} empty="No tokens.">
           {(d) => (
-            <table className="simple" aria-label="API tokens">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Id</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.items.map((t) => (
-                  <tr key={t.id}>
-                    <td>{t.name}</td>
-                    <td>
-                      <code>{t.id}</code>
-                    </td>
-                    <td className="small">{t.scopes.join(", ")}</td>
-                    <td>{formatDate(t.created_at)}</td>
-                    <td>{t.expires_at ? formatDate(t.expires_at) : "never"}</td>
-                    <td>{formatDate(t.last_used_at)}</td>
-                    <td>{t.revoked_at ? <span className="badge dismissed">revoked</span> : <span className="badge open">active</span>}</td>
-                    <td>
-                      {!t.revoked_at && (
-                        <button
-                          type="button"
-                          onClick={() => {
-                            if (confirm(`Revoke token ${t.name} (${t.id})? Clients using it stop working at once.`)) revoke.mutate(t.id);
-                          }}
-                        >
-                          Revoke<span className="sr-only"> {t.name}</span>
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <SimpleTable
+              label="API tokens"
+              rows={d.items}
+              rowKey={(t) => t.id}
+              columns={[
+                { id: "name", header: "Name", cell: (t) => t.name },
+                { id: "id", header: "Id", cell: (t) => <code>{t.id}</code> },
+                { id: "scopes", header: "Scopes", small: true, cell: (t) => t.scopes.join(", ") },
+                { id: "created", header: "Created", cell: (t) => formatDate(t.created_at) },
+                { id: "expires", header: "Expires", cell: (t) => (t.expires_at ? formatDate(t.expires_at) : "never") },
+                { id: "used", header: "Last used", cell: (t) => formatDate(t.last_used_at) },
+                {
+                  id: "state",
+                  header: "State",
+                  cell: (t) => (t.revoked_at ? <span className="badge dismissed">revoked</span> : <span className="badge open">active</span>),
+                },
+                {
+                  id: "actions",
+                  header: "Actions",
+                  srHeader: true,
+                  cell: (t) =>
+                    !t.revoked_at && (
+                      <button
+                        type="button"
+                        onClick={() => {
+                          if (confirm(`Revoke token ${t.name} (${t.id})? Clients using it stop working at once.`)) revoke.mutate(t.id);
+                        }}
+                      >
+                        Revoke<span className="sr-only"> {t.name}</span>
+                      </button>
+                    ),
+                },
+              ]}
+            />
           )}
         </QueryState>
       )}
@@ -167,8 +159,8 @@ function Targets() {
     <>
       <h2>Terraform targets</h2>
       <p className="muted">
-        Where this tenant&apos;s savings pull requests go. Add or change one with <code>PUT /v1/targets/&#123;id&#125;</code> or{" "}
-        <code>cloudops targets set</code>; GitHub auth is a reference (an App installation, <code>env:NAME</code> or{" "}
+        Where this tenant&apos;s savings pull requests go (also <code>PUT /v1/targets/&#123;id&#125;</code> and{" "}
+        <code>cloudops targets set</code>). GitHub auth is a reference (an App installation, <code>env:NAME</code> or{" "}
         <code>file:/path</code>), never a token.
       </p>
       {targets.error instanceof ApiError && targets.error.status === 403 ? (
@@ -176,51 +168,140 @@ function Targets() {
       ) : (
         <QueryState q={targets} what="Terraform targets" isEmpty={(d) => d.items.length === 0} empty="No Terraform targets: no pull requests are opened.">
           {(d) => (
-            <table className="simple" aria-label="Terraform targets">
-              <thead>
-                <tr>
-                  <th scope="col">Id</th>
-                  <th scope="col">Repository</th>
-                  <th scope="col">Branch</th>
-                  <th scope="col">Path</th>
-                  <th scope="col">Auth</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Enabled</th>
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.items.map((t) => (
-                  <tr key={t.id}>
-                    <td>
-                      <code>{t.id}</code>
-                    </td>
-                    <td>{t.api_url ? `${t.repository} (${t.api_url})` : t.repository}</td>
-                    <td>{t.base_branch}</td>
-                    <td>{t.path || "/"}</td>
-                    <td className="small">{t.app_installation_id !== null ? `App installation ${t.app_installation_id}` : t.token_ref}</td>
-                    <td className="small">{t.state_refs.join(", ") || "none"}</td>
-                    <td>{t.enabled ? <span className="badge open">yes</span> : <span className="badge dismissed">no</span>}</td>
-                    <td>
-                      <button
-                        type="button"
-                        onClick={() => {
-                          if (confirm(`Remove target ${t.id} (${t.repository})? Open pull requests stay open.`)) remove.mutate(t.id);
-                        }}
-                      >
-                        Remove<span className="sr-only"> {t.id}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <SimpleTable
+              label="Terraform targets"
+              rows={d.items}
+              rowKey={(t) => t.id}
+              columns={[
+                { id: "id", header: "Id", cell: (t) => <code>{t.id}</code> },
+                { id: "repo", header: "Repository", cell: (t) => (t.api_url ? `${t.repository} (${t.api_url})` : t.repository) },
+                { id: "branch", header: "Branch", cell: (t) => t.base_branch },
+                { id: "path", header: "Path", cell: (t) => t.path || "/" },
+                {
+                  id: "auth",
+                  header: "Auth",
+                  small: true,
+                  cell: (t) => (t.app_installation_id !== null ? `App installation ${t.app_installation_id}` : t.token_ref),
+                },
+                { id: "state", header: "State", small: true, cell: (t) => t.state_refs.join(", ") || "none" },
+                {
+                  id: "enabled",
+                  header: "Enabled",
+                  cell: (t) => (t.enabled ? <span className="badge open">yes</span> : <span className="badge dismissed">no</span>),
+                },
+                {
+                  id: "actions",
+                  header: "Actions",
+                  srHeader: true,
+                  cell: (t) => (
+                    <button
+                      type="button"
+                      onClick={() => {
+                        if (confirm(`Remove target ${t.id} (${t.repository})? Open pull requests stay open.`)) remove.mutate(t.id);
+                      }}
+                    >
+                      Remove<span className="sr-only"> {t.id}</span>
+                    </button>
+                  ),
+                },
+              ]}
+            />
           )}
         </QueryState>
       )}
       {remove.error && <ErrorBox error={remove.error} />}
+      <TargetForm />
+    </>
+  );
+}
+
+/** Create (or replace, same id) a Terraform target: `PUT /v1/targets/{id}` (recommendations:write). */
+function TargetForm() {
+  const { tenant } = useTenant();
+  const qc = useQueryClient();
+  const [form, setForm] = useState({ id: "", repository: "", base_branch: "main", path: "", auth: "ref", app: "", token_ref: "", state_refs: "", api_url: "" });
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
+  const save = useMutation({
+    mutationFn: () =>
+      postJson<Target>(
+        `/v1/targets/${encodeURIComponent(form.id.trim())}`,
+        {
+          repository: form.repository.trim(),
+          base_branch: form.base_branch.trim() || "main",
+          path: form.path.trim(),
+          app_installation_id: form.auth === "app" ? Number(form.app) : null,
+          token_ref: form.auth === "ref" ? form.token_ref.trim() : null,
+          state_refs: form.state_refs.split(",").map((x) => x.trim()).filter(Boolean),
+          api_url: form.api_url.trim() || null,
+          enabled: true,
+        },
+        "PUT",
+      ),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: [tenant, "targets"] }),
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    save.mutate();
+  };
+  const ready = form.id.trim() && /^[^/\s]+\/[^/\s]+$/.test(form.repository.trim()) && (form.auth === "app" ? /^\d+$/.test(form.app) : form.token_ref.trim());
+  return (
+    <>
+      <h3>Add a Terraform target</h3>
+      <form className="token-form" onSubmit={submit} aria-label="Add a Terraform target">
+        <label>
+          Target id
+          <input value={form.id} onChange={set("id")} required placeholder="infra" />
+        </label>
+        <label>
+          Repository
+          <input value={form.repository} onChange={set("repository")} required placeholder="owner/name" />
+        </label>
+        <label>
+          Base branch
+          <input value={form.base_branch} onChange={set("base_branch")} />
+        </label>
+        <label>
+          Path in the repository
+          <input value={form.path} onChange={set("path")} placeholder="(the root)" />
+        </label>
+        <fieldset>
+          <legend>GitHub auth</legend>
+          <label className="check">
+            <input type="radio" name="auth" value="ref" checked={form.auth === "ref"} onChange={set("auth")} /> Token reference
+          </label>
+          <label className="check">
+            <input type="radio" name="auth" value="app" checked={form.auth === "app"} onChange={set("auth")} /> GitHub App installation
+          </label>
+        </fieldset>
+        {form.auth === "ref" ? (
+          <label>
+            Token reference
+            <input value={form.token_ref} onChange={set("token_ref")} placeholder="env:GITHUB_TOKEN or file:/run/secrets/github" />
+          </label>
+        ) : (
+          <label>
+            App installation id
+            <input value={form.app} onChange={set("app")} inputMode="numeric" />
+          </label>
+        )}
+        <label>
+          Terraform state (comma-separated)
+          <input value={form.state_refs} onChange={set("state_refs")} placeholder="s3://tf-state/infra/terraform.tfstate" />
+        </label>
+        <label>
+          GitHub API URL (GitHub Enterprise only)
+          <input value={form.api_url} onChange={set("api_url")} placeholder="https://github.example.com/api/v3" />
+        </label>
+        <button type="submit" disabled={!ready || save.isPending}>
+          Save target
+        </button>
+      </form>
+      {save.error && <ErrorBox error={save.error} />}
+      {save.data && !save.isPending && (
+        <p role="status" className="ok">
+          Saved target <code>{save.data.id}</code> ({save.data.repository}).
+        </p>
+      )}
     </>
   );
 }

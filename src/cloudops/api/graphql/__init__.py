@@ -77,7 +77,9 @@ class _Router(GraphQLRouter[GqlContext, None]):
 
 def mount_subgraphs(app: FastAPI, state: ApiState) -> None:
     """Mount every GraphQL endpoint on ``app``; the live endpoint gets an event hub when Redis is set."""
-    for name, schema in build_schemas(state.settings).items():
+    schemas = build_schemas(state.settings)
+    state.extras["subgraph_schemas"] = {n: schemas[n] for n in SUBGRAPHS}  # for POST /graphql without a gateway
+    for name, schema in schemas.items():
         router = _Router(
             schema,
             context_getter=context_getter,

@@ -1,6 +1,7 @@
 """A local GitHub-compatible REST API ("forge") backed by real bare git repositories.
 
-* :class:`LocalForge` - the server (127.0.0.1 only), repositories, fault injection, diff helpers
+* :class:`LocalForge` - the server (127.0.0.1 only), repositories, fault injection, diff helpers,
+  GitHub Apps (``register_app`` / ``install_app``: the installation-token flow of GitHub Apps)
 * :class:`BareRepository` - git plumbing on one bare repository (the ``git`` CLI)
 
 Run it from another process with ``python -m cloudops.embedded.forge --repo-dir D --token T``.

@@ -15,7 +15,15 @@ Contracts:
   own event loop; works from sync and async callers alike), :meth:`LocalForge.stop`
   blocks until it has shut down. Only 127.0.0.1 is ever bound.
 * Every API request needs ``Authorization: token <t>`` or ``Bearer <t>`` with the
-  configured token, else 401 with GitHub's ``{"message": "Bad credentials"}`` body.
+  configured token (acts as ``user`` on every repository) or with an installation token of a
+  GitHub App (acts as ``<slug>[bot]`` on the repositories of that installation only: 404
+  elsewhere), else 401 with GitHub's ``{"message": "Bad credentials"}`` body. Installation
+  tokens come from ``POST /app/installations/{id}/access_tokens`` with a JWT signed by the
+  App's private key (:meth:`LocalForge.register_app`, :meth:`LocalForge.install_app`; see
+  :mod:`.apps`).
+* The routes live in :mod:`.repos` (repository, git database, contents), :mod:`.pulls`,
+  :mod:`.issues` (issues, labels, comments, assignees) and :mod:`.apps`; this module is the
+  server: lifecycle, authentication, faults, the request log.
 * Requests are handled one at a time (a lock around each handler), so git refs and the
   state file never see concurrent writers.
 * :meth:`LocalForge.inject_fault` makes the next N matching requests fail the way
@@ -28,224 +36,62 @@ Contracts:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import copy
-import hashlib
 import hmac
-import json
 import logging
 import math
-import os
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 
 from cloudops.embedded.forge import payloads as p
+from cloudops.embedded.forge.apps import AppRoutes
+from cloudops.embedded.forge.base import (
+    _API_VERSION,
+    _FAULT_KINDS,
+    _HOST,
+    _OWNER_RE,
+    _PRINCIPAL,
+    _RATE_LIMIT,
+    _REPO_RE,
+    FaultKind,
+    Json,
+    PullDiff,
+    RecordedRequest,
+    _Answer,
+    _ApiError,
+    _Call,
+    _Fault,
+    _json,
+    _not_found,
+    _parse,
+    _Principal,
+    _Repo,
+    _stable_int,
+)
 from cloudops.embedded.forge.git import (
-    BLOB_MODES,
     BareRepository,
     CommitInfo,
     GitError,
     GitIdentity,
-    TreeEdit,
-    TreeEntry,
 )
+from cloudops.embedded.forge.issues import IssueRoutes
+from cloudops.embedded.forge.pulls import PullRoutes
+from cloudops.embedded.forge.repos import RepoRoutes
 
 __all__ = ["FaultKind", "LocalForge", "PullDiff", "RecordedRequest"]
 
 _log = logging.getLogger(__name__)
 
-FaultKind = Literal["rate_limit", "secondary_rate_limit", "server_error", "validation"]
-_FAULT_KINDS: tuple[str, ...] = ("rate_limit", "secondary_rate_limit", "server_error", "validation")
 
-_RATE_LIMIT = 5000
-_HOST = "127.0.0.1"
-_API_VERSION = "2022-11-28"
-_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
-_REPO_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-
-Json = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One API request the forge answered (``fault`` names the injected fault, if any)."""
-
-    method: str
-    path: str
-    status: int
-    fault: str | None = None
-
-
-@dataclass(frozen=True)
-class PullDiff:
-    """A pull request as the bare repository sees it: branch commit, base and the diff between them."""
-
-    number: int
-    state: str
-    title: str
-    body: str | None
-    labels: tuple[str, ...]
-    head: str
-    base: str
-    head_sha: str
-    base_sha: str
-    merge_base: str
-    commit: CommitInfo
-    changed_paths: tuple[str, ...]
-    patch: str
-
-
-@dataclass
-class _Fault:
-    kind: str
-    remaining: int
-    match: re.Pattern[str] | None
-    status: int
-    retry_after: int
-    reset_in: float
-    message: str | None
-
-
-@dataclass
-class _Call:
-    """A parsed request handed to a synchronous handler."""
-
-    method: str
-    params: Mapping[str, str]
-    query: Mapping[str, str]
-    body: Any
-
-
-@dataclass
-class _Answer:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, body: Json, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
-        self.headers = dict(headers or {})
-
-
-def _not_found(doc: str = p.DOCS) -> _ApiError:
-    return _ApiError(404, p.basic_error("Not Found", 404, doc))
-
-
-def _invalid(resource: str, field_name: str, code: str = "invalid", message: str | None = None) -> _ApiError:
-    error: Json = {"resource": resource, "field": field_name, "code": code}
-    if message:
-        error["message"] = message
-    return _ApiError(422, p.validation_error([error]))
-
-
-def _custom(resource: str, message: str, doc: str = p.DOCS) -> _ApiError:
-    return _ApiError(422, p.validation_error([{"resource": resource, "code": "custom", "message": message}], doc))
-
-
-def _unprocessable(message: str, doc: str = p.DOCS) -> _ApiError:
-    return _ApiError(422, p.basic_error(message, 422, doc))
-
-
-def _stable_int(*parts: object, modulo: int = 900_000_000) -> int:
-    digest = hashlib.sha1("\x1f".join(map(str, parts)).encode()).digest()
-    return 1_000_000 + int.from_bytes(digest[:8], "big") % modulo
-
-
-def _now_iso() -> str:
-    return p.iso(datetime.now(UTC))
-
-
-class _Repo:
-    """A bare repository plus its forge state file (loaded once, written through on every change)."""
-
-    def __init__(self, root: Path, owner: str, name: str) -> None:
-        self.owner = owner
-        self.name = name
-        self.git = BareRepository(root / owner / f"{name}.git")
-        self.state_path = root / owner / f"{name}.forge.json"
-        self._state: Json | None = None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-    @property
-    def state(self) -> Json:
-        if self._state is None:
-            if self.state_path.exists():
-                self._state = json.loads(self.state_path.read_text())
-            else:
-                self._state = self.fresh_state()
-                self.save()
-        return self._state
-
-    def fresh_state(self, *, private: bool = True, description: str | None = None) -> Json:
-        now = _now_iso()
-        repo_id = _stable_int(self.full_name)
-        return {
-            "id": repo_id,
-            "private": private,
-            "description": description,
-            "created_at": now,
-            "pushed_at": now,
-            "next_number": 1,
-            "next_id": repo_id * 10,
-            "pulls": {},
-            "issues": {},
-            "labels": {},
-            "comments": {},
-        }
-
-    def next_id(self) -> int:
-        value = int(self.state["next_id"])
-        self.state["next_id"] = value + 1
-        return value
-
-    def save(self) -> None:
-        tmp = self.state_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self._state, indent=1, sort_keys=True))
-        os.replace(tmp, self.state_path)
-
-    def pull(self, number: str | int) -> Json:
-        """The stored record of pull request ``number`` (mutable: change it, then :meth:`save`); 404 if none."""
-        record: Json | None = self.state["pulls"].get(str(number))
-        if record is None:
-            raise _not_found("https://docs.github.com/rest/pulls/pulls#get-a-pull-request")
-        return record
-
-    def issue(self, number: str | int) -> Json:
-        """The stored record of issue ``number`` (not a pull request); 404 if none."""
-        record: Json | None = self.state.setdefault("issues", {}).get(str(number))
-        if record is None:
-            raise _not_found("https://docs.github.com/rest/issues/issues#get-an-issue")
-        return record
-
-    def issue_or_pull(self, number: str | int) -> Json:
-        """An issue's or a pull request's record (they share one number sequence, as on GitHub); 404 if none."""
-        found: Json | None = self.state["pulls"].get(str(number)) or self.state.setdefault("issues", {}).get(
-            str(number)
-        )
-        if found is None:
-            raise _not_found("https://docs.github.com/rest/issues/issues#get-an-issue")
-        return found
-
-
-class LocalForge:
+class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, AppRoutes):
     """GitHub-compatible REST API for the bare repositories under ``root``, on 127.0.0.1.
 
     ``token`` is the only accepted credential; it authenticates as ``user`` (a login).
@@ -262,6 +108,7 @@ class LocalForge:
         self._lock = threading.RLock()
         self._repos: dict[tuple[str, str], _Repo] = {}
         self._faults: list[_Fault] = []
+        self._registry = None  # GitHub Apps, loaded from <root>/_apps.json on first use
         self._requests: list[RecordedRequest] = []
         self._used = 0
         self._window_reset = int(time.time()) + 3600
@@ -269,17 +116,6 @@ class LocalForge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._startup_error: BaseException | None = None
-
-    # -- public: lifecycle ---------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (the API root; valid once started)."""
-        return f"http://{_HOST}:{self.port}"
-
-    @property
-    def site(self) -> p.Site:
-        return p.Site(api=self.base_url, web=self.base_url)
 
     def start(self, timeout: float = 15.0) -> LocalForge:
         """Serve in a background thread; returns once listening. RuntimeError if it could not start."""
@@ -350,8 +186,6 @@ class LocalForge:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
-
-    # -- public: repositories ------------------------------------------------------------------
 
     def create_repository(
         self,
@@ -442,8 +276,6 @@ class LocalForge:
                 patch=repo.git.diff(merge_base, stats.head_sha),
             )
 
-    # -- public: faults and the request log ---------------------------------------------------
-
     def inject_fault(
         self,
         kind: FaultKind,
@@ -497,42 +329,13 @@ class LocalForge:
         with self._lock:
             self._requests.clear()
 
-    # -- HTTP plumbing -------------------------------------------------------------------------
-
     def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=100 << 20)
-        r = "/repos/{owner}/{repo}"
-        routes: list[tuple[str, str, Callable[[_Repo, _Call], _Answer]]] = [
-            ("GET", r, self._get_repo),
-            ("GET", r + "/git/ref/{ref:.+}", self._get_ref),
-            ("POST", r + "/git/refs", self._create_ref),
-            ("PATCH", r + "/git/refs/{ref:.+}", self._update_ref),
-            ("DELETE", r + "/git/refs/{ref:.+}", self._delete_ref),
-            ("GET", r + "/git/commits/{sha}", self._get_commit),
-            ("POST", r + "/git/commits", self._create_commit),
-            ("GET", r + "/git/blobs/{sha}", self._get_blob),
-            ("POST", r + "/git/blobs", self._create_blob),
-            ("GET", r + "/git/trees/{sha}", self._get_tree),
-            ("POST", r + "/git/trees", self._create_tree),
-            ("GET", r + "/contents", self._get_contents),
-            ("GET", r + "/contents/{path:.*}", self._get_contents),
-            ("GET", r + "/pulls", self._list_pulls),
-            ("POST", r + "/pulls", self._create_pull),
-            ("GET", r + r"/pulls/{number:\d+}", self._get_pull),
-            ("PATCH", r + r"/pulls/{number:\d+}", self._update_pull),
-            ("POST", r + r"/pulls/{number:\d+}/requested_reviewers", self._request_reviewers),
-            ("GET", r + "/issues", self._list_issues),
-            ("POST", r + "/issues", self._create_issue),
-            ("GET", r + r"/issues/{number:\d+}", self._get_issue),
-            ("PATCH", r + r"/issues/{number:\d+}", self._update_issue),
-            ("POST", r + r"/issues/{number:\d+}/assignees", self._add_assignees),
-            ("GET", r + r"/issues/{number:\d+}/labels", self._list_labels),
-            ("POST", r + r"/issues/{number:\d+}/labels", self._add_labels),
-            ("GET", r + r"/issues/{number:\d+}/comments", self._list_comments),
-            ("POST", r + r"/issues/{number:\d+}/comments", self._add_comment),
-        ]
+        routes = [*self._repo_routes(), *self._pull_routes(), *self._issue_routes()]
         for method, path, fn in routes:
             app.router.add_route(method, path, self._bind(fn))
+        for method, path, handler in self._app_routes():
+            app.router.add_route(method, path, handler)
         app.router.add_route("GET", "/user", self._bind_plain(self._get_user))
         app.router.add_route("POST", "/_forge/faults", self._admin_add_fault)
         app.router.add_route("DELETE", "/_forge/faults", self._admin_clear_faults)
@@ -541,6 +344,15 @@ class LocalForge:
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() in ("token", "bearer") and hmac.compare_digest(value.strip(), self.token)
+
+    def _principal(self, request: web.Request) -> _Principal | None:
+        """The forge's user for its token, an App installation for an installation token, else None."""
+        if self._authorized(request):
+            return _Principal(self.user)
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() in ("token", "bearer") and value.strip():
+            return self._installation_principal(value.strip())
+        return None
 
     def _rate_headers(self) -> dict[str, str]:
         now = int(time.time())
@@ -566,6 +378,8 @@ class LocalForge:
         with self._lock:
             headers = self._rate_headers()
             fault = self._take_fault(f"{request.method} {request.path}")
+        app_route = request.path.startswith("/app/")  # authenticated by the App's JWT in the handler
+        principal = None if app_route else self._principal(request)
         headers["x-github-request-id"] = uuid.uuid4().hex[:20].upper()
         headers["x-github-api-version-selected"] = _API_VERSION
         headers["x-github-media-type"] = "github.v3; format=json"
@@ -573,10 +387,12 @@ class LocalForge:
             fault_name = fault.kind
             answer = self._fault_answer(fault, headers)
             response = _json(answer.status, answer.body, answer.headers)
-        elif not self._authorized(request):
+        elif not app_route and principal is None:
             message = "Requires authentication" if "Authorization" not in request.headers else "Bad credentials"
             response = _json(401, p.basic_error(message, 401), headers)
         else:
+            if principal is not None:
+                request[_PRINCIPAL] = principal
             try:
                 response = await handler(request)
             except web.HTTPException as exc:  # no such route or method, unparsable body
@@ -635,9 +451,9 @@ class LocalForge:
 
         return handle
 
-    def _bind_plain(self, fn: Callable[[], _Answer]) -> Callable[[web.Request], Any]:
+    def _bind_plain(self, fn: Callable[[_Call], _Answer]) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            answer = fn()
+            answer = fn(await _parse(request))
             return _json(answer.status, answer.body, answer.headers)
 
         return handle
@@ -646,7 +462,7 @@ class LocalForge:
         try:
             with self._lock:
                 repo = self._find(call.params["owner"], call.params["repo"])
-                if repo is None:
+                if repo is None or not call.principal.may_access(repo.full_name):  # an App sees its repos only
                     raise _not_found("https://docs.github.com/rest/repos/repos#get-a-repository")
                 return fn(repo, call)
         except _ApiError as exc:
@@ -678,8 +494,6 @@ class LocalForge:
         self.clear_faults()
         return web.Response(status=204)
 
-    # -- helpers over repositories --------------------------------------------------------------
-
     def _find(self, owner: str, name: str) -> _Repo | None:
         name = name.removesuffix(".git")
         key = (owner, name)
@@ -693,622 +507,8 @@ class LocalForge:
             self._repos[key] = repo = candidate
         return repo
 
-    @staticmethod
-    def _email(login: str) -> str:
-        return f"{_stable_int(login)}+{login}@users.noreply.github.com"
-
-    def _user(self, login: str) -> Json:
-        kind = "User" if login == self.user else "Organization"
-        return p.user(self.site, login, _stable_int(login), kind=kind)
-
-    def _repo_payload(self, repo: _Repo, *, full: bool = True) -> Json:
-        state = repo.state
-        open_pulls = sum(1 for pr in state["pulls"].values() if pr["state"] == "open")
-        return p.repository(
-            self.site,
-            owner=self._user(repo.owner),
-            name=repo.name,
-            repo_id=int(state["id"]),
-            default_branch=repo.git.default_branch(),
-            private=bool(state.get("private", True)),
-            description=state.get("description"),
-            created_at=datetime.fromisoformat(state["created_at"].replace("Z", "+00:00")),
-            pushed_at=datetime.fromisoformat(state["pushed_at"].replace("Z", "+00:00")),
-            open_issues=open_pulls,
-            full=full,
-        )
-
-    def _stats(self, repo: _Repo, record: Json) -> p.PullStats:
-        git = repo.git
-        head_sha = git.read_ref(f"refs/heads/{record['head']}") or record["head_sha"]
-        base_sha = git.read_ref(f"refs/heads/{record['base']}") or record["base_sha"]
-        if record["state"] == "open":
-            record["head_sha"], record["base_sha"] = head_sha, base_sha
-        merge_base = git.merge_base(base_sha, head_sha) or base_sha
-        numstat = git.numstat(merge_base, head_sha)
-        return p.PullStats(
-            head_sha=head_sha,
-            base_sha=base_sha,
-            commits=git.count_commits(base_sha, head_sha),
-            additions=sum(a for a, _, _ in numstat),
-            deletions=sum(d for _, d, _ in numstat),
-            changed_files=len(numstat),
-            mergeable=git.merges_cleanly(base_sha, head_sha),
-        )
-
-    def _pull_payload(self, repo: _Repo, record: Json, *, simple: bool = False) -> Json:
-        labels = [p.label(self.site, repo.full_name, repo.state["labels"][n]) for n in record.get("labels", [])]
-        return p.pull_request(
-            self.site,
-            record=record,
-            repo=self._repo_payload(repo, full=False),
-            author=self._user(record["user"]),
-            labels=labels,
-            stats=self._stats(repo, record),
-            simple=simple,
-            reviewers=[self._user(login) for login in record.get("requested_reviewers", [])],
-            assignees=[self._user(login) for login in record.get("assignees", [])],
-        )
-
-    def _commit_ish(self, repo: _Repo, sha: str, *, kind: str) -> str:
-        """Full id of an existing object of ``kind`` named by ``sha``; 422 otherwise."""
-        if not re.fullmatch(r"[0-9a-fA-F]{4,40}", sha or ""):
-            raise _unprocessable(f"{kind.capitalize()} SHA is not valid: {sha!r}")
-        full = repo.git.rev_parse(f"{sha}^{{{kind}}}")
-        if full is None:
-            raise _unprocessable(f"{kind.capitalize()} SHA does not exist or is not a {kind} object")
-        return full
-
-    def _touch(self, repo: _Repo) -> None:
-        repo.state["pushed_at"] = _now_iso()
-        repo.save()
-
-    # -- handlers: repository and git database ---------------------------------------------------
-
-    def _get_user(self) -> _Answer:
+    def _get_user(self, call: _Call) -> _Answer:
+        if call.principal.repositories is not None:  # an installation token is no user
+            doc = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+            return _Answer(403, p.basic_error("Resource not accessible by integration", 403, doc))
         return _Answer(200, self._user(self.user))
-
-    def _get_repo(self, repo: _Repo, call: _Call) -> _Answer:
-        return _Answer(200, self._repo_payload(repo))
-
-    def _get_ref(self, repo: _Repo, call: _Call) -> _Answer:
-        ref = "refs/" + call.params["ref"].strip("/")
-        sha = repo.git.read_ref(ref) if repo.git.valid_ref_name(ref) else None
-        if sha is None:
-            raise _not_found("https://docs.github.com/rest/git/refs#get-a-reference")
-        return _Answer(200, p.git_ref(self.site, repo.full_name, ref, sha, repo.git.object_type(sha) or "commit"))
-
-    def _create_ref(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        ref, sha = body.get("ref"), body.get("sha")
-        if not isinstance(ref, str) or not isinstance(sha, str):
-            raise _invalid("Reference", "ref" if not isinstance(ref, str) else "sha", "missing_field")
-        if not ref.startswith("refs/") or ref.count("/") < 2 or not repo.git.valid_ref_name(ref):
-            raise _unprocessable("Reference name is not valid (must start with 'refs' and have at least two slashes)")
-        target = repo.git.rev_parse(sha) if re.fullmatch(r"[0-9a-fA-F]{40}", sha) else None
-        if target is None or repo.git.object_type(target) is None:
-            raise _unprocessable("Object does not exist")
-        if repo.git.read_ref(ref) is not None:
-            raise _unprocessable("Reference already exists")
-        repo.git.update_ref(ref, target, old=None)
-        self._touch(repo)
-        payload = p.git_ref(self.site, repo.full_name, ref, target, repo.git.object_type(target) or "commit")
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _update_ref(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        ref = "refs/" + call.params["ref"].strip("/")
-        sha = body.get("sha")
-        if not isinstance(sha, str):
-            raise _invalid("Reference", "sha", "missing_field")
-        current = repo.git.read_ref(ref) if repo.git.valid_ref_name(ref) else None
-        if current is None:
-            raise _unprocessable("Reference does not exist")
-        target = repo.git.rev_parse(f"{sha}^{{commit}}") if re.fullmatch(r"[0-9a-fA-F]{40}", sha) else None
-        if target is None:
-            raise _unprocessable("Object does not exist")
-        if not body.get("force", False) and not repo.git.is_ancestor(current, target):
-            raise _unprocessable("Update is not a fast forward")
-        if target != current:
-            repo.git.update_ref(ref, target, old=current)
-            self._touch(repo)
-        return _Answer(200, p.git_ref(self.site, repo.full_name, ref, target, "commit"))
-
-    def _delete_ref(self, repo: _Repo, call: _Call) -> _Answer:
-        ref = "refs/" + call.params["ref"].strip("/")
-        current = repo.git.read_ref(ref) if repo.git.valid_ref_name(ref) else None
-        if current is None:
-            raise _unprocessable("Reference does not exist")
-        repo.git.delete_ref(ref, old=current)
-        self._touch(repo)
-        return _Answer(204, None)
-
-    def _get_commit(self, repo: _Repo, call: _Call) -> _Answer:
-        sha = call.params["sha"]
-        full = repo.git.rev_parse(f"{sha}^{{commit}}") if re.fullmatch(r"[0-9a-fA-F]{4,40}", sha) else None
-        if full is None:
-            raise _not_found("https://docs.github.com/rest/git/commits#get-a-commit-object")
-        return _Answer(200, p.git_commit(self.site, repo.full_name, repo.git.read_commit(full)))
-
-    def _identity(self, value: Any, field_name: str) -> GitIdentity:
-        if value is None:
-            return GitIdentity(self.user, self._email(self.user), datetime.now(UTC))
-        if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value.get("email"):
-            raise _invalid("Commit", field_name)
-        date = datetime.now(UTC)
-        if value.get("date"):
-            try:
-                date = datetime.fromisoformat(str(value["date"]).replace("Z", "+00:00"))
-            except ValueError:
-                raise _invalid("Commit", f"{field_name}.date") from None
-        return GitIdentity(value["name"], str(value["email"]), date)
-
-    def _create_commit(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        message, tree = body.get("message"), body.get("tree")
-        if not isinstance(message, str):
-            raise _invalid("Commit", "message", "missing_field")
-        if not isinstance(tree, str):
-            raise _invalid("Commit", "tree", "missing_field")
-        parents = body.get("parents", [])
-        if not isinstance(parents, list) or not all(isinstance(x, str) for x in parents):
-            raise _invalid("Commit", "parents")
-        tree_sha = self._commit_ish(repo, tree, kind="tree")
-        parent_shas = [self._commit_ish(repo, x, kind="commit") for x in parents]
-        author = self._identity(body.get("author"), "author")
-        committer = self._identity(body.get("committer"), "committer") if body.get("committer") else author
-        sha = repo.git.commit_tree(tree_sha, parent_shas, message, author=author, committer=committer)
-        payload = p.git_commit(self.site, repo.full_name, repo.git.read_commit(sha))
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _get_blob(self, repo: _Repo, call: _Call) -> _Answer:
-        sha = call.params["sha"]
-        if not re.fullmatch(r"[0-9a-fA-F]{40}", sha) or repo.git.object_type(sha) != "blob":
-            raise _not_found("https://docs.github.com/rest/git/blobs#get-a-blob")
-        data = repo.git.read_blob(sha)
-        body = p.short_blob(self.site, repo.full_name, sha)
-        body.update(
-            node_id=p.node_id("B", repo.full_name, sha),
-            size=len(data),
-            encoding="base64",
-            content=base64.encodebytes(data).decode(),
-        )
-        return _Answer(200, body)
-
-    def _create_blob(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        content, encoding = body.get("content"), body.get("encoding", "utf-8")
-        if not isinstance(content, str):
-            raise _invalid("Blob", "content", "missing_field")
-        if encoding in ("utf-8", "utf8"):
-            data = content.encode()
-        elif encoding == "base64":
-            try:
-                data = base64.b64decode(content, validate=False)
-            except (binascii.Error, ValueError):
-                raise _invalid("Blob", "content", message="content is not valid Base64") from None
-        else:
-            raise _invalid("Blob", "encoding", message=f"encoding {encoding!r} is not supported")
-        sha = repo.git.hash_blob(data)
-        payload = p.short_blob(self.site, repo.full_name, sha)
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _get_tree(self, repo: _Repo, call: _Call) -> _Answer:
-        sha = call.params["sha"]
-        full = repo.git.rev_parse(f"{sha}^{{tree}}") if re.fullmatch(r"[0-9a-fA-F]{4,40}", sha) else None
-        if full is None:
-            full = repo.git.rev_parse(f"refs/heads/{sha}^{{tree}}")
-        if full is None:
-            raise _not_found("https://docs.github.com/rest/git/trees#get-a-tree")
-        recursive = call.query.get("recursive", "") not in ("", "0", "false")
-        entries = repo.git.ls_tree(full, sizes=True, recursive=recursive)
-        return _Answer(200, p.git_tree(self.site, repo.full_name, full, entries))
-
-    def _create_tree(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        items = body.get("tree")
-        if not isinstance(items, list):
-            raise _invalid("Tree", "tree", "missing_field")
-        base = body.get("base_tree")
-        base_sha = self._commit_ish(repo, base, kind="tree") if base else None
-        edits: list[TreeEdit] = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-                raise _invalid("Tree", f"tree[{i}].path", "missing_field")
-            mode, kind = str(item.get("mode", "")), str(item.get("type", ""))
-            if mode not in BLOB_MODES | {"040000", "160000"} or kind not in ("blob", "tree", "commit"):
-                raise _unprocessable(f"tree.mode/type invalid for {item['path']}: {mode} {kind}")
-            if "content" in item and item["content"] is not None:
-                if kind != "blob":
-                    raise _unprocessable(f"tree.content requires type blob for {item['path']}")
-                edits.append(TreeEdit(item["path"], mode, "blob", repo.git.hash_blob(str(item["content"]).encode())))
-            elif item.get("sha") is None:
-                edits.append(TreeEdit(item["path"], mode, kind, None))
-            else:
-                sha = str(item["sha"])
-                if kind != "commit":
-                    sha = self._commit_ish(repo, sha, kind=kind)
-                edits.append(TreeEdit(item["path"], mode, kind, sha))
-        try:
-            sha = repo.git.write_tree(base_sha, edits)
-        except GitError as exc:
-            raise _unprocessable(f"GitRPC::BadObjectState: {exc}") from None
-        entries = repo.git.ls_tree(sha, sizes=True)
-        payload = p.git_tree(self.site, repo.full_name, sha, entries)
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _get_contents(self, repo: _Repo, call: _Call) -> _Answer:
-        path = call.params.get("path", "").strip("/")
-        ref = call.query.get("ref") or repo.git.default_branch()
-        commit = repo.git.resolve_commit(ref)
-        doc = "https://docs.github.com/rest/repos/contents#get-repository-content"
-        if commit is None:
-            raise _ApiError(404, p.basic_error(f"No commit found for the ref {ref}", 404, doc))
-        entry = repo.git.entry_at(commit, path)
-        if entry is None:
-            raise _not_found(doc)
-        if entry.type == "tree":
-            children = repo.git.ls_tree(f"{commit}:{path}" if path else entry.sha, sizes=True)
-            listing = [p.content_entry(self.site, repo.full_name, ref, _child(c, path)) for c in children]
-            return _Answer(200, listing)
-        data = repo.git.read_blob(entry.sha) if entry.type == "blob" else None
-        return _Answer(200, p.content_entry(self.site, repo.full_name, ref, entry, data))
-
-    # -- handlers: pull requests, labels, comments ------------------------------------------------
-
-    def _list_pulls(self, repo: _Repo, call: _Call) -> _Answer:
-        q = call.query
-        state = q.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid("PullRequest", "state")
-        head = q.get("head")
-        head_branch: str | None = None
-        if head:
-            owner, sep, branch = head.partition(":")
-            if sep and owner != repo.owner:
-                return _Answer(200, [])
-            head_branch = branch if sep else head
-        base = q.get("base")
-        records = [
-            r
-            for r in repo.state["pulls"].values()
-            if (state == "all" or r["state"] == state)
-            and (head_branch is None or r["head"] == head_branch)
-            and (base is None or r["base"] == base)
-        ]
-        key = "updated_at" if q.get("sort") == "updated" else "created_at"
-        records.sort(key=lambda r: (r[key], r["number"]), reverse=q.get("direction", "desc") != "asc")
-        per_page = min(max(_int(q.get("per_page"), 30), 1), 100)
-        page = max(_int(q.get("page"), 1), 1)
-        chunk = records[(page - 1) * per_page : page * per_page]
-        headers: dict[str, str] = {}
-        if page * per_page < len(records):
-            last = math.ceil(len(records) / per_page)
-            url = f"{self.base_url}/repos/{repo.full_name}/pulls?state={state}&per_page={per_page}"
-            headers["Link"] = f'<{url}&page={page + 1}>; rel="next", <{url}&page={last}>; rel="last"'
-        return _Answer(200, [self._pull_payload(repo, r, simple=True) for r in chunk], headers)
-
-    def _create_pull(self, repo: _Repo, call: _Call) -> _Answer:
-        doc = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
-        body = _object(call.body)
-        title, head, base = body.get("title"), body.get("head"), body.get("base")
-        if not isinstance(title, str) or not title.strip():
-            raise _invalid("PullRequest", "title", "missing_field")
-        if not isinstance(head, str) or not head:
-            raise _invalid("PullRequest", "head", "missing_field")
-        if not isinstance(base, str) or not base:
-            raise _invalid("PullRequest", "base", "missing_field")
-        owner, sep, head_branch = head.partition(":")
-        if not sep:
-            owner, head_branch = repo.owner, head
-        head_sha = repo.git.read_ref(f"refs/heads/{head_branch}") if owner == repo.owner else None
-        if head_sha is None:
-            raise _invalid("PullRequest", "head")
-        base_sha = repo.git.read_ref(f"refs/heads/{base}")
-        if base_sha is None:
-            raise _invalid("PullRequest", "base")
-        for other in repo.state["pulls"].values():
-            if other["state"] == "open" and other["head"] == head_branch and other["base"] == base:
-                raise _custom("PullRequest", f"A pull request already exists for {repo.owner}:{head_branch}.", doc)
-        if repo.git.is_ancestor(head_sha, base_sha):
-            raise _custom("PullRequest", f"No commits between {base} and {head_branch}", doc)
-        pr_body = body.get("body")
-        now = _now_iso()
-        number = int(repo.state["next_number"])
-        repo.state["next_number"] = number + 1
-        record: Json = {
-            "number": number,
-            "id": repo.next_id(),
-            "title": title,
-            "body": pr_body if isinstance(pr_body, str) else None,
-            "state": "open",
-            "draft": bool(body.get("draft", False)),
-            "head": head_branch,
-            "base": base,
-            "head_sha": head_sha,
-            "base_sha": base_sha,
-            "user": self.user,
-            "labels": [],
-            "comments": 0,
-            "created_at": now,
-            "updated_at": now,
-            "closed_at": None,
-        }
-        repo.state["pulls"][str(number)] = record
-        repo.save()
-        payload = self._pull_payload(repo, record)
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _get_pull(self, repo: _Repo, call: _Call) -> _Answer:
-        return _Answer(200, self._pull_payload(repo, repo.pull(call.params["number"])))
-
-    def _update_pull(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.pull(call.params["number"])
-        body = _object(call.body)
-        changes: Json = {}
-        if "title" in body:
-            if not isinstance(body["title"], str) or not body["title"].strip():
-                raise _invalid("PullRequest", "title")
-            changes["title"] = body["title"]
-        if "body" in body:
-            if body["body"] is not None and not isinstance(body["body"], str):
-                raise _invalid("PullRequest", "body")
-            changes["body"] = body["body"]
-        if "base" in body:
-            if not isinstance(body["base"], str) or repo.git.read_ref(f"refs/heads/{body['base']}") is None:
-                raise _invalid("PullRequest", "base")
-            changes["base"] = body["base"]
-        if "state" in body:
-            if body["state"] not in ("open", "closed"):
-                raise _invalid("PullRequest", "state")
-            changes["state"] = body["state"]
-        new_state = changes.get("state", record["state"])
-        if new_state == "open" and record["state"] == "closed":
-            if repo.git.read_ref(f"refs/heads/{record['head']}") is None:
-                raise _custom("PullRequest", "state cannot be changed. The head branch was deleted.")
-            base = changes.get("base", record["base"])
-            for other in repo.state["pulls"].values():
-                if (
-                    other is not record
-                    and other["state"] == "open"
-                    and other["head"] == record["head"]
-                    and other["base"] == base
-                ):
-                    raise _custom("PullRequest", f"A pull request already exists for {repo.owner}:{other['head']}.")
-        changed = {k: v for k, v in changes.items() if record.get(k) != v}
-        if changed:
-            if changed.get("state") == "closed":
-                self._stats(repo, record)  # remember the head and base it was closed at
-                changed["closed_at"] = _now_iso()
-            elif changed.get("state") == "open":
-                changed["closed_at"] = None
-            record.update(changed)
-            record["updated_at"] = _now_iso()
-            repo.save()
-        return _Answer(200, self._pull_payload(repo, record))
-
-    def _label_payloads(self, repo: _Repo, record: Json) -> list[Json]:
-        return [p.label(self.site, repo.full_name, repo.state["labels"][n]) for n in record.get("labels", [])]
-
-    def _list_labels(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.issue_or_pull(call.params["number"])
-        return _Answer(200, self._label_payloads(repo, record))
-
-    def _add_labels(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.issue_or_pull(call.params["number"])
-        body = call.body
-        raw = body.get("labels") if isinstance(body, dict) else body
-        if not isinstance(raw, list) or not raw:
-            raise _invalid("Label", "labels", "missing_field")
-        names: list[str] = []
-        for item in raw:
-            name = item.get("name") if isinstance(item, dict) else item
-            if not isinstance(name, str) or not name.strip() or len(name) > 50:
-                raise _invalid("Label", "name")
-            names.append(name)
-        known = repo.state["labels"]
-        for name in names:
-            if name not in known:
-                known[name] = {"id": repo.next_id(), "name": name, "color": "ededed", "description": None}
-            if name not in record["labels"]:
-                record["labels"].append(name)
-                record["updated_at"] = _now_iso()
-        repo.save()
-        return _Answer(200, self._label_payloads(repo, record))
-
-    def _list_comments(self, repo: _Repo, call: _Call) -> _Answer:
-        number = int(call.params["number"])
-        repo.issue_or_pull(number)
-        comments = repo.state["comments"].get(str(number), [])
-        listing = [p.issue_comment(self.site, repo.full_name, number, c, self._user(c["user"])) for c in comments]
-        return _Answer(200, listing)
-
-    def _add_comment(self, repo: _Repo, call: _Call) -> _Answer:
-        number = int(call.params["number"])
-        record = repo.issue_or_pull(number)
-        body = _object(call.body)
-        text = body.get("body")
-        if not isinstance(text, str) or not text:
-            raise _invalid("IssueComment", "body", "missing_field")
-        comment = {"id": repo.next_id(), "body": text, "user": self.user, "created_at": _now_iso()}
-        repo.state["comments"].setdefault(str(number), []).append(comment)
-        record["comments"] = int(record.get("comments", 0)) + 1
-        record["updated_at"] = comment["created_at"]
-        repo.save()
-        payload = p.issue_comment(self.site, repo.full_name, number, comment, self._user(self.user))
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    # -- handlers: reviewers, assignees, issues ------------------------------------------------------
-
-    @staticmethod
-    def _logins(value: Any, resource: str, field_name: str) -> list[str]:
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, str) and _OWNER_RE.fullmatch(v) for v in value):
-            raise _invalid(resource, field_name)
-        return list(value)
-
-    def _request_reviewers(self, repo: _Repo, call: _Call) -> _Answer:
-        """Any well-formed login is a collaborator here, except the pull request's author (422, as on GitHub)."""
-        record = repo.pull(call.params["number"])
-        body = _object(call.body)
-        users = self._logins(body.get("reviewers"), "PullRequest", "reviewers")
-        teams = self._logins(body.get("team_reviewers"), "PullRequest", "team_reviewers")
-        if not users and not teams:
-            raise _unprocessable(
-                "Reviews may only be requested from collaborators. One or more of the users "
-                "or teams you specified is not a collaborator of the repository."
-            )
-        if record["user"] in users:
-            raise _unprocessable("Review cannot be requested from pull request author.")
-        for key, names in (("requested_reviewers", users), ("requested_teams", teams)):
-            current = record.setdefault(key, [])
-            current.extend(n for n in names if n not in current)
-        record["updated_at"] = _now_iso()
-        repo.save()
-        return _Answer(201, self._pull_payload(repo, record, simple=True))
-
-    def _issue_payload(self, repo: _Repo, record: Json) -> Json:
-        return p.issue(
-            self.site,
-            repo.full_name,
-            record,
-            author=self._user(record["user"]),
-            labels=self._label_payloads(repo, record),
-            assignees=[self._user(login) for login in record.get("assignees", [])],
-        )
-
-    def _add_assignees(self, repo: _Repo, call: _Call) -> _Answer:
-        number = call.params["number"]
-        record = repo.issue_or_pull(number)
-        names = self._logins(_object(call.body).get("assignees"), "Issue", "assignees")
-        current = record.setdefault("assignees", [])
-        current.extend(n for n in names if n not in current)
-        record["updated_at"] = _now_iso()
-        repo.save()
-        return _Answer(201, self._issue_payload(repo, record))
-
-    def _list_issues(self, repo: _Repo, call: _Call) -> _Answer:
-        """Issues only (GitHub lists pull requests here too; the forge keeps them apart)."""
-        q = call.query
-        state = q.get("state", "open")
-        if state not in ("open", "closed", "all"):
-            raise _invalid("Issue", "state")
-        wanted = {name for name in q.get("labels", "").split(",") if name}
-        records = [
-            r
-            for r in repo.state.setdefault("issues", {}).values()
-            if (state == "all" or r["state"] == state) and wanted <= set(r.get("labels", []))
-        ]
-        records.sort(key=lambda r: (r["created_at"], r["number"]), reverse=q.get("direction", "desc") != "asc")
-        per_page = min(max(_int(q.get("per_page"), 30), 1), 100)
-        page = max(_int(q.get("page"), 1), 1)
-        chunk = records[(page - 1) * per_page : page * per_page]
-        return _Answer(200, [self._issue_payload(repo, r) for r in chunk])
-
-    def _create_issue(self, repo: _Repo, call: _Call) -> _Answer:
-        body = _object(call.body)
-        title, text = body.get("title"), body.get("body")
-        if not isinstance(title, str) or not title.strip():
-            raise _invalid("Issue", "title", "missing_field")
-        if text is not None and not isinstance(text, str):
-            raise _invalid("Issue", "body")
-        names = [n if isinstance(n, str) else None for n in body.get("labels") or []]
-        if any(n is None or not n.strip() or len(n) > 50 for n in names):
-            raise _invalid("Label", "name")
-        now = _now_iso()
-        number = int(repo.state["next_number"])
-        repo.state["next_number"] = number + 1
-        known = repo.state["labels"]
-        for name in names:
-            assert name is not None
-            if name not in known:
-                known[name] = {"id": repo.next_id(), "name": name, "color": "ededed", "description": None}
-        record: Json = {
-            "number": number,
-            "id": repo.next_id(),
-            "title": title,
-            "body": text,
-            "state": "open",
-            "user": self.user,
-            "labels": list(dict.fromkeys(n for n in names if n)),
-            "assignees": self._logins(body.get("assignees"), "Issue", "assignees"),
-            "comments": 0,
-            "created_at": now,
-            "updated_at": now,
-            "closed_at": None,
-        }
-        repo.state.setdefault("issues", {})[str(number)] = record
-        repo.save()
-        payload = self._issue_payload(repo, record)
-        return _Answer(201, payload, {"Location": payload["url"]})
-
-    def _get_issue(self, repo: _Repo, call: _Call) -> _Answer:
-        return _Answer(200, self._issue_payload(repo, repo.issue(call.params["number"])))
-
-    def _update_issue(self, repo: _Repo, call: _Call) -> _Answer:
-        record = repo.issue(call.params["number"])
-        body = _object(call.body)
-        changes: Json = {}
-        if "title" in body:
-            if not isinstance(body["title"], str) or not body["title"].strip():
-                raise _invalid("Issue", "title")
-            changes["title"] = body["title"]
-        if "body" in body:
-            if body["body"] is not None and not isinstance(body["body"], str):
-                raise _invalid("Issue", "body")
-            changes["body"] = body["body"]
-        if "state" in body:
-            if body["state"] not in ("open", "closed"):
-                raise _invalid("Issue", "state")
-            changes["state"] = body["state"]
-            changes["closed_at"] = _now_iso() if body["state"] == "closed" else None
-        changed = {k: v for k, v in changes.items() if record.get(k) != v}
-        if changed:
-            record.update(changed)
-            record["updated_at"] = _now_iso()
-            repo.save()
-        return _Answer(200, self._issue_payload(repo, record))
-
-
-def _child(entry: TreeEntry, parent: str) -> TreeEntry:
-    """``entry`` of directory ``parent`` with its path from the repository root."""
-    path = f"{parent}/{entry.path}" if parent else entry.path
-    return TreeEntry(entry.mode, entry.type, entry.sha, path, entry.size)
-
-
-def _object(body: Any) -> Json:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise _ApiError(400, p.basic_error("Problems parsing JSON", 400))
-    return body
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
-
-
-async def _parse(request: web.Request) -> _Call:
-    raw = await request.read()
-    body: Any = None
-    if raw:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise web.HTTPBadRequest() from None
-    return _Call(request.method, dict(request.match_info), dict(request.query), body)
-
-
-def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    if status == 204:
-        return web.Response(status=204, headers=dict(headers or {}))
-    response = web.Response(
-        status=status, body=json.dumps(body).encode(), content_type="application/json", charset="utf-8"
-    )
-    for k, v in (headers or {}).items():
-        response.headers[k] = v
-    return response

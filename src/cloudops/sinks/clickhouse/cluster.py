@@ -5,6 +5,10 @@ engine becomes its ``Replicated*`` twin, with the usual Keeper path and replica 
 (``/clickhouse/tables/{shard}/{database}/{table}``, ``{replica}``: defined in each server's
 ``<macros>``). Without one, the DDL is left exactly as written: that is what a single server and
 ClickHouse Cloud take (Cloud turns MergeTree into SharedMergeTree itself and needs no ON CLUSTER).
+ClickHouse writes ``{database}`` and ``{table}`` out when it creates a table, so EXCHANGE and RENAME
+keep each table on its own Keeper path; a migration's ``CREATE TABLE t AS s`` must therefore name its
+own engine (it would otherwise copy ``s``'s path: "Replica ... already exists");
+``tests/unit/sinks/test_clickhouse_cluster.py`` replays the cluster DDL to check every table's path.
 
 Insert deduplication carries over: a plain MergeTree remembers the last
 ``non_replicated_deduplication_window`` insert blocks (set from ``CLOUDOPS_CLICKHOUSE__DEDUP_WINDOW``);

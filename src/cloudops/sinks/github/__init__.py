@@ -5,7 +5,8 @@
   ``upsert_digest(repo, key, title, body)`` (one issue per tenant listing what cannot become a PR)
 * :func:`rebase_edit` / :class:`HunkConflict` - carry an edit's hunks onto the base branch's current text
 * :class:`PullRequestChange` / :class:`PullRequestResult` / :class:`ClosedPullRequest` - its values
-* :class:`GitHubTarget` / :class:`RepoRef` - where to send them
+* :class:`GitHubTarget` / :class:`RepoRef` - where to send them; :class:`AppInstallation` - a GitHub App
+  installation as credentials (else a token)
 * :class:`RetryPolicy` - bounded retries for rate limits, 5xx and network errors
 * errors: :class:`GitHubError`, :class:`GitHubAuthError`, :class:`GitHubRateLimitError`,
   :class:`GitHubUnavailableError`
@@ -33,12 +34,13 @@ from cloudops.sinks.github.pulls import (
     PullRequestSink,
 )
 from cloudops.sinks.github.retry import RetryPolicy
-from cloudops.sinks.github.target import GITHUB_API_URL, GitHubTarget, RepoRef
+from cloudops.sinks.github.target import GITHUB_API_URL, AppInstallation, GitHubTarget, RepoRef
 
 __all__ = [
     "DIGEST_MARKER",
     "FINGERPRINT_MARKER",
     "GITHUB_API_URL",
+    "AppInstallation",
     "BaseTree",
     "ClosedPullRequest",
     "DigestResult",

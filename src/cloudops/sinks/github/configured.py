@@ -1,12 +1,13 @@
 """The PR sink as configured: the deployment's (``CLOUDOPS_GITHUB__*``, ``CLOUDOPS_TERRAFORM__*``)
-or one tenant's Terraform target (repository, API root and token resolved by the service layer)."""
+or one tenant's Terraform target (repository, API root and credentials - a token or a GitHub App
+installation - resolved by the service layer)."""
 
 from __future__ import annotations
 
 from cloudops.settings import GitHubSettings, Settings
 from cloudops.sinks.github.pulls import PullRequestSink
 from cloudops.sinks.github.retry import RetryPolicy
-from cloudops.sinks.github.target import GitHubTarget, RepoRef
+from cloudops.sinks.github.target import AppInstallation, GitHubTarget, RepoRef
 
 __all__ = ["retry_policy", "sink_for", "sink_for_repository"]
 
@@ -22,13 +23,13 @@ def retry_policy(gh: GitHubSettings) -> RetryPolicy:
 
 
 def sink_for_repository(
-    gh: GitHubSettings, repository: str, token: str, *, api_url: str | None = None
+    gh: GitHubSettings, repository: str, auth: str | AppInstallation, *, api_url: str | None = None
 ) -> tuple[PullRequestSink, RepoRef]:
-    """A PR sink for ``repository`` (``owner/name``) on ``api_url`` (default ``github.base_url``) with
-    ``token``, using the deployment's retry policy and timeout. Raises ConfigError for a malformed
-    repository, URL or token."""
+    """A PR sink for ``repository`` (``owner/name``) on ``api_url`` (default ``github.base_url``)
+    authenticating with ``auth`` (a token or an App installation), using the deployment's retry
+    policy and timeout. Raises ConfigError for a malformed repository, URL, token or App."""
     repo = RepoRef.parse(repository)
-    target = GitHubTarget(base_url=api_url or gh.base_url, token=token, owner=repo.owner, repo=repo.name)
+    target = GitHubTarget(base_url=api_url or gh.base_url, auth=auth, owner=repo.owner, repo=repo.name)
     return PullRequestSink(target, retry=retry_policy(gh), timeout=gh.timeout_s), repo
 
 

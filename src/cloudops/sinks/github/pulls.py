@@ -38,7 +38,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
-from githubkit import GitHub, Response, TokenAuthStrategy
+from githubkit import AppInstallationAuthStrategy, GitHub, Response, TokenAuthStrategy
+from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException
 from githubkit.utils import UNSET
 
@@ -46,7 +47,7 @@ from cloudops.errors import BadDataError
 from cloudops.sinks.github.errors import GitHubError
 from cloudops.sinks.github.hunks import HunkConflict, rebase_edit
 from cloudops.sinks.github.retry import RetryPolicy, translate
-from cloudops.sinks.github.target import GitHubTarget, RepoRef
+from cloudops.sinks.github.target import AppInstallation, GitHubTarget, RepoRef
 
 __all__ = [
     "DIGEST_MARKER",
@@ -63,6 +64,16 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_Auth = TokenAuthStrategy | AppInstallationAuthStrategy
+
+
+def _strategy(auth: str | AppInstallation) -> _Auth:
+    """githubkit's auth for a target: a token as is; an App installation trades a JWT signed with the
+    App's private key for an installation token (``POST /app/installations/{id}/access_tokens``)."""
+    if isinstance(auth, AppInstallation):
+        return AppInstallationAuthStrategy(auth.app_id, auth.private_key, auth.installation_id)
+    return TokenAuthStrategy(auth)
+
 
 Outcome = Literal["created", "updated", "unchanged", "already_applied", "conflict"]
 
@@ -250,7 +261,9 @@ class _Pull:
 
 
 class PullRequestSink:
-    """Pull requests on one GitHub-compatible API (``target.base_url`` with ``target.token``).
+    """Pull requests on one GitHub-compatible API (``target.base_url`` with ``target.auth``: a token,
+    or a GitHub App installation whose installation token is fetched on first use and reused by
+    this sink until a minute before it expires).
 
     Each public call opens one HTTP connection pool and closes it before returning, so an
     instance holds no open resources and may be shared by tasks.
@@ -260,11 +273,15 @@ class PullRequestSink:
         self.target = target
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        # The installation token of an App target, kept per sink: githubkit's default cache is
+        # process-wide and keyed by App and installation id only, not by API root.
+        self._token_cache = MemCacheStrategy()
 
     @asynccontextmanager
-    async def _client(self) -> AsyncIterator[GitHub[TokenAuthStrategy]]:
+    async def _client(self) -> AsyncIterator[GitHub[_Auth]]:
         github = GitHub(
-            self.target.token,
+            _strategy(self.target.auth),
+            cache_strategy=self._token_cache,
             base_url=self.target.base_url,
             user_agent="cloudops-pr-sink",
             timeout=self.timeout,
@@ -516,7 +533,7 @@ class PullRequestSink:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    async def _base_text(self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, path: str, sha: str) -> str | None:
+    async def _base_text(self, gh: GitHub[_Auth], repo: RepoRef, path: str, sha: str) -> str | None:
         """The text of ``path`` at commit ``sha`` (None: no such file), read through the contents API."""
         try:
             resp = await self._api(gh.rest.repos.async_get_content(repo.owner, repo.name, path, ref=sha))
@@ -534,7 +551,7 @@ class PullRequestSink:
         return base64.b64decode(blob.parsed_data.content).decode("utf-8")
 
     async def _rebase(
-        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, change: PullRequestChange, base_sha: str
+        self, gh: GitHub[_Auth], repo: RepoRef, change: PullRequestChange, base_sha: str
     ) -> dict[str, str | None]:
         """``change.files`` carried onto the base commit's texts, hunk by hunk; raises HunkConflict."""
         assert change.originals is not None
@@ -551,7 +568,7 @@ class PullRequestSink:
         return out
 
     async def _people(
-        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, number: int, change: PullRequestChange
+        self, gh: GitHub[_Auth], repo: RepoRef, number: int, change: PullRequestChange
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Request reviews and add assignees on a new pull request; (requested, skipped with reasons)."""
         rest, o, r = gh.rest, repo.owner, repo.name
@@ -580,7 +597,7 @@ class PullRequestSink:
                 skipped.append(f"assignees {', '.join(change.assignees)}: {exc.message}")
         return requested, tuple(skipped)
 
-    async def _find_open(self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, branch: str) -> _Pull | None:
+    async def _find_open(self, gh: GitHub[_Auth], repo: RepoRef, branch: str) -> _Pull | None:
         listed = await self._api(
             gh.rest.pulls.async_list(repo.owner, repo.name, state="open", head=f"{repo.owner}:{branch}")
         )
@@ -588,7 +605,7 @@ class PullRequestSink:
         pulls = [_Pull.of(pr) for pr in found if pr.head.ref == branch]
         return min(pulls, key=lambda p: p.number) if pulls else None
 
-    async def _branch_sha(self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, branch: str) -> str | None:
+    async def _branch_sha(self, gh: GitHub[_Auth], repo: RepoRef, branch: str) -> str | None:
         try:
             ref = await self._api(gh.rest.git.async_get_ref(repo.owner, repo.name, f"heads/{branch}"))
         except GitHubError as exc:
@@ -599,7 +616,7 @@ class PullRequestSink:
 
     async def _put_branch(
         self,
-        gh: GitHub[TokenAuthStrategy],
+        gh: GitHub[_Auth],
         repo: RepoRef,
         change: PullRequestChange,
         base_sha: str,
@@ -627,7 +644,7 @@ class PullRequestSink:
         return sha, True
 
     async def _create_pull(
-        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, change: PullRequestChange, base: str
+        self, gh: GitHub[_Auth], repo: RepoRef, change: PullRequestChange, base: str
     ) -> tuple[_Pull, bool]:
         """Open the pull request; (it, True). If one appeared meanwhile (422 already exists): (that one, False)."""
         try:
@@ -650,7 +667,7 @@ class PullRequestSink:
         return _Pull.of(created.parsed_data), True
 
     async def _update_pull(
-        self, gh: GitHub[TokenAuthStrategy], repo: RepoRef, pull: _Pull, change: PullRequestChange, base: str
+        self, gh: GitHub[_Auth], repo: RepoRef, pull: _Pull, change: PullRequestChange, base: str
     ) -> tuple[_Pull, tuple[str, ...]]:
         wanted = {"title": change.title, "body": change.full_body, "base": base}
         current = {"title": pull.title, "body": pull.body, "base": pull.base}

@@ -80,6 +80,7 @@ class RetryPolicy:
 
     def delay(self, exc: GitHubException, retry: int) -> float | None:
         """Seconds to wait before retrying after ``exc`` (``retry`` retries done so far); None = stop."""
+        exc = _unwrap(exc)
         if retry + 1 >= self.max_attempts:
             return None
         if isinstance(exc, RateLimitExceeded):
@@ -100,8 +101,17 @@ class RetryPolicy:
         return RetryOption(True, timedelta(seconds=wait))
 
 
+def _unwrap(exc: GitHubException) -> GitHubException:
+    """The answer that failed inside the auth flow (a GitHub App's installation-token request,
+    which githubkit reports as a RequestError around it), else ``exc``."""
+    if isinstance(exc, RequestError) and isinstance(exc.exc, GitHubException):
+        return _unwrap(exc.exc)
+    return exc
+
+
 def translate(exc: GitHubException) -> CloudopsError:
     """The cloudops error for the githubkit exception of a request's last attempt."""
+    exc = _unwrap(exc)
     method, url = _request_of(exc)
     if isinstance(exc, RateLimitExceeded):
         kind = "primary" if isinstance(exc, PrimaryRateLimitExceeded) else "secondary"

@@ -1,9 +1,10 @@
-"""Per-tenant Terraform targets: ``tenant_<id>.terraform_targets`` (migration 0010), and the GitHub
-webhook deliveries already handled (``public.github_deliveries``, migration 0008).
+"""Per-tenant Terraform targets: ``tenant_<id>.terraform_targets`` (migrations 0010, 0013), and the
+GitHub webhook deliveries already handled (``public.github_deliveries``, migration 0008).
 
 A target is where a tenant's savings PRs go: repository, base branch, path, GitHub auth (an App
-installation id or a token reference), Terraform state location(s), API root. Functions block;
-with a borrowed connection they join the caller's transaction.
+installation - its id, and the App's id and private-key reference unless the deployment's App is
+meant - or a token reference), Terraform state location(s), API root. Functions block; with a
+borrowed connection they join the caller's transaction.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ __all__ = [
     "upsert_target",
 ]
 
-_COLS = "id, repository, base_branch, path, app_installation_id, token_ref, state_refs, api_url, enabled"
+_COLS = (
+    "id, repository, base_branch, path, app_installation_id, token_ref, state_refs, api_url, enabled, "
+    "app_id, app_key_ref"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,8 @@ class TerraformTarget:
     state_refs: list[str] = field(default_factory=list)
     api_url: str | None = None
     enabled: bool = True
+    app_id: int | None = None
+    app_key_ref: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (audit images, API output)."""

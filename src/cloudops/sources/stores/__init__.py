@@ -43,9 +43,11 @@ from typing import Protocol, TypeVar
 from cloudops.errors import ConfigError
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import AwsSettings
+from cloudops.sources.credentials import OCI_INSTANCE_PRINCIPAL
 from cloudops.sources.objects import ObjectInfo, ObjectStoreAccess
 
 __all__ = [
+    "CREDENTIAL_REFS",
     "DOCUMENT_CREDENTIAL_KINDS",
     "IMPLEMENTED_KINDS",
     "KINDS",
@@ -68,6 +70,15 @@ SCHEMES = {
 # Kinds whose credentials are a document (a GCP service-account key, an OCI API signing key) named
 # by ``credentials_ref`` and read by the store, rather than a key pair resolved by cloudops.sources.credentials.
 DOCUMENT_CREDENTIAL_KINDS = frozenset({"gcs", "bigquery", "oci-object-storage"})
+# The credentials_ref forms (scheme prefixes) each kind can use; see cloudops.sources.credentials.
+CREDENTIAL_REFS: dict[str, tuple[str, ...]] = {
+    "s3": ("env:", "file:", "aws-role:"),
+    "azure-blob": ("env:", "file:"),
+    "gcs": ("env:", "file:"),
+    "bigquery": ("env:", "file:"),
+    "oci-object-storage": ("env:", "file:", OCI_INSTANCE_PRINCIPAL),
+    "alibaba-oss": ("env:", "file:"),
+}
 
 _T = TypeVar("_T")
 _BLOCKING_SLOTS = 4

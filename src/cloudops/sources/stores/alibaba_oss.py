@@ -29,6 +29,10 @@ from cloudops.sources.stores import run_blocking
 __all__ = ["AlibabaOssStore", "classify_oss_error"]
 
 _ERRORS = (oss_exc.BaseError, OSError, TimeoutError)
+# 403 codes that mean the AccessKey itself is wrong (not a missing permission of a valid one).
+_CREDENTIAL_CODES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidSecurityToken", "SecurityTokenExpired"}
+)
 
 
 def _service_error(exc: BaseException) -> Any:
@@ -52,8 +56,10 @@ def classify_oss_error(exc: BaseException, what: str) -> Exception:
     status, code = int(svc.status_code or 0), str(svc.code or svc.status_code)
     if status == 412:
         return ObjectSupersededError(f"{what}: object changed since it was announced ({code})")
-    if status in (401, 403):
-        return BadDataError(f"{what}: OSS refused the credentials or permission ({code})")
+    if status == 401 or code in _CREDENTIAL_CODES:
+        return BadDataError(f"{what}: OSS refused the credentials ({code})")
+    if status == 403:
+        return BadDataError(f"{what}: no permission ({code})")
     if status == 404:
         return BadDataError(f"{what}: {code}")
     if status in (408, 429) or status >= 500:

@@ -45,6 +45,8 @@ from cloudops.sources.objects import ObjectInfo, ObjectStoreAccess
 __all__ = ["AzureBlobStore", "azure_credential", "classify_azure_error", "queue_client"]
 
 _CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 60}
+# Error codes that mean the key or SAS itself is wrong (not a missing permission of a valid one).
+_CREDENTIAL_CODES = frozenset({"AuthenticationFailed", "InvalidAuthenticationInfo", "NoAuthenticationInformation"})
 
 
 def azure_credential(access: ObjectStoreAccess) -> dict[str, str] | None:
@@ -54,23 +56,32 @@ def azure_credential(access: ObjectStoreAccess) -> dict[str, str] | None:
     return {"account_name": access.credentials.access_key_id, "account_key": access.credentials.secret_access_key}
 
 
+def _code(exc: AzureError, default: str) -> str:
+    code = getattr(exc, "error_code", None) or default
+    return str(getattr(code, "value", code))  # azure-storage gives a StorageErrorCode (str enum) or a string
+
+
 def classify_azure_error(exc: AzureError | OSError | TimeoutError, what: str) -> Exception:
     """The cloudops error for an Azure SDK exception (see the stores' contract)."""
     if isinstance(exc, ResourceModifiedError):
         return ObjectSupersededError(f"{what}: blob changed since it was announced (ETag mismatch)")
     if isinstance(exc, ResourceNotFoundError):
-        code = getattr(exc, "error_code", None) or "not found"
-        return BadDataError(f"{what}: {code}")
-    if isinstance(exc, ClientAuthenticationError):
-        code = getattr(exc, "error_code", None) or "authentication failed"
-        return BadDataError(f"{what}: the storage account refused the credentials ({code})")
+        return BadDataError(f"{what}: {_code(exc, 'not found')}")
+    if isinstance(exc, ClientAuthenticationError) or (
+        isinstance(exc, HttpResponseError) and _code(exc, "") in _CREDENTIAL_CODES
+    ):
+        return BadDataError(
+            f"{what}: the storage account refused the credentials ({_code(exc, 'authentication failed')})"
+        )
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
-        code = getattr(exc, "error_code", None) or str(status)
+        code = _code(exc, str(status))
         if status == 412 or code == "ConditionNotMet":
             return ObjectSupersededError(f"{what}: blob changed since it was announced (ETag mismatch)")
         if status >= 500 or status in (408, 429):
             return TransientError(f"{what}: blob store error {code}")
+        if code == "AuthorizationFailure":  # Azure: network rules or SAS scope; Azurite: also a wrong key
+            return BadDataError(f"{what}: not authorized ({code}): a wrong key or SAS, or the account's network rules")
         if status == 403:
             return BadDataError(f"{what}: no permission ({code})")
         return BadDataError(f"{what}: blob store refused the request ({code})")

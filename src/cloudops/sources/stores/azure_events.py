@@ -55,7 +55,7 @@ class BlobCreated:
             etag=self.etag,
             size=self.size,
             event_time=self.event_time,
-            trigger="s3-event",  # an object-store event (the schema's name for event-driven delivery)
+            trigger="azure-event",
             source_id=source_id,
         )
 

@@ -10,9 +10,17 @@ A source names:
 * ``bucket``: the tenancy OCID; ``prefix``: ``reports/cost-csv/`` or ``FOCUS Reports/``;
 * ``options.namespace``: the Object Storage namespace (default ``bling``);
 * ``region`` (the tenancy's home region) or ``endpoint_url`` (``https://objectstorage.<region>.oraclecloud.com``);
-* ``credentials_ref`` (``env:NAME`` / ``file:/path``): an API signing key as a JSON document
-  ``{"tenancy", "user", "fingerprint", "key_content" (PEM), "region"?, "pass_phrase"?}``; or
-  ``options.auth=instance_principal`` with no reference (a worker running on OCI).
+* ``credentials_ref``, one of:
+
+  - ``env:NAME`` / ``file:/path``: an API signing key as a JSON document
+    ``{"tenancy", "user", "fingerprint", "key_content" (PEM), "region"?, "pass_phrase"?}``;
+  - ``oci-instance-principal:``: the identity of the OCI instance the worker runs on (its
+    dynamic group must be endorsed to read the usage reports). The SDK's
+    ``InstancePrincipalsSecurityTokenSigner`` reads the instance's certificate and key from the
+    instance metadata service (``OCI_METADATA_BASE_URL`` overrides its address) and trades them
+    at the region's Auth Service federation endpoint (``options.federation_endpoint`` overrides
+    it: a private endpoint) for a short-lived security token that signs the requests. One signer
+    per process and endpoint: the SDK renews its token before it expires.
 
 Reads pin the listed ETag (``If-Match``); OCI never rewrites a report, so a mismatch means the
 object was replaced by hand: ObjectSupersededError like every kind.
@@ -21,6 +29,7 @@ object was replaced by hand: ObjectSupersededError like every kind.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +39,7 @@ from requests import exceptions as req_exc
 
 from cloudops.errors import BadDataError, ConfigError, ObjectSupersededError, TransientError
 from cloudops.schemas.events import BillingFile
-from cloudops.sources.credentials import read_secret_ref
+from cloudops.sources.credentials import OCI_INSTANCE_PRINCIPAL, read_secret_ref
 from cloudops.sources.objects import ObjectInfo, ObjectStoreAccess
 from cloudops.sources.stores import run_blocking
 
@@ -38,6 +47,30 @@ __all__ = ["OciObjectStore", "classify_oci_error"]
 
 _ERRORS = (oci_exc.ServiceError, oci_exc.RequestException, req_exc.RequestException, OSError, TimeoutError)
 _FIELDS = "name,size,etag,timeCreated"
+_signers: dict[str | None, Any] = {}  # federation endpoint (None: the region's) -> instance principal signer
+_signers_lock = threading.Lock()
+
+
+def _instance_principal_signer(federation_endpoint: str | None) -> Any:
+    """The process's instance principal signer (built once: it fetches the instance identity and a
+    token; the SDK renews the token itself). Raises what the SDK raises when the metadata service or
+    the federation endpoint cannot be reached or refuses."""
+    with _signers_lock:
+        signer = _signers.get(federation_endpoint)
+        if signer is None:
+            try:
+                signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner(
+                    federation_endpoint=federation_endpoint,
+                    retry_strategy=oci.retry.NoneRetryStrategy(),  # cloudops retries around the call
+                    federation_client_retry_strategy=oci.retry.NoneRetryStrategy(),
+                )
+            except (OSError, oci_exc.RequestException) as exc:  # the SDK's vendored requests errors are OSErrors
+                raise TransientError(
+                    f"OCI instance principal: the instance metadata service (only on OCI compute instances) or the "
+                    f"federation endpoint cannot be reached ({type(exc).__name__})"
+                ) from None
+            _signers[federation_endpoint] = signer
+        return signer
 
 
 def classify_oci_error(exc: BaseException, what: str) -> Exception:
@@ -46,9 +79,11 @@ def classify_oci_error(exc: BaseException, what: str) -> Exception:
         status, code = int(exc.status or 0), str(exc.code or exc.status)
         if status == 412:
             return ObjectSupersededError(f"{what}: object changed since it was announced ({code})")
-        if status in (401, 403):
-            return BadDataError(f"{what}: OCI refused the credentials or permission ({code})")
-        if status == 404:
+        if status == 401:
+            return BadDataError(f"{what}: OCI refused the credentials ({code})")
+        if status == 403:
+            return BadDataError(f"{what}: no permission ({code})")
+        if status == 404:  # OCI answers 404 both for a missing bucket and for one the caller may not read
             return BadDataError(f"{what}: {code}: {exc.message}")
         if status in (408, 409, 429) or status >= 500:
             return TransientError(f"{what}: object store error {code}")
@@ -70,13 +105,15 @@ class OciObjectStore:
         kwargs: dict[str, Any] = {"retry_strategy": oci.retry.NoneRetryStrategy(), "timeout": (10, 60)}
         if access.endpoint_url:
             kwargs["service_endpoint"] = access.endpoint_url
-        if str(access.options.get("auth") or "") == "instance_principal":
-            signer = oci.auth.signers.InstancePrincipalsSecurityTokenSigner()
-            return oci.object_storage.ObjectStorageClient({"region": access.region or ""}, signer=signer, **kwargs)
+        if access.secret_ref == OCI_INSTANCE_PRINCIPAL:
+            federation = str(access.options.get("federation_endpoint") or "") or None
+            signer = _instance_principal_signer(federation)
+            region = access.region or signer.region
+            return oci.object_storage.ObjectStorageClient({"region": region}, signer=signer, **kwargs)
         if not access.secret_ref:
             raise ConfigError(
-                "an oci-object-storage source needs credentials_ref (an API signing key document) "
-                "or options auth=instance_principal"
+                "an oci-object-storage source needs credentials_ref: an API signing key document "
+                f"(env:NAME or file:/path) or {OCI_INSTANCE_PRINCIPAL}"
             )
         try:
             doc = json.loads(read_secret_ref(access.secret_ref))

@@ -1,4 +1,4 @@
-"""Synthetic FOCUS rows shaped like a real bill, for benchmarks and property tests.
+"""Synthetic FOCUS rows shaped like a real bill, for benchmarks and property tests (not installed).
 
 Skewed like real spend: a few accounts and services carry most of the cost (Zipf),
 many resources with a long tail, hourly usage for compute-like services and daily for

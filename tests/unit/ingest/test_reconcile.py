@@ -1,4 +1,4 @@
-"""cloudops.agents.load.reconcile: rows and money must balance exactly, per currency."""
+"""cloudops.ingest.load.reconcile: rows and money must balance exactly, per currency."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from cloudops.agents.load import reconcile
+from cloudops.ingest.load import reconcile
 from cloudops.schemas.events import FocusBatchEnvelope
 
 D = Decimal

@@ -4,8 +4,9 @@ Why: chdb lets one process open a data path, and an in-process engine cannot "go
 This module runs the engine in a child process on 127.0.0.1 so the loader and the store
 live in different processes, the store can be stopped, killed and restarted on the same
 data, and the production client path (clickhouse-connect over HTTP) runs against the
-real engine. ``python -m cloudops.embedded.clickhouse_http --path DATA --port P`` runs it;
-:class:`EmbeddedClickHouseServer` starts and stops it from Python.
+real engine. ``python -m tests.support.clickhouse_http --path DATA --port P`` (from the source
+checkout) runs it; :class:`EmbeddedClickHouseServer` starts and stops it from Python. A test and
+benchmark harness: it is not part of the installed package.
 
 What the front end speaks (enough of ClickHouse's HTTP interface for clickhouse-connect):
 
@@ -70,6 +71,8 @@ from typing import Any
 from aiohttp import web
 
 from cloudops.embedded.net import free_port
+
+_ROOT = Path(__file__).resolve().parents[2]  # the source checkout: `tests.support` is importable from it
 
 __all__ = ["EmbeddedClickHouseServer", "main", "serve"]
 
@@ -631,7 +634,7 @@ async def serve(path: str, host: str = "127.0.0.1", port: int = 0, port_file: st
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m cloudops.embedded.clickhouse_http --path DATA [--host H] [--port P] [--port-file F]``."""
+    """``python -m tests.support.clickhouse_http --path DATA [--host H] [--port P] [--port-file F]``."""
     parser = argparse.ArgumentParser(description="chdb behind a ClickHouse-compatible HTTP interface")
     parser.add_argument("--path", required=True, help="chdb data directory (created if missing)")
     parser.add_argument("--host", default="127.0.0.1")
@@ -679,7 +682,11 @@ class EmbeddedClickHouseServer:
         args = ["--path", str(self.path), "--host", self.host, "--port", str(self.port)]
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloudops.embedded.clickhouse_http", *args],
+                [sys.executable, "-m", "tests.support.clickhouse_http", *args],
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])),
+                },
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

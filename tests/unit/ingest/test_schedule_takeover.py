@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from cloudops.agents.schedule import reannounce_stale
+from cloudops.ingest.schedule import reannounce_stale
 from cloudops.schemas.events import BillingFile
 from cloudops.settings import Settings
 from cloudops.topics.codec import decode_record
