@@ -279,6 +279,7 @@ class Autoscaler:
         self.pools = dict(pools)
         self.poll_s = poll_s
         self.samples: list[Sample] = []
+        self.failed_polls: list[str] = []
         self.t0 = time.monotonic()
         self._stop = asyncio.Event()
 
@@ -306,7 +307,10 @@ class Autoscaler:
     async def run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as exc:  # e.g. the group coordinator moving: KEDA keeps the replicas, polls again
+                self.failed_polls.append(f"t={time.monotonic() - self.t0:.0f}s {type(exc).__name__}: {exc}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(0.0, self.poll_s - (time.monotonic() - started)))
 
@@ -332,6 +336,7 @@ class Result:
     scrape: str = ""
     expired: list[tuple[float, str, int]] = field(default_factory=list)
     restarts: dict[str, int] = field(default_factory=dict)
+    failed_polls: list[str] = field(default_factory=list)
     reannounced: int = 0  # abandoned files the schedule worker announced again
     taken_over: int = 0  # takeovers of abandoned files started by parse workers' own timers
 
@@ -351,6 +356,7 @@ class Result:
             lines.append(f"files/s per {role} replica        {self.files / rs:.3f} ({rs:.0f} replica-seconds)")
         lines.append("exact                           every file: rows and cost in ClickHouse = source, none twice")
         lines.append(f"workers crashed and replaced    {self.restarts or 'none'}")
+        lines.append(f"failed autoscaler polls         {len(self.failed_polls)}")
         lines.append(
             f"abandoned files recovered       {self.reannounced} announced again by schedule, "
             f"{self.taken_over} takeover(s) started by parse workers"
@@ -599,7 +605,10 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
                 if time.monotonic() > deadline:
                     receipts_task.cancel()
                     tail = "\n".join(f"t={x.t:.0f} replicas={x.replicas} lag={x.lag}" for x in scaler.samples[-10:])
-                    raise TimeoutError(f"files did not all land\n{tail}\n{cluster.diagnose(ids)[-6000:]}")
+                    raise TimeoutError(
+                        f"files did not all land\n{tail}\nfailed polls: {scaler.failed_polls[-5:]}\n"
+                        f"{cluster.diagnose(ids)[-6000:]}"
+                    )
                 if not scrape:  # a worker's own /metrics while the backlog is there
                     scrape = await asyncio.to_thread(_scrape_lag, ports)
                 if not first_receipt:
@@ -613,7 +622,7 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             while any(p.replicas for p in pools.values()):
                 if time.monotonic() > deadline:
                     tail = "\n".join(f"t={x.t:.0f} replicas={x.replicas} lag={x.lag}" for x in scaler.samples[-10:])
-                    raise TimeoutError(f"did not scale back to 0\n{tail}")
+                    raise TimeoutError(f"did not scale back to 0\n{tail}\nfailed polls: {scaler.failed_polls[-5:]}")
                 await asyncio.sleep(0.5)
             back = time.monotonic() - scaler.t0
         finally:
@@ -638,6 +647,7 @@ async def run(plan: Plan, work: Path, *, log: Callable[[str], None] = print) -> 
             scrape=scrape,
             expired=list(expiry.expired) if expiry else [],
             restarts={r: p.restarts for r, p in pools.items()},
+            failed_polls=list(scaler.failed_polls),
             reannounced=sum(
                 int(n) for w in fixed for n in re.findall(r"schedule: announced (\d+) abandoned file", w.text())
             ),

@@ -14,7 +14,7 @@ tenant's costs, reconciliation and PRs, the URLs, tokens and a ``curl`` line tha
 query.
 
 :func:`demo_stack` is the same stack as a reusable async context manager (the web UI's end-to-end
-test runs against it); :func:`run_demo` runs it once and returns the result.
+test can run against it).
 """
 
 from __future__ import annotations
@@ -80,14 +80,12 @@ from cloudops.topics.specs import BILLING_LOADED
 
 __all__ = [
     "DemoPullRequest",
-    "DemoResult",
     "DemoStack",
     "DemoTenant",
     "DemoUnavailable",
     "azure_sample_file",
     "demo_stack",
     "print_report",
-    "run_demo",
     "sample_files",
     "wait_for_receipts",
 ]
@@ -197,21 +195,6 @@ class DemoStack:
         async with s3_client(self.settings.aws) as s3:
             await s3.put_object(Bucket=BUCKET, Key=key, Body=await asyncio.to_thread(path.read_bytes))
         return f"s3://{BUCKET}/{key}"
-
-
-@dataclass
-class DemoResult:
-    """What :func:`run_demo` returns: the stack's tenants and timings once it has shut down."""
-
-    tenants: dict[str, DemoTenant]
-    seconds: float
-    receipt_to_first_pr_s: float | None = None
-    receipt_to_last_pr_s: float | None = None
-    skipped: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(t.ok for t in self.tenants.values())
 
 
 def sample_files() -> list[Path]:
@@ -361,31 +344,36 @@ class _Subscription:
 
 
 class _Api:
-    """``cloudops api`` on uvicorn in a thread (its own event loop), on a free loopback port."""
+    """``cloudops api`` on uvicorn in a thread (its own event loop), on a free loopback port.
 
-    def __init__(self, settings: Settings) -> None:
+    The port is chosen at once, so Apollo Gateway can be started (pointing here) before the API,
+    whose ``POST /graphql`` then goes through the gateway (:meth:`start`)."""
+
+    def __init__(self) -> None:
         self.port = free_port("127.0.0.1")
-        config = uvicorn.Config(
-            create_api(settings), host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="cloudops-demo-api", daemon=True)
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30.0) -> None:
-        self.thread.start()
+    async def start(self, settings: Settings, gateway_url: str | None, timeout: float = 30.0) -> None:
+        app = create_api(settings, gateway_url=gateway_url)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio")
+        self.server = server = uvicorn.Server(config)
+        self.thread = thread = threading.Thread(target=server.run, name="cloudops-demo-api", daemon=True)
+        thread.start()
         deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
                 raise ServiceError(f"cloudops api did not start on port {self.port}")
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        await asyncio.to_thread(self.thread.join, 20)
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            await asyncio.to_thread(self.thread.join, 20)
 
 
 def _progress(console: Console) -> Progress:
@@ -574,11 +562,9 @@ async def demo_stack(
             app, rt = create_app(settings, ["bridge", "schedule", "parse", "load", "recommend", "propose"])
             await app.start()
             stops.append(app.stop)
-            api = _Api(settings)
-            await api.start()
-            stops.append(api.stop)
+            api = _Api()
             gateway_url = None
-            if gateway:
+            if gateway:  # first: it reads the committed supergraph, and calls the API only per request
                 gw = GatewayServer(api.url)
                 try:
                     await asyncio.to_thread(gw.start)
@@ -586,6 +572,8 @@ async def demo_stack(
                     gateway_url = gw.url
                 except ServiceError as exc:
                     skipped.append(f"GraphQL gateway skipped: {str(exc).splitlines()[0]}")
+            await api.start(settings, gateway_url)
+            stops.append(api.stop)
             web_url = f"{api.url}/" if web_dir(settings) is not None else None
             if web_url is None:
                 skipped.append("web UI not built (make web)")
@@ -676,20 +664,6 @@ async def demo_stack(
                     await done
             log.debug("demo: %s took %.1fs", getattr(stop, "__qualname__", stop), time.monotonic() - began)
         close_all()
-
-
-async def run_demo(
-    work_dir: Path,
-    *,
-    tenants: Iterable[DemoTenant] | None = None,
-    timeout: float = 300.0,
-    console: Console | None = None,
-) -> DemoResult:
-    """Run the demo stack once (every tenant to its receipts and PRs), shut it down, return the result."""
-    async with demo_stack(work_dir, tenants=tenants, timeout=timeout, console=console) as stack:
-        return DemoResult(
-            stack.tenants, stack.seconds, stack.receipt_to_first_pr_s, stack.receipt_to_last_pr_s, stack.skipped
-        )
 
 
 def _money(totals: dict[str, object]) -> str:

@@ -486,6 +486,18 @@ class ApiSettings(_Section):
             "when it has been built; no UI otherwise."
         ),
     )
+    gateway_url: str = Field(
+        "",
+        description=(
+            "Apollo Gateway (gateway/server.mjs) that `POST /graphql` passes every operation to. Empty: the API "
+            "serves GraphQL alone and `/graphql` answers single-subgraph operations itself."
+        ),
+    )
+    upload_max_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1,
+        description="Largest billing file `POST /v1/sources/{id}/uploads` accepts (413 beyond); default 512 MiB.",
+    )
 
 
 class HealthSettings(_Section):

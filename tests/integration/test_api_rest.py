@@ -13,6 +13,7 @@ import pytest
 from tests.support.api import World, client, make_world
 
 from cloudops.api.app import create_api
+from cloudops.service import sources
 from cloudops.service.context import Caller
 from cloudops.service.costs import Costs
 from cloudops.service.tokens import create_token
@@ -90,6 +91,13 @@ async def test_sources_files_periods_with_pagination_and_audit(api: object, worl
         assert seen == ["extra-0", "extra-1", "extra-2", "extra-3", "main"]
         patched = await http.patch("/v1/sources/extra-0", json={"enabled": False}, headers=a)
         assert patched.json()["enabled"] is False
+        # The kind says where the objects live (the web UI offers uploads for s3 sources only).
+        assert patched.json()["kind"] == "s3"
+        caller = Caller(actor="test", tenant=world.a, settings=world.settings)
+        endpoint = "https://acct.blob.core.windows.net"
+        sources.add_source(caller, "blob", provider="azure", bucket="exports", kind="azure-blob", endpoint_url=endpoint)
+        assert (await http.get("/v1/sources/blob", headers=a)).json()["kind"] == "azure-blob"
+        assert (await http.delete("/v1/sources/blob", headers=a)).status_code == 204
         assert (await http.delete("/v1/sources/extra-1", headers=a)).status_code == 204
         assert (await http.get("/v1/sources/extra-1", headers=a)).status_code == 404
 

@@ -57,6 +57,8 @@ async def test_put_list_get_replace_delete_audited(api: Any, world: World) -> No
             "state_refs": ["s3://st/k"],
             "api_url": None,
             "enabled": True,
+            "app_id": None,
+            "app_key_ref": None,
         }
         second = {"repository": "acme/other", "app_installation_id": 42}
         assert (await http.put("/v1/targets/dev", json=second, headers=a)).status_code == 200
@@ -88,6 +90,45 @@ async def test_put_list_get_replace_delete_audited(api: Any, world: World) -> No
     assert _audit(dsn, world.a, "target.removed") == [("target:prod", "del-1")]
 
 
+async def test_a_target_with_its_own_github_app(api: Any, world: World, tmp_path: Path) -> None:
+    """The App's id and key *reference* go in and come back; the key itself never does, and the
+    proposer's routing reads it from the reference."""
+    key = tmp_path / "app.pem"
+    key.write_text("-----BEGIN RSA PRIVATE KEY-----\nsecret-key-body\n-----END RSA PRIVATE KEY-----\n")
+    body = {"repository": "acme/infra", "app_installation_id": 7, "app_id": 123, "app_key_ref": f"file:{key}"}
+    a = world.headers("a")
+    async with client(api) as http:
+        made = await http.put("/v1/targets/app", json=body, headers=a)
+        assert made.status_code == 200, made.text
+        assert {k: made.json()[k] for k in body} == body
+        assert made.json()["token_ref"] is None
+        listed = await http.get("/v1/targets", headers=a)
+        assert listed.json()["items"] == [made.json()]
+        assert "secret-key-body" not in listed.text + made.text
+        # An App needs both its id and key reference, an installation, and a reference (never a key).
+        for wrong in (
+            {**body, "app_key_ref": None},
+            {**body, "app_id": None},
+            {**body, "app_installation_id": None, "token_ref": "env:GITHUB_TOKEN"},
+            {**body, "app_key_ref": key.read_text()},
+        ):
+            refused = await http.put("/v1/targets/app", json=wrong, headers=a)
+            assert refused.status_code == 422, wrong
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert "secret-key-body" not in refused.text
+        assert (await http.put("/v1/targets/app", json={**body, "app_id": 0}, headers=a)).status_code == 422
+        # Dropping the App (PUT replaces the whole target) falls back to the deployment's App.
+        plain = await http.put("/v1/targets/app", json={**body, "app_id": None, "app_key_ref": None}, headers=a)
+        assert (plain.json()["app_id"], plain.json()["app_key_ref"]) == (None, None)
+        assert (await http.put("/v1/targets/app", json=body, headers=a)).status_code == 200
+    caller = Caller(actor="test", tenant=world.a, settings=world.settings)
+    route = targets.resolve_route(caller, targets.get_target(caller, "app"))
+    assert route.app is not None
+    assert (route.app.app_id, route.app.installation_id) == (123, 7)
+    assert "secret-key-body" in route.app.private_key
+    assert "secret-key-body" not in repr(route)
+
+
 async def test_errors_are_problems(api: Any, world: World) -> None:
     a = world.headers("a")
     async with client(api) as http:
@@ -97,6 +138,8 @@ async def test_errors_are_problems(api: Any, world: World) -> None:
         assert "token-ref" in no_auth.json()["detail"]
         a_token = await http.put("/v1/targets/x", json={**TARGET, "token_ref": "ghp_secret"}, headers=a)
         assert a_token.status_code == 422  # a reference, never a token
+        assert a_token.json()["errors"][0]["loc"] == ["body", "token_ref"]
+        assert "ghp_secret" not in a_token.text  # the refusal does not repeat it
         bad_repo = await http.put("/v1/targets/x", json={**TARGET, "repository": "no-slash"}, headers=a)
         assert bad_repo.status_code == 422
         bad_id = await http.put("/v1/targets/Bad%20Id", json=TARGET, headers=a)

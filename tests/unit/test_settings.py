@@ -137,6 +137,14 @@ def test_valid_tenants(tenant: str) -> None:
     assert Settings(app={"tenant": tenant}).app.tenant == tenant
 
 
+def test_api_gateway_and_upload_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().api.gateway_url, Settings().api.upload_max_bytes) == ("", 512 * 1024 * 1024)
+    monkeypatch.setenv("CLOUDOPS_API__GATEWAY_URL", "http://gateway:4000/")
+    monkeypatch.setenv("CLOUDOPS_API__UPLOAD_MAX_BYTES", "1048576")
+    s = Settings()
+    assert (s.api.gateway_url, s.api.upload_max_bytes) == ("http://gateway:4000/", 1 << 20)
+
+
 @pytest.mark.parametrize(
     ("env", "value"),
     [
@@ -145,6 +153,7 @@ def test_valid_tenants(tenant: str) -> None:
         ("CLOUDOPS_KAFKA__MAX_MESSAGE_BYTES", "lots"),
         ("CLOUDOPS_AWS__SQS_WAIT_SECONDS", "21"),
         ("CLOUDOPS_INGEST__BACKOFF_BASE_S", "0"),
+        ("CLOUDOPS_API__UPLOAD_MAX_BYTES", "0"),
     ],
 )
 def test_out_of_range_values_rejected(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:

@@ -181,6 +181,8 @@ export interface Plan {
 export interface Source {
   id: string;
   provider: string;
+  /** Where the objects live (s3, azure-blob, gcs, ...): uploads go to s3 sources of the files layout only. */
+  kind: string;
   bucket: string;
   prefix: string;
   credentials_ref: string | null;

@@ -31,7 +31,6 @@ from cloudops import __version__
 from cloudops.api.auth import Gate
 from cloudops.api.problems import install_problem_handlers, problem_response
 from cloudops.api.rest import ROUTERS
-from cloudops.api.rest.uploads import DEFAULT_MAX_BYTES
 from cloudops.api.state import ApiState
 from cloudops.api.web import mount_web
 from cloudops.metrics import API_REQUESTS, API_SECONDS
@@ -90,19 +89,20 @@ def create_api(
     *,
     graphql: bool = True,
     gateway_url: str | None = None,
-    upload_max_bytes: int = DEFAULT_MAX_BYTES,
+    upload_max_bytes: int | None = None,
 ) -> FastAPI:
     """The cloudops API for ``settings`` (default: the process settings). Opens nothing until used.
 
     ``gateway_url``: Apollo Gateway's URL (``gateway/server.mjs``); ``POST /graphql`` passes every
-    operation to it. None: ``POST /graphql`` answers single-subgraph operations itself
-    (:mod:`cloudops.api.supergraph`). ``upload_max_bytes``: the largest billing file
-    ``POST /v1/sources/{id}/uploads`` accepts.
+    operation to it. None: ``api.gateway_url``; when that is empty too, ``POST /graphql`` answers
+    single-subgraph operations itself (:mod:`cloudops.api.supergraph`). ``upload_max_bytes``: the
+    largest billing file ``POST /v1/sources/{id}/uploads`` accepts (None: ``api.upload_max_bytes``).
     """
     settings = settings or get_settings()
+    gateway_url = gateway_url or settings.api.gateway_url or None
     redis = aioredis.Redis.from_url(settings.redis.url) if settings.redis.url else None
     state = ApiState(settings=settings, gate=Gate(settings, redis), costs=Costs(settings), redis=redis)
-    state.extras["upload_max_bytes"] = upload_max_bytes
+    state.extras["upload_max_bytes"] = upload_max_bytes or settings.api.upload_max_bytes
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -126,8 +126,8 @@ def api(
     gateway_url: Annotated[
         str | None,
         typer.Option(
-            help="Apollo Gateway (gateway/server.mjs) that POST /graphql passes operations to; "
-            "unset: /graphql answers single-subgraph operations itself."
+            help="Apollo Gateway (gateway/server.mjs) that POST /graphql passes operations to "
+            "(default: CLOUDOPS_API__GATEWAY_URL; empty: /graphql answers single-subgraph operations itself)."
         ),
     ] = None,
 ) -> None:

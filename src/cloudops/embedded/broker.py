@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from cloudops.embedded.net import free_port, wait_for_port
@@ -22,6 +26,14 @@ def noida_binary() -> str:
     if not found:
         raise FileNotFoundError("noida-db not found: pip install noida-db")
     return found
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 class EmbeddedBroker:
@@ -71,12 +83,25 @@ class EmbeddedBroker:
         return self
 
     def stop(self, *, kill: bool = False, timeout: float = 15.0) -> None:
+        """Stop the broker (SIGINT: it saves its data; ``kill``: SIGKILL) and wait until its port is closed.
+
+        ``noida-db`` is a Python wrapper that runs the real binary as a child, in the process group
+        ``start`` created: the signal goes to the whole group, as Ctrl-C in a terminal would. Signalling
+        the wrapper alone left the binary running (and listening) after every stop.
+        """
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGINT)
+        while _listening(self.host, self.port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError):
+            if _listening(self.host, self.port):
+                os.killpg(proc.pid, signal.SIGKILL)
         try:
-            proc.wait(timeout)
+            proc.wait(max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)

@@ -64,13 +64,13 @@ def set_target(
     if app_installation_id is None and token_ref is None:
         raise InvalidInput("a target needs --app-installation-id or --token-ref (env:NAME or file:/path)")
     if token_ref is not None and not token_ref.startswith(("env:", "file:")):
-        raise InvalidInput(f"token_ref {token_ref!r} must be env:NAME or file:/path (a reference, never a token)")
+        raise InvalidInput("token_ref must be env:NAME or file:/path (a reference, never a token: not repeated here)")
     if (app_id is None) != (app_key_ref is None):
         raise InvalidInput("a GitHub App needs both --app-id and --app-key-ref (env:NAME or file:/path)")
     if app_id is not None and app_installation_id is None:
         raise InvalidInput(f"GitHub App {app_id} needs --app-installation-id (the installation on {repository})")
     if app_key_ref is not None and not app_key_ref.startswith(("env:", "file:")):
-        raise InvalidInput(f"app_key_ref {app_key_ref!r} must be env:NAME or file:/path (a reference, never a key)")
+        raise InvalidInput("app_key_ref must be env:NAME or file:/path (a reference, never a key: not repeated here)")
     target = TerraformTarget(
         target_id,
         repository,

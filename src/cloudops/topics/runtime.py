@@ -54,8 +54,7 @@ class Message:
     @classmethod
     def of(cls, record: Any) -> Message:
         """From a Faust (aiokafka) message; its headers come as a list of pairs or a mapping."""
-        raw = record.headers or {}
-        headers = dict(raw)  # a mapping, or (key, value) pairs
+        headers = dict(record.headers or {})
         return cls(record.topic, record.partition, record.offset, record.key, record.value, headers)
 
 

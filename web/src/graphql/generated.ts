@@ -258,6 +258,8 @@ export type Source = {
   /** The source's files, most recently updated first. */
   files: FileConnection;
   id: Scalars['ID']['output'];
+  /** Where the objects live: s3, azure-blob, gcs, bigquery, oci-object-storage, alibaba-oss. */
+  kind: Scalars['String']['output'];
   layout: Scalars['String']['output'];
   prefix: Scalars['String']['output'];
   provider: Scalars['String']['output'];

@@ -32,6 +32,7 @@ export function Ingestion() {
   const navigate = useNavigate({ from: "/ingestion" });
   const sources = useQuery({ queryKey: [tenant, "files", "sources"], queryFn: () => getJson<Page<Source>>("/v1/sources", { limit: 500 }) });
   const source = search.source ?? sources.data?.items[0]?.id;
+  const chosen = sources.data?.items.find((s) => s.id === source);
   const files = useQuery({
     queryKey: [tenant, "files", "of", source],
     queryFn: () => getJson<Page<FileRow>>(`/v1/sources/${encodeURIComponent(source!)}/files`, { limit: 1000 }),
@@ -72,7 +73,7 @@ export function Ingestion() {
             {d.items.map((s) => (
               <li key={s.id}>
                 <button type="button" aria-pressed={s.id === source} onClick={() => void navigate({ search: { source: s.id } })}>
-                  <strong>{s.id}</strong> · {s.provider} · {s.bucket}/{s.prefix} · {s.layout}
+                  <strong>{s.id}</strong> · {s.provider} · {s.kind} · {s.bucket}/{s.prefix} · {s.layout}
                   {s.enabled ? "" : " · disabled"}
                 </button>
               </li>
@@ -82,7 +83,15 @@ export function Ingestion() {
       </QueryState>
       {source && (
         <>
-          <UploadForm source={source} onUploaded={(u) => setUploaded((prev) => [u, ...prev.filter((p) => p.file_id !== u.file_id)])} />
+          {chosen && takesUploads(chosen) ? (
+            <UploadForm source={source} onUploaded={(u) => setUploaded((prev) => [u, ...prev.filter((p) => p.file_id !== u.file_id)])} />
+          ) : (
+            chosen && (
+              <p className="muted" data-testid="no-upload">
+                Uploads go to s3 sources with the files layout only; {chosen.id} is {chosen.kind} with the {chosen.layout} layout.
+              </p>
+            )
+          )}
           <h2>Files of {source}</h2>
           <QueryState q={files} what="files" isEmpty={(d) => d.items.length === 0} empty="No files seen for this source yet.">
             {(d) => <DataTable data={d.items} columns={fileColumns} label={`Files of ${source}`} height={320} />}
@@ -116,6 +125,11 @@ export function Ingestion() {
       <DeadLetters />
     </section>
   );
+}
+
+/** Whether `POST /v1/sources/{id}/uploads` accepts files for `s` (the API refuses other kinds and layouts). */
+function takesUploads(s: Source): boolean {
+  return s.kind === "s3" && s.layout === "files";
 }
 
 /** Upload a billing file into the chosen source (`POST /v1/sources/{id}/uploads`, sources:write). */

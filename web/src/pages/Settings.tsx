@@ -141,6 +141,9 @@ interface Target {
   state_refs: string[];
   api_url: string | null;
   enabled: boolean;
+  /** The tenant's own GitHub App (with the reference to its private key); null: the deployment's App. */
+  app_id: number | null;
+  app_key_ref: string | null;
 }
 
 function Targets() {
@@ -181,7 +184,10 @@ function Targets() {
                   id: "auth",
                   header: "Auth",
                   small: true,
-                  cell: (t) => (t.app_installation_id !== null ? `App installation ${t.app_installation_id}` : t.token_ref),
+                  cell: (t) =>
+                    t.app_installation_id === null
+                      ? t.token_ref
+                      : `App installation ${t.app_installation_id}` + (t.app_id === null ? "" : ` (App ${t.app_id}, key ${t.app_key_ref})`),
                 },
                 { id: "state", header: "State", small: true, cell: (t) => t.state_refs.join(", ") || "none" },
                 {
@@ -219,7 +225,7 @@ function Targets() {
 function TargetForm() {
   const { tenant } = useTenant();
   const qc = useQueryClient();
-  const [form, setForm] = useState({ id: "", repository: "", base_branch: "main", path: "", auth: "ref", app: "", token_ref: "", state_refs: "", api_url: "" });
+  const [form, setForm] = useState({ id: "", repository: "", base_branch: "main", path: "", auth: "ref", app: "", app_id: "", app_key_ref: "", token_ref: "", state_refs: "", api_url: "" });
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const save = useMutation({
     mutationFn: () =>
@@ -231,6 +237,8 @@ function TargetForm() {
           path: form.path.trim(),
           app_installation_id: form.auth === "app" ? Number(form.app) : null,
           token_ref: form.auth === "ref" ? form.token_ref.trim() : null,
+          app_id: form.auth === "app" && form.app_id.trim() ? Number(form.app_id) : null,
+          app_key_ref: form.auth === "app" && form.app_key_ref.trim() ? form.app_key_ref.trim() : null,
           state_refs: form.state_refs.split(",").map((x) => x.trim()).filter(Boolean),
           api_url: form.api_url.trim() || null,
           enabled: true,
@@ -243,7 +251,10 @@ function TargetForm() {
     e.preventDefault();
     save.mutate();
   };
-  const ready = form.id.trim() && /^[^/\s]+\/[^/\s]+$/.test(form.repository.trim()) && (form.auth === "app" ? /^\d+$/.test(form.app) : form.token_ref.trim());
+  // An App installation uses the tenant's own App (its id and key reference, both) or the deployment's (neither).
+  const ownApp = form.app_id.trim() !== "" || form.app_key_ref.trim() !== "";
+  const appReady = /^\d+$/.test(form.app) && (!ownApp || (/^\d+$/.test(form.app_id.trim()) && /^(env|file):.+/.test(form.app_key_ref.trim())));
+  const ready = form.id.trim() && /^[^/\s]+\/[^/\s]+$/.test(form.repository.trim()) && (form.auth === "app" ? appReady : form.token_ref.trim());
   return (
     <>
       <h3>Add a Terraform target</h3>
@@ -279,10 +290,20 @@ function TargetForm() {
             <input value={form.token_ref} onChange={set("token_ref")} placeholder="env:GITHUB_TOKEN or file:/run/secrets/github" />
           </label>
         ) : (
-          <label>
-            App installation id
-            <input value={form.app} onChange={set("app")} inputMode="numeric" />
-          </label>
+          <>
+            <label>
+              App installation id
+              <input value={form.app} onChange={set("app")} inputMode="numeric" />
+            </label>
+            <label>
+              App id (empty: the deployment&apos;s App)
+              <input value={form.app_id} onChange={set("app_id")} inputMode="numeric" />
+            </label>
+            <label>
+              App private key reference
+              <input value={form.app_key_ref} onChange={set("app_key_ref")} placeholder="env:GITHUB_APP_KEY or file:/run/secrets/app.pem" />
+            </label>
+          </>
         )}
         <label>
           Terraform state (comma-separated)

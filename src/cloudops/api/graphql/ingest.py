@@ -101,6 +101,9 @@ async def _files_by_source(ctx: GqlContext, keys: list[str]) -> list[list[Ledger
 class Source:
     id: strawberry.ID
     provider: str
+    kind: str = strawberry.field(
+        description="Where the objects live: s3, azure-blob, gcs, bigquery, oci-object-storage, alibaba-oss."
+    )
     bucket: str
     prefix: str
     layout: str
@@ -131,6 +134,7 @@ def _source(s: SourceRecord) -> Source:
     return Source(
         id=strawberry.ID(s.id),
         provider=s.provider,
+        kind=s.kind,
         bucket=s.bucket,
         prefix=s.prefix,
         layout=s.layout,

@@ -73,6 +73,9 @@ class SourceOut(_Out):
     endpoint_url: str | None = None
     region: str | None = None
     external_id: str | None = None
+    kind: str = Field(
+        description="Where the objects live: s3, azure-blob, gcs, bigquery, oci-object-storage, alibaba-oss."
+    )
 
 
 class SourcePage(BaseModel):

@@ -3,8 +3,11 @@
 Thin over :mod:`cloudops.service.targets`: list (``recommendations:read``), create or replace
 by id and remove (``recommendations:write``; audited as ``target.set`` / ``target.removed``).
 Every route acts for the token's tenant only; a target of another tenant is a 404. A target
-holds a token *reference* (``env:NAME`` / ``file:/path``), never a token. Errors are
-problem+json (400 invalid, 404 unknown, 409 the repository and path are another target's).
+authenticates as a GitHub App installation (``app_installation_id``; with ``app_id`` and
+``app_key_ref`` for the tenant's own App, without them the deployment's App) or with a token.
+It holds *references* (``env:NAME`` / ``file:/path``) to the token and the App's private key,
+never the secrets, so nothing here can return one. Errors are problem+json (400 invalid,
+404 unknown, 409 the repository and path are another target's).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ router = APIRouter(tags=["targets"])
 Reader = Annotated[Caller, Depends(authorized("recommendations:read"))]
 Writer = Annotated[Caller, Depends(authorized("recommendations:write"))]
 TargetId = Annotated[str, Path(description="Target id: [a-z0-9][a-z0-9_.-]{0,63}.")]
+SECRET_REF = r"^(env|file):.+"
+"""A reference checked here, before the service: a 422 names the field but never repeats the value
+(which may be a pasted token or key)."""
 
 
 class TargetOut(BaseModel):
@@ -40,6 +46,10 @@ class TargetOut(BaseModel):
     state_refs: list[str]
     api_url: str | None
     enabled: bool
+    app_id: int | None = Field(description="The tenant's own GitHub App; null: the deployment's App (if any).")
+    app_key_ref: str | None = Field(
+        description="env:NAME or file:/path of the App's PEM private key (a reference, never the key)"
+    )
 
 
 class TargetPage(BaseModel):
@@ -48,17 +58,26 @@ class TargetPage(BaseModel):
 
 
 class TargetIn(BaseModel):
-    """A target's whole definition (PUT replaces it). Needs ``app_installation_id`` or ``token_ref``."""
+    """A target's whole definition (PUT replaces it). Needs ``app_installation_id`` or ``token_ref``;
+    ``app_id`` and ``app_key_ref`` go together, with an ``app_installation_id``."""
 
     model_config = ConfigDict(extra="forbid")
     repository: str = Field(description="owner/name")
     base_branch: str = "main"
     path: str = ""
     app_installation_id: int | None = None
-    token_ref: str | None = Field(None, description="env:NAME or file:/path (a reference, never the token)")
+    token_ref: str | None = Field(
+        None, pattern=SECRET_REF, description="env:NAME or file:/path (a reference, never the token)"
+    )
     state_refs: list[str] = Field(default_factory=list)
     api_url: str | None = None
     enabled: bool = True
+    app_id: int | None = Field(None, gt=0, description="The tenant's own GitHub App (with app_key_ref).")
+    app_key_ref: str | None = Field(
+        None,
+        pattern=SECRET_REF,
+        description="env:NAME or file:/path of the App's PEM private key (a reference, never the key)",
+    )
 
 
 @router.get("/v1/targets", response_model=TargetPage, summary="The tenant's Terraform targets")

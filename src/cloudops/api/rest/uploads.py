@@ -4,7 +4,8 @@ Thin over :mod:`cloudops.service.uploads` (scope ``sources:write``; audited ``fi
 The request body is the file itself (any content type; the format is detected from its bytes
 by the parse worker, never from the name), the object name is the ``name`` query parameter.
 The body is spooled to a temporary file under ``app.work_dir`` (never held in memory) and
-refused with 413 beyond the API's upload limit (``create_api(upload_max_bytes=...)``).
+refused with 413 beyond the API's upload limit (``api.upload_max_bytes``, or
+``create_api(upload_max_bytes=...)``).
 The answer names the file id the live events (``/graphql/live``) and ``/v1/files`` use.
 """
 
@@ -22,12 +23,10 @@ from cloudops.api.state import authorized, state_of
 from cloudops.service import uploads
 from cloudops.service.context import Caller, ServiceError
 
-__all__ = ["DEFAULT_MAX_BYTES", "UploadOut", "router"]
+__all__ = ["UploadOut", "router"]
 
 router = APIRouter(tags=["ingest"])
 Writer = Annotated[Caller, Depends(authorized("sources:write"))]
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-"""Largest upload ``create_api`` accepts unless told otherwise (a billing month of a large account)."""
 
 
 class TooLarge(ServiceError):
@@ -82,7 +81,7 @@ async def upload(
 ) -> UploadOut:
     uploads.check_name(name)
     state = state_of(request)
-    limit = int(state.extras.get("upload_max_bytes", DEFAULT_MAX_BYTES))
+    limit = int(state.extras.get("upload_max_bytes", state.settings.api.upload_max_bytes))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"the file is larger than this API accepts ({limit} bytes)")
