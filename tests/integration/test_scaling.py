@@ -11,7 +11,8 @@ from benchmarks.scaling import Plan, run
 
 # Workers join and leave the consumer groups while files are in flight. The test broker (noida-db)
 # lacks a Kafka coordinator's member removals, so the run stands in for them (MemberExpiry, counted);
-# docs/scaling.md says what it does and why. Small on purpose: at most 2 + 2 worker processes, so it
+# docs/scaling.md says what it does and why. Small on purpose: at most 2 parse + 2 load workers (and one
+# schedule worker, which takes over files cut off by scale-downs while parse is at 0), so it
 # fits a loaded 2-core CI machine. CLOUDOPS_TEST_SKIP_BROKER_CHURN=1 leaves it out with the other
 # broker-churn scenarios.
 pytestmark = [

@@ -1,22 +1,24 @@
-"""The web UI end to end in a real browser: ``cloudops api`` (uvicorn, real PostgreSQL, Redis and
-chdb, the two-tenant world of tests/support/api.py) serving web/dist, driven by playwright-core
-and Debian's chromium (web/e2e/run.mjs).
+"""The web UI end to end in a real browser, against the demo stack (:func:`cloudops.demo.demo_stack`).
 
-Apollo Gateway (gateway/, Node 20) runs in front of the API's subgraphs and the API passes
-``POST /graphql`` to it: every GraphQL request of the browser goes to that one endpoint.
+The demo's whole pipeline runs here: noida-db, moto (S3 + SQS), PostgreSQL, Redis, chdb, the
+local forge, every agent (bridge, schedule, parse, load, recommend, propose), ``cloudops api``
+serving web/dist and Apollo Gateway in front of its subgraphs (every GraphQL request of the
+browser goes through it). playwright-core drives Debian's chromium (web/e2e/run.mjs).
 
-The browser signs in with a token, reads the overview, explores cost by service over the last
-30 days and exports the CSV (compared here with the API's own CSV for the same question),
-opens a recommendation and its pull request, dismisses another (checked here through the API),
-uploads a billing file into the tenant's source (stored in moto's S3 and announced on the
-broker's ``billing-files``, checked here) and watches its live progress reach ``reconciled``,
-adds a Terraform target, and is refused once the token it signed in with is revoked.
-Screenshots of every page (desktop and narrow) go to docs/ui/.
+The browser signs in with the token of the demo tenant ``globex``, reads the overview, explores
+cost by service and exports the CSV twice: over "All time" (compared here with the cost table the
+demo prints and its total, :attr:`DemoTenant.billed_total`) and over "Last 30 days" (compared
+with the API's CSV for the same question). The UI anchors its ranges at the latest day with
+data, so "Last 30 days" is November 2023 here: it cannot hold the September and October 2023
+samples, hence "All time" for the demo's totals. It opens a recommendation the propose agent
+turned into a pull request on the local forge and follows its link, dismisses another, uploads
+the public CUR sample (November 2023) into globex's S3 source and watches its live progress
+reach ``reconciled`` as the real parse and load workers take it, adds a Terraform target, and
+is refused once the token it signed in with is revoked. Screenshots of every page (desktop and
+narrow) go to docs/ui/; every page is checked with axe-core and for console errors.
 
-No parse or load worker runs in this world (chdb lives in this process, the agents are the
-demo stack's): once the upload is announced, the test plays the workers' part for the live
-events, publishing the uploaded file's ledger transitions and load receipt to the tenant's
-event stream as the agents publish them.
+The expected API answers are read before the browser starts: the upload changes the tenant's
+costs, and the browser asks its questions before it uploads.
 """
 
 from __future__ import annotations
@@ -27,47 +29,36 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import threading
-import time
-from collections.abc import Iterator
+from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
-import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from tests.support.api import World, make_world
+from rich.console import Console
 
-from cloudops.api.app import create_api
-from cloudops.api.web import web_dir
-from cloudops.embedded.broker import EmbeddedBroker
-from cloudops.embedded.net import free_port
-from cloudops.embedded.objectstore import EmbeddedObjectStore
+from cloudops.demo import BUCKET, FORGE_TOKEN, DemoStack, demo_stack, sample_files, wait_for_receipts
 from cloudops.schemas.events import BillingFile
-from cloudops.settings import AwsSettings
+from cloudops.sinks.clickhouse.client import close_all
 from cloudops.sinks.postgres.audit_trail import read_trail
-from cloudops.sinks.postgres.recommendations import RecommendationStore
-from cloudops.sinks.redis import publish_loaded
-from cloudops.sinks.redis.events import publish_event
 from cloudops.sources.objects import s3_client
 from cloudops.topics.codec import decode_record
 from cloudops.topics.specs import BILLING_FILES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-GATEWAY = ROOT / "gateway"
-UPLOAD = ROOT / "tests" / "fixtures" / "aws" / "cur_synthetic.csv"
 SHOTS = ROOT / "docs" / "ui"
 CHROMIUM = os.environ.get("CLOUDOPS_CHROMIUM", "/usr/bin/chromium")
-PR_URL = "https://github.com/acme/infra/pull/42"
-LEDGER = ("seen", "parsing", "parsed", "loading", "loaded", "reconciled")
+TENANT = "globex"
+# The public CUR sample (November 2023): acme has it, globex not yet; it is what the browser uploads.
+UPLOAD = next(p for p in sample_files() if p.name == "aws-cur-2023-11.csv")
+CENT = Decimal("0.000001")
 
 
 def _prerequisites() -> str:
@@ -80,69 +71,7 @@ def _prerequisites() -> str:
         pytest.fail("web/dist is missing: run `make web`")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make services` (apt-get install chromium)")
-    if not (GATEWAY / "node_modules" / "@apollo" / "gateway").exists():
-        pytest.fail("gateway/node_modules is missing: run `make gateway` (npm ci in gateway/)")
     return node
-
-
-@pytest.fixture
-async def world(
-    tmp_path: Path,
-    chdb_dsn: str,
-    postgres_db: str,
-    redis_url: str,
-    unique: str,
-    broker: EmbeddedBroker,
-    object_store: EmbeddedObjectStore,
-) -> World:
-    w = await make_world(tmp_path, chdb_dsn, postgres_db, redis_url, unique)
-    # The dead-letter pages read the broker's DLQ topics, uploads are announced on it; tenant A's
-    # source "main" (s3://bills-<a>/cur/) lives in moto.
-    w.settings = w.settings.model_copy(
-        update={
-            "kafka": w.settings.kafka.model_copy(update={"bootstrap_servers": broker.bootstrap_servers}),
-            "aws": AwsSettings(**object_store.settings()),
-        }
-    )
-    async with s3_client(w.settings.aws) as s3:
-        await s3.create_bucket(Bucket=f"bills-{w.a}")
-    store = RecommendationStore(postgres_db, w.a)
-    top = store.list(None, limit=100)[0]  # largest savings first: the row the browser opens first
-    store.set_state(top.fingerprint, "pr_open", pr_number=42, pr_url=PR_URL, branch="cloudops/ebs-gp3")
-    return w
-
-
-@pytest.fixture
-def api_url(world: World, tmp_path: Path) -> Iterator[str]:
-    """``cloudops api``'s app on uvicorn at 127.0.0.1 (in a thread: chdb lives in this process),
-    with Apollo Gateway (``gateway/server.mjs``) over its subgraphs behind ``POST /graphql``."""
-    node = _prerequisites()
-    assert web_dir(world.settings) == WEB / "dist"
-    port, gw_port = free_port("127.0.0.1"), free_port("127.0.0.1")
-    app = create_api(world.settings, gateway_url=f"http://127.0.0.1:{gw_port}/")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    log_path = tmp_path / "gateway.log"
-    env = {**os.environ, "CLOUDOPS_API_URL": f"http://127.0.0.1:{port}", "PORT": str(gw_port)}
-    with log_path.open("w") as log:
-        gateway = subprocess.Popen([node, "server.mjs"], cwd=GATEWAY, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while "gateway ready" not in log_path.read_text():
-            assert gateway.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        gateway.terminate()
-        gateway.wait(20)
-        server.should_exit = True
-        thread.join(20)
 
 
 async def _announced(bootstrap: str) -> list[BillingFile]:
@@ -154,131 +83,159 @@ async def _announced(bootstrap: str) -> list[BillingFile]:
         tps = [TopicPartition(BILLING_FILES.name, p) for p in sorted(parts)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        batch = await consumer.getmany(*tps, timeout_ms=5000)
-        return [decode_record(BillingFile, r.value) for records in batch.values() for r in records]
+        out: list[BillingFile] = []
+        while batch := await consumer.getmany(*tps, timeout_ms=3000):
+            out += [decode_record(BillingFile, r.value) for records in batch.values() for r in records]
+        return out
     finally:
         await consumer.stop()
 
 
-async def _stored(aws: AwsSettings, bucket: str, key: str) -> bytes:
-    async with s3_client(aws) as s3:
-        got = await s3.get_object(Bucket=bucket, Key=key)
+async def _stored(stack: DemoStack, key: str) -> bytes:
+    async with s3_client(stack.settings.aws) as s3:
+        got = await s3.get_object(Bucket=BUCKET, Key=key)
         async with got["Body"] as body:
             data: bytes = await body.read()
             return data
 
 
-def _publish_progress(redis_url: str, tenant: str, ready: Path, stop: threading.Event) -> None:
-    """Once the browser has uploaded a file (its id in ``ready``), publish that file's ledger
-    transitions and load receipt, as the parse and load agents would."""
-    while not ready.exists() or not ready.read_text().strip():
-        if stop.wait(0.2):
-            return
-    file_id = ready.read_text().strip()
-    rows = len(list(csv.reader(io.StringIO(UPLOAD.read_text())))) - 1  # the uploaded file's rows: all land
-
-    async def go() -> None:
-        client = aioredis.Redis.from_url(redis_url)
-        try:
-            for n, state in enumerate(LEDGER):
-                counts = {"rows_in": rows, "rows_landed": rows, "rows_rejected": 0} if n >= 4 else {}
-                if state == "loaded":  # the load's receipt, as the load agent writes it (data version + 1)
-                    await publish_loaded(client, tenant, file_id, counts)
-                else:
-                    await publish_event(client, tenant, "file", {"file_id": file_id, "state": state, **counts})
-                await asyncio.sleep(0.3)
-        finally:
-            await client.aclose()
-
-    asyncio.run(go())
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_web_ui_end_to_end(world: World, api_url: str, redis_url: str, tmp_path: Path) -> None:
-    node = _prerequisites()
-    token = world.tokens["a"]
-    headers = world.headers("a")
-    # The UI and its client-side routes are served by the API; the API is unchanged around them.
-    assert '<div id="root">' in httpx.get(f"{api_url}/explorer").text
-    assert httpx.get(f"{api_url}/v1/nothing-here", headers=headers).status_code == 404
-
-    ready = tmp_path / "ready-live"
-    stop = threading.Event()
-    publisher = threading.Thread(target=_publish_progress, args=(redis_url, world.a, ready, stop), daemon=True)
-    publisher.start()
-    env = {**os.environ, "BASE_URL": api_url, "TOKEN": token, "WORK_DIR": str(tmp_path), "SHOTS_DIR": str(SHOTS)}
-    env.update(CHROMIUM=CHROMIUM, UPLOAD_FILE=str(UPLOAD))
-    try:
-        done = subprocess.run(
-            [node, "e2e/run.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=300, check=False
-        )
-    finally:
-        stop.set()
-        publisher.join(10)
-    result = json.loads((tmp_path / "result.json").read_text())
-    assert done.returncode == 0, done.stdout + done.stderr + json.dumps(result, indent=1)
-    assert world.a in result["tenant"]
-
-    # The range the UI calls "last 30 days" ends at the latest day with data.
-    days = httpx.get(f"{api_url}/v1/costs", params={"granularity": "day"}, headers=headers).json()["rows"]
+async def _expected(http: httpx.AsyncClient) -> dict[str, Any]:
+    """The API's answers to the browser's questions, before the browser uploads anything."""
+    days = (await http.get("/v1/costs", params={"granularity": "day"})).json()["rows"]
     latest = max(date.fromisoformat(r["Period"][:10]) for r in days)
     end, start = latest + timedelta(days=1), latest + timedelta(days=1 - 30)
-
-    # The overview's month to date is the API's total for the latest month up to its latest day.
-    mtd = httpx.get(
-        f"{api_url}/v1/costs",
-        params={"from": latest.replace(day=1).isoformat(), "to": end.isoformat(), "by": "BillingCurrency"},
-        headers=headers,
+    mtd = (
+        await http.get(
+            "/v1/costs",
+            params={"from": latest.replace(day=1).isoformat(), "to": end.isoformat(), "by": "BillingCurrency"},
+        )
     ).json()["rows"]
-    assert [r["BillingCurrency"] for r in mtd] == ["USD"]
-    assert result["mtd"] == f"${Decimal(mtd[0]['BilledCost']):,.2f}"
+    question = {"by": "ServiceName", "metric": "BilledCost", "granularity": "total", "format": "csv"}
+    last30 = await http.get("/v1/costs", params={**question, "from": start.isoformat(), "to": end.isoformat()})
+    every = await http.get("/v1/costs", params=question)
+    return {
+        "latest": latest,
+        "range30": (start.isoformat(), end.isoformat()),
+        "mtd": mtd,
+        "last30": last30.text,
+        "all": every.text,
+    }
 
-    # The exported CSV is the API's CSV answer to the same question.
-    expected = httpx.get(
-        f"{api_url}/v1/costs",
-        params={
-            "by": "ServiceName",
-            "metric": "BilledCost",
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "granularity": "total",
-            "format": "csv",
-        },
-        headers=headers,
-    ).text
-    exported = Path(result["csvPath"]).read_text()
-    assert list(csv.DictReader(io.StringIO(exported))) == list(csv.DictReader(io.StringIO(expected)))
-    assert result["explorerRows"] > 0
-    shared = parse_qs(urlsplit(result["shareUrl"]).query)
-    assert (json.loads(shared["by"][0]), shared["range"], shared["gran"]) == (["ServiceName"], ["30d"], ["total"])
-    assert token not in json.dumps(result["urls"])
 
-    # The recommendation opened first carries its PR; the one dismissed is dismissed.
-    assert result["prHref"] == PR_URL
-    dismissed = httpx.get(f"{api_url}/v1/recommendations/{result['dismissed']}", headers=headers).json()
-    assert (dismissed["state"], dismissed["reason"]) == ("dismissed", "e2e: the volume is being retired")
-
-    # Every GraphQL request went to /graphql and through the gateway.
-    assert result["graphql"], "the UI asked no GraphQL question"
-    assert all(g.startswith("/graphql gateway 200") for g in result["graphql"]), result["graphql"]
-
-    # The upload: stored in the source's bucket under its prefix, byte for byte, audited, announced
-    # once on billing-files (the event the parse worker takes), and watched to reconciled.
-    uploaded = result["uploaded"]
-    assert asyncio.run(_stored(world.settings.aws, f"bills-{world.a}", f"cur/{UPLOAD.name}")) == UPLOAD.read_bytes()
-    events = asyncio.run(_announced(world.settings.kafka.bootstrap_servers))
-    assert [(e.file_id, e.source_id, e.key) for e in events] == [(uploaded, "main", f"cur/{UPLOAD.name}")]
-    trail = read_trail(world.settings.postgres.dsn or "", world.a, action="file.uploaded")
-    assert [t.after and t.after["file_id"] for t in trail] == [uploaded]
-    assert "reconciled" in result["live"]
-    target = httpx.get(f"{api_url}/v1/targets/e2e-infra", headers=headers).json()
-    assert (target["repository"], target["path"], target["token_ref"]) == (
-        "acme/e2e-infra",
-        "envs/prod",
-        "env:E2E_GITHUB_TOKEN",
+async def _run_browser(node: str, stack: DemoStack, token: str, work: Path) -> tuple[int, str]:
+    """web/e2e/run.mjs as a child process; the demo's agents keep running on this event loop."""
+    assert stack.web_url is not None
+    env = {**os.environ, "BASE_URL": stack.api_url, "TOKEN": token, "WORK_DIR": str(work), "SHOTS_DIR": str(SHOTS)}
+    env.update(CHROMIUM=CHROMIUM, UPLOAD_FILE=str(UPLOAD), TARGET_REPOSITORY=f"{TENANT}/e2e-infra")
+    proc = await asyncio.create_subprocess_exec(
+        node, "e2e/run.mjs", cwd=WEB, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    assert result["versionAfter"] == result["versionBefore"] + 1
-    assert "not valid" in result["refused"]
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 600)
+    except TimeoutError:
+        proc.kill()
+        out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def test_web_ui_end_to_end_on_the_demo_stack(tmp_path: Path) -> None:
+    node = _prerequisites()
+    close_all()  # the demo stack opens its own chdb path (one chdb session per process)
+    async with demo_stack(tmp_path / "demo", console=Console(quiet=True)) as stack:
+        assert stack.ok, "the demo's files did not all reconcile"
+        assert stack.web_url is not None, "web UI not built (make web)"
+        assert stack.gateway_url is not None, f"the demo runs without Apollo Gateway: {stack.skipped}"
+        tenant = stack.tenants[TENANT]
+        headers = {"Authorization": f"Bearer {tenant.token}"}
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=60) as http:
+            # The UI and its client-side routes are served by the API; the API is unchanged around them.
+            assert '<div id="root">' in (await http.get("/explorer")).text
+            assert (await http.get("/v1/nothing-here")).status_code == 404
+            expected = await _expected(http)
+
+            code, output = await _run_browser(node, stack, tenant.token, tmp_path)
+            result = json.loads((tmp_path / "result.json").read_text())
+            assert code == 0, output + json.dumps(result, indent=1)
+            assert TENANT in result["tenant"]
+
+            # The overview's month to date is the API's total for the latest month (November 2023).
+            assert [r["BillingCurrency"] for r in expected["mtd"]] == ["USD"]
+            assert result["mtd"] == f"${Decimal(expected['mtd'][0]['BilledCost']):,.2f}"
+            assert expected["latest"].isoformat() in result["asof"]
+
+            # "All time", cost by service: the demo's printed cost table (per service) and its total.
+            every = _csv_rows(Path(result["csvAllPath"]).read_text())
+            assert every == _csv_rows(expected["all"])
+            assert result["csvAllName"].endswith("-all-all.csv")
+            printed: dict[str, Decimal] = defaultdict(Decimal)
+            for row in tenant.costs:
+                printed[str(row["ServiceName"])] += Decimal(row["BilledCost"])
+            exported = {r["ServiceName"]: Decimal(r["BilledCost"]) for r in every}
+            assert {k: v.quantize(CENT) for k, v in exported.items()} == {
+                k: v.quantize(CENT) for k, v in printed.items()
+            }
+            assert sum(exported.values()).quantize(CENT) == tenant.billed_total.quantize(CENT)
+
+            # "Last 30 days" (anchored at the latest data): the exported CSV is the API's CSV answer.
+            start, end = expected["range30"]
+            assert result["csvName"].endswith(f"-{start}-{end}.csv")
+            assert _csv_rows(Path(result["csvPath"]).read_text()) == _csv_rows(expected["last30"])
+            assert result["explorerRows"] > 0
+            shared = parse_qs(urlsplit(result["shareUrl"]).query)
+            assert (json.loads(shared["by"][0]), shared["range"], shared["gran"]) == (
+                ["ServiceName"],
+                ["30d"],
+                ["total"],
+            )
+            assert tenant.token not in json.dumps(result["urls"])
+
+            # The recommendation opened carries the pull request the propose agent opened on the forge.
+            numbers = {pr.number for pr in tenant.pull_requests}
+            pr_href = result["prHref"]
+            assert pr_href.startswith(f"{stack.forge_url}/{tenant.repository}/pull/"), pr_href
+            assert int(pr_href.rsplit("/", 1)[1]) in numbers
+            opened = (await http.get(f"/v1/recommendations/{result['opened']}")).json()
+            assert (opened["state"], opened["pr_url"]) == ("pr_open", pr_href)
+            forge = {"Authorization": f"token {FORGE_TOKEN}"}
+            number = int(pr_href.rsplit("/", 1)[1])
+            pull = (await http.get(f"{stack.forge_url}/repos/{tenant.repository}/pulls/{number}", headers=forge)).json()
+            assert (pull["state"], pull["head"]["ref"], pull["html_url"]) == ("open", opened["branch"], pr_href)
+            dismissed = (await http.get(f"/v1/recommendations/{result['dismissed']}")).json()
+            assert (dismissed["state"], dismissed["reason"]) == ("dismissed", "e2e: the volume is being retired")
+
+            # Every GraphQL request went to /graphql and through the gateway.
+            assert result["graphql"], "the UI asked no GraphQL question"
+            assert all(g.startswith("/graphql gateway 200") for g in result["graphql"]), result["graphql"]
+
+            # The upload: stored under the source's prefix byte for byte, audited, announced on
+            # billing-files (by the upload and by the bucket's notification: one file id), loaded and
+            # reconciled by the real workers, and watched live to reconciled in the browser.
+            uploaded = result["uploaded"]
+            key = f"{TENANT}/{UPLOAD.name}"
+            assert await _stored(stack, key) == UPLOAD.read_bytes()
+            events = [e for e in await _announced(stack.settings.kafka.bootstrap_servers) if e.key == key]
+            assert {(e.file_id, e.source_id, e.tenant) for e in events} == {(uploaded, "aws-cur", TENANT)}
+            assert "manual" in {e.trigger for e in events}
+            trail = read_trail(stack.settings.postgres.dsn or "", TENANT, action="file.uploaded")
+            assert [t.after and t.after["file_id"] for t in trail] == [uploaded]
+            url = f"s3://{BUCKET}/{key}"
+            receipts = await wait_for_receipts(stack.settings.kafka.bootstrap_servers, {(TENANT, url)}, timeout=60)
+            receipt = receipts[(TENANT, url)]
+            assert (receipt.file_id, receipt.reconciled) == (uploaded, True)
+            assert "reconciled" in result["live"]
+            assert result["versionAfter"] > result["versionBefore"]
+
+            target = (await http.get("/v1/targets/e2e-infra")).json()
+            assert (target["repository"], target["path"], target["token_ref"]) == (
+                "globex/e2e-infra",
+                "envs/prod",
+                "env:E2E_GITHUB_TOKEN",
+            )
+            assert "not valid" in result["refused"]
     for page in ("signin", "overview", "explorer", "recommendations", "ingestion", "settings"):
         assert (SHOTS / f"{page}-desktop.png").stat().st_size > 5000
-    for page in ("signin", "overview", "explorer", "recommendations", "ingestion", "settings"):
         assert (SHOTS / f"{page}-narrow.png").stat().st_size > 5000

@@ -1,14 +1,16 @@
 // End-to-end run of the web UI in a real browser: playwright-core driving Debian's chromium
-// against a running `cloudops api` (started by tests/integration/test_web_e2e.py).
+// against a running `cloudops api` with its workers (the demo stack, started by
+// tests/integration/test_web_e2e.py).
 //
-// env: BASE_URL, TOKEN (every tenant scope), WORK_DIR (handshake + result.json + downloads),
+// env: BASE_URL, TOKEN (every tenant scope), WORK_DIR (result.json + downloads),
 //      SHOTS_DIR (screenshots: <page>-desktop.png, <page>-narrow.png), CHROMIUM (default /usr/bin/chromium),
-//      UPLOAD_FILE (a billing file to upload on the Ingestion page)
-// It signs in, reads the overview, explores cost by service for the last 30 days and exports
-// the CSV, opens a recommendation and its PR link, dismisses another, uploads UPLOAD_FILE and
-// watches its live progress to `reconciled` (WORK_DIR/ready-live then holds the uploaded file's
-// id, for whoever drives the pipeline), adds a Terraform target, creates a token, signs in with
-// it, revokes it and is sent back to sign-in and refused. Every GraphQL request goes to /graphql
+//      UPLOAD_FILE (a billing file to upload on the Ingestion page),
+//      TARGET_REPOSITORY (owner/name of the Terraform target added on the Settings page)
+// It signs in, reads the overview, explores cost by service over all time and over the last 30
+// days and exports the CSV of each, opens a recommendation that has a pull request and reads its
+// PR link, dismisses another, uploads UPLOAD_FILE and watches its live progress to `reconciled`
+// (the pipeline's workers take it), adds a Terraform target, creates a token, signs in with it,
+// revokes it and is sent back to sign-in and refused. Every GraphQL request goes to /graphql
 // (result.graphql: who served each, from X-GraphQL-Served-By).
 // Each page is checked with axe-core (no serious or critical violations) and for console errors.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,6 +21,7 @@ import { chromium } from "playwright-core";
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const { BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR, UPLOAD_FILE } = process.env;
+const TARGET_REPOSITORY = process.env.TARGET_REPOSITORY ?? "acme/e2e-infra";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 if (!BASE_URL || !TOKEN || !WORK_DIR || !SHOTS_DIR || !UPLOAD_FILE) throw new Error("set BASE_URL, TOKEN, WORK_DIR, SHOTS_DIR and UPLOAD_FILE");
 mkdirSync(SHOTS_DIR, { recursive: true });
@@ -113,17 +116,27 @@ try {
   await shot("overview");
   await axe("overview");
 
-  // --- explorer: cost by service, last 30 days, total; CSV; shareable URL; explain ---
+  // --- explorer: cost by service, total, over all time then the last 30 days; CSVs; shareable URL; explain ---
+  // The export asks the API for the CSV of the question on screen; its file name carries the range.
+  const exportCsv = async (file) => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    const to = path.join(WORK_DIR, file);
+    await download.saveAs(to);
+    return [to, download.suggestedFilename()];
+  };
   await nav("Explorer");
   await page.getByLabel("Granularity").selectOption("total");
-  await page.getByLabel("Range").selectOption("30d");
   await page.getByRole("combobox", { name: /^Group by/ }).selectOption("ServiceName");
-  await page.waitForURL(/gran=total/);
+  await page.getByLabel("Range").selectOption("all");
+  await page.waitForURL((u) => u.searchParams.get("gran") === "total" && u.searchParams.get("range") === "all");
+  await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr").first().waitFor({ timeout: 30_000 });
+  [result.csvAllPath, result.csvAllName] = await exportCsv("explorer-all.csv");
+  await page.getByLabel("Range").selectOption("30d");
+  await page.waitForURL((u) => u.searchParams.get("range") === "30d");
+  await page.getByText(/Range ends at the latest data/).waitFor({ timeout: 30_000 });
   await page.getByRole("table", { name: "Cost rows" }).locator("tbody tr").first().waitFor({ timeout: 30_000 });
   result.explorerRange = (await page.locator(".asof").first().innerText()).trim();
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
-  result.csvPath = path.join(WORK_DIR, "explorer.csv");
-  await download.saveAs(result.csvPath);
+  [result.csvPath, result.csvName] = await exportCsv("explorer.csv");
   await page.getByRole("button", { name: "Explain the plan" }).click();
   await page.locator("details.plan").waitFor();
   result.plan = (await page.locator("details.plan summary").innerText()).trim();
@@ -145,11 +158,14 @@ try {
   await shot("explorer");
   await axe("explorer");
 
-  // --- recommendations: open the first (it has a PR), dismiss the second ---
+  // --- recommendations: open one that has a PR, dismiss another ---
   await nav("Recommendations");
   const recRows = page.getByRole("table", { name: "Recommendations" }).locator("tbody tr[data-index]");
   await recRows.first().waitFor({ timeout: 30_000 });
-  await recRows.first().click();
+  const [withPr, shown] = await recRows.evaluateAll((rows) => [rows.findIndex((r) => r.querySelector(".badge.pr_open")), rows.length]);
+  if (withPr < 0) throw new Error(`none of the ${shown} recommendations shown has a pull request`);
+  if (shown < 2) throw new Error("one recommendation only: none left to dismiss");
+  await recRows.nth(withPr).click();
   const detail = page.getByTestId("recommendation-detail");
   await detail.waitFor();
   result.prHref = await detail.getByTestId("pr-link").getAttribute("href");
@@ -158,7 +174,7 @@ try {
   step(`recommendation ${result.opened}: PR ${result.prHref}`);
   await shot("recommendations");
   await axe("recommendations");
-  await recRows.nth(1).focus();
+  await recRows.nth(withPr === 0 ? 1 : 0).focus();
   await page.keyboard.press("Enter");
   await page.waitForURL((u) => u.searchParams.get("open") !== result.opened);
   result.dismissed = new URL(page.url()).searchParams.get("open");
@@ -181,8 +197,7 @@ try {
   const watched = page.getByTestId("live-files").locator(`[data-file-id="${result.uploaded}"]`);
   await watched.locator(".badge.uploaded").waitFor({ timeout: 10_000 }).catch(() => {}); // a fast pipeline may be past it
   step(`uploaded: ${result.uploadText}`);
-  writeFileSync(path.join(WORK_DIR, "ready-live"), result.uploaded);
-  await watched.locator(".badge.reconciled").waitFor({ timeout: 120_000 });
+  await watched.locator(".badge.reconciled").waitFor({ timeout: 180_000 });
   result.live = (await watched.innerText()).trim();
   step(`live: ${result.live}`);
   await shot("ingestion");
@@ -192,7 +207,11 @@ try {
   // so the Explorer asks again (a cached answer would be served for 30 s otherwise).
   await nav("Explorer");
   await page.getByLabel("Granularity").selectOption("total"); // the question asked before: same cache key
-  await page.getByText(new RegExp(`data version ${result.versionBefore + 1}\\b`)).waitFor({ timeout: 30_000 });
+  await page.waitForFunction(
+    (before) => Number(/data version (\d+)/.exec(document.body.innerText)?.[1]) > before,
+    result.versionBefore,
+    { timeout: 30_000 },
+  );
   result.versionAfter = await versionOf();
   step(`data version ${result.versionBefore} -> ${result.versionAfter} after the receipt`);
 
@@ -201,7 +220,7 @@ try {
   await page.getByRole("table", { name: "API tokens" }).waitFor({ timeout: 30_000 });
   const targetForm = page.getByRole("form", { name: "Add a Terraform target" });
   await targetForm.getByLabel("Target id", { exact: true }).fill("e2e-infra");
-  await targetForm.getByLabel("Repository", { exact: true }).fill("acme/e2e-infra");
+  await targetForm.getByLabel("Repository", { exact: true }).fill(TARGET_REPOSITORY);
   await targetForm.getByLabel("Path in the repository").fill("envs/prod");
   await targetForm.getByRole("textbox", { name: "Token reference" }).fill("env:E2E_GITHUB_TOKEN");
   await targetForm.getByRole("button", { name: "Save target" }).click();
