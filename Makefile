@@ -56,7 +56,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) azurite
 	$(BIN)/pytest tests/unit -q
 
 integration: $(STAMP) services gateway web azurite
@@ -81,7 +81,7 @@ k8s: $(STAMP) ## render k8s/base from the code's roles, topics and settings
 conformance: $(STAMP) ## run every golden fixture's FOCUS output through the official FOCUS 1.2 validator
 	$(BIN)/pytest tests/integration/test_conformance.py -q -m integration
 
-schemas: $(STAMP) ## write the topic JSON Schemas to schemas/
+schemas: $(STAMP) ## write the topic JSON Schemas and the AsyncAPI document to schemas/
 	$(BIN)/cloudops topics schema --out schemas
 
 clean:

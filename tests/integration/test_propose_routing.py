@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from tests.support.tenancy import make_recommendation
 
-from cloudops.ingest.propose import Proposer
 from cloudops.app import create_app
 from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.embedded.forge import LocalForge
+from cloudops.ingest.propose import Proposer
 from cloudops.service import Caller
 from cloudops.service import targets as targets_svc
 from cloudops.service import tenants as tenants_svc

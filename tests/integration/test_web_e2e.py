@@ -9,9 +9,10 @@ The browser signs in with the token of the demo tenant ``globex``, reads the ove
 cost by service and exports the CSV twice: over "All time" (compared here with the cost table the
 demo prints and its total, :attr:`DemoTenant.billed_total`) and over "Last 30 days" (compared
 with the API's CSV for the same question). The UI anchors its ranges at the latest day with
-data, so "Last 30 days" is November 2023 here: it cannot hold the September and October 2023
-samples, hence "All time" for the demo's totals. It opens a recommendation the propose agent
-turned into a pull request on the local forge and follows its link, dismisses another, uploads
+data, 2023-11-01 here (the samples' monthly line items start on the 1st), so "Last 30 days" holds
+the November 2023 line items only, not September's and October's: hence "All time" for the
+demo's totals. It opens a recommendation the propose agent turned into a pull request on the
+local forge (its link is checked here against the forge's API), dismisses another, uploads
 the public CUR sample (November 2023) into globex's S3 source and watches its live progress
 reach ``reconciled`` as the real parse and load workers take it, adds a Terraform target, and
 is refused once the token it signed in with is revoked. Screenshots of every page (desktop and
@@ -24,6 +25,7 @@ costs, and the browser asks its questions before it uploads.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import csv
 import io
 import json
@@ -114,6 +116,19 @@ async def _expected(http: httpx.AsyncClient) -> dict[str, Any]:
             params={"from": latest.replace(day=1).isoformat(), "to": end.isoformat(), "by": "BillingCurrency"},
         )
     ).json()["rows"]
+    by_frequency = (
+        await http.get(
+            "/v1/costs",
+            params={"from": latest.replace(day=1).isoformat(), "to": end.isoformat(), "by": "ChargeFrequency"},
+        )
+    ).json()["rows"]
+    # The overview's stated method: usage-based charges at their run rate over the days elapsed,
+    # recurring and one-time charges (the compute bills' monthly line items) as billed.
+    days_in_month = calendar.monthrange(latest.year, latest.month)[1]
+    forecast = sum(
+        Decimal(r["BilledCost"]) * (Decimal(days_in_month) / latest.day if r["ChargeFrequency"] == "Usage-Based" else 1)
+        for r in by_frequency
+    )
     question = {"by": "ServiceName", "metric": "BilledCost", "granularity": "total", "format": "csv"}
     last30 = await http.get("/v1/costs", params={**question, "from": start.isoformat(), "to": end.isoformat()})
     every = await http.get("/v1/costs", params=question)
@@ -121,6 +136,7 @@ async def _expected(http: httpx.AsyncClient) -> dict[str, Any]:
         "latest": latest,
         "range30": (start.isoformat(), end.isoformat()),
         "mtd": mtd,
+        "forecast": forecast,
         "last30": last30.text,
         "all": every.text,
     }
@@ -166,6 +182,9 @@ async def test_web_ui_end_to_end_on_the_demo_stack(tmp_path: Path) -> None:
             assert [r["BillingCurrency"] for r in expected["mtd"]] == ["USD"]
             assert result["mtd"] == f"${Decimal(expected['mtd'][0]['BilledCost']):,.2f}"
             assert expected["latest"].isoformat() in result["asof"]
+            # The forecast follows its stated method (monthly line items are not multiplied by 30).
+            shown = Decimal(result["forecast"].replace("$", "").replace(",", ""))
+            assert abs(shown - expected["forecast"]) <= Decimal("0.01"), (result["forecast"], expected["forecast"])
 
             # "All time", cost by service: the demo's printed cost table (per service) and its total.
             every = _csv_rows(Path(result["csvAllPath"]).read_text())

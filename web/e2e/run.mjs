@@ -110,6 +110,7 @@ try {
   await mtd.waitFor({ timeout: 30_000 });
   result.mtd = (await mtd.innerText()).trim();
   result.asof = (await page.locator(".asof").first().innerText()).trim();
+  result.forecast = (await page.locator('[data-testid^="forecast-"]').first().innerText()).trim();
   await page.getByRole("table", { name: "Top movers" }).waitFor({ timeout: 30_000 });
   await page.locator(".chart canvas").first().waitFor();
   step(`overview: month to date ${result.mtd} (${result.asof})`);

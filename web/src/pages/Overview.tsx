@@ -24,12 +24,25 @@ function perCurrency(rows: Record<string, unknown>[], metric = "BilledCost"): [s
   return [...out.entries()];
 }
 
+/**
+ * The month's forecast per currency: usage-based charges extrapolated linearly over the month, every
+ * other charge (recurring fees, one-time purchases, tax, credits: billed once for the month, often
+ * dated the 1st) counted as it is, so a bill of monthly line items is not multiplied by the month's length.
+ */
+export function forecast(rows: Record<string, unknown>[], elapsed: number, total: number): [string, number][] {
+  const usage = perCurrency(rows.filter((r) => r.ChargeFrequency === "Usage-Based"));
+  const other = perCurrency(rows.filter((r) => r.ChargeFrequency !== "Usage-Based"));
+  const out = new Map<string, number>(other);
+  for (const [c, v] of usage) out.set(c, (out.get(c) ?? 0) + (v / Math.max(1, elapsed)) * total);
+  return [...out.entries()];
+}
+
 export function Overview() {
   const anchor = useDataEnd();
   const end = anchor.end;
   const latest = anchor.latest;
   const monthStart = latest ? `${latest.slice(0, 7)}-01` : undefined;
-  const mtd = useCosts(end && monthStart ? { metric: ["BilledCost"], by: ["BillingCurrency"], from: monthStart, to: end, granularity: "total" } : null, "overview");
+  const mtd = useCosts(end && monthStart ? { metric: ["BilledCost"], by: ["BillingCurrency", "ChargeFrequency"], from: monthStart, to: end, granularity: "total" } : null, "overview");
   const trend = useCosts(end ? { metric: ["BilledCost"], by: ["ProviderName"], from: addDays(end, -30), to: end, granularity: "day" } : null, "overview");
   const [moverDim, setMoverDim] = useState<string>("ServiceName");
   const [tagKey, setTagKey] = useState("");
@@ -106,13 +119,14 @@ export function Overview() {
         <article className="card" aria-labelledby="fc-h">
           <h2 id="fc-h">Forecast for the month</h2>
           {mtd.data &&
-            perCurrency(mtd.data.rows).map(([c, v]) => (
-              <p key={c} className="big">
-                {formatMoney((v / elapsed) * total, c)}
+            forecast(mtd.data.rows, elapsed, total).map(([c, v]) => (
+              <p key={c} className="big" data-testid={`forecast-${c}`}>
+                {formatMoney(v, c)}
               </p>
             ))}
           <p className="muted small">
-            Method: linear run rate, month to date ÷ {elapsed} days elapsed × {total} days in the month.
+            Method: usage-based charges at their linear run rate (month to date ÷ {elapsed} days elapsed × {total} days in the
+            month); recurring and one-time charges (monthly fees, tax, credits) as billed so far, not extrapolated.
           </p>
         </article>
         <article className="card" aria-labelledby="sav-h">

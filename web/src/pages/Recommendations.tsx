@@ -182,7 +182,8 @@ function Detail({ rec }: { rec: Recommendation }) {
       )}
       <h3>Evidence</h3>
       {d.evidence?.rows?.length ? (
-        <table className="simple" aria-label="Evidence rows">
+        // Wide evidence scrolls sideways: focusable, so the keyboard can scroll it too.
+        <table className="simple" aria-label="Evidence rows" tabIndex={0}>
           <thead>
             <tr>
               {Object.keys(d.evidence.rows[0] ?? {}).map((k) => (

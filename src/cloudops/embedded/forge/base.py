@@ -103,6 +103,8 @@ class _Call:
     query: Mapping[str, str]
     body: Any
     principal: _Principal
+    outbox: list[Any] = field(default_factory=list)
+    """Webhook deliveries the handler queued (:mod:`.hooks`); sent once it has answered and the lock is free."""
 
     @property
     def actor(self) -> str:
@@ -286,6 +288,21 @@ class ForgeBase:
     user: str
     port: int
     _lock: threading.RLock
+    _repos: dict[tuple[str, str], _Repo]
+
+    def _find(self, owner: str, name: str) -> _Repo | None:
+        """The repository ``owner/name`` (loaded on first use), None if the forge has none."""
+        name = name.removesuffix(".git")
+        key = (owner, name)
+        repo = self._repos.get(key)
+        if repo is None:
+            if not (_OWNER_RE.fullmatch(owner) and _REPO_RE.fullmatch(name)):
+                return None
+            candidate = _Repo(self.root, owner, name)
+            if not candidate.git.exists():
+                return None
+            self._repos[key] = repo = candidate
+        return repo
 
     @property
     def base_url(self) -> str:
@@ -323,8 +340,11 @@ class ForgeBase:
 
     def _stats(self, repo: _Repo, record: Json) -> p.PullStats:
         git = repo.git
-        head_sha = git.read_ref(f"refs/heads/{record['head']}") or record["head_sha"]
-        base_sha = git.read_ref(f"refs/heads/{record['base']}") or record["base_sha"]
+        if record.get("merged_at"):  # a merged pull request keeps the head and base it was merged at
+            head_sha, base_sha = record["head_sha"], record["base_sha"]
+        else:
+            head_sha = git.read_ref(f"refs/heads/{record['head']}") or record["head_sha"]
+            base_sha = git.read_ref(f"refs/heads/{record['base']}") or record["base_sha"]
         if record["state"] == "open":
             record["head_sha"], record["base_sha"] = head_sha, base_sha
         merge_base = git.merge_base(base_sha, head_sha) or base_sha
@@ -351,6 +371,7 @@ class ForgeBase:
             simple=simple,
             reviewers=[self._user(login) for login in record.get("requested_reviewers", [])],
             assignees=[self._user(login) for login in record.get("assignees", [])],
+            merged_by=self._user(record["merged_by"]) if record.get("merged_by") else None,
         )
 
     def _commit_ish(self, repo: _Repo, sha: str, *, kind: str) -> str:

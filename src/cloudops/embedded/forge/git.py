@@ -390,6 +390,19 @@ class BareRepository:
         """True if ``head`` merges into ``base`` without conflicts (``merge-tree --write-tree``)."""
         return self.succeeds("merge-tree", "--write-tree", base, head)
 
+    def merge_tree(self, base: str, head: str) -> str | None:
+        """The tree of ``head`` merged into ``base`` (``merge-tree --write-tree``); None on a conflict."""
+        proc = subprocess.run(
+            ["git", f"--git-dir={self.path}", "merge-tree", "--write-tree", "--no-messages", base, head],
+            capture_output=True,
+            env=self._env(),
+        )
+        if proc.returncode == 1:  # conflicts (the tree written holds conflict markers)
+            return None
+        if proc.returncode != 0:
+            raise GitError(f"git merge-tree: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode().splitlines()[0].strip()
+
     def merge_base(self, a: str, b: str) -> str | None:
         out = self.git("merge-base", a, b, check=False).decode().strip()
         return out or None

@@ -301,6 +301,7 @@ def pull_request(
     simple: bool = False,
     reviewers: Sequence[Json] = (),
     assignees: Sequence[Json] = (),
+    merged_by: Json | None = None,
 ) -> Json:
     """A ``pull-request`` (or ``pull-request-simple`` for list answers) from a stored PR record."""
     full_name = repo["full_name"]
@@ -335,8 +336,8 @@ def pull_request(
         "created_at": record["created_at"],
         "updated_at": record["updated_at"],
         "closed_at": record.get("closed_at"),
-        "merged_at": None,
-        "merge_commit_sha": None,
+        "merged_at": record.get("merged_at"),
+        "merge_commit_sha": record.get("merge_commit_sha"),
         "assignee": assignees[0] if assignees else None,
         "assignees": list(assignees),
         "requested_reviewers": list(reviewers),
@@ -371,11 +372,11 @@ def pull_request(
     }
     if not simple:
         body.update(
-            merged=False,
+            merged=bool(record.get("merged_at")),
             mergeable=stats.mergeable if state == "open" else None,
             rebaseable=stats.mergeable if state == "open" else None,
             mergeable_state="clean" if stats.mergeable else "dirty",
-            merged_by=None,
+            merged_by=merged_by,
             comments=int(record.get("comments", 0)),
             review_comments=0,
             maintainer_can_modify=False,

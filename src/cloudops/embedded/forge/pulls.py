@@ -1,28 +1,39 @@
-"""Routes of pull requests: list, create, read, update (close, reopen, retarget), request reviewers."""
+"""Routes of pull requests: list, create, read, update (close, reopen, retarget), merge, request reviewers.
+
+Opening, closing, reopening and merging a pull request queue a ``pull_request`` webhook event
+(:mod:`.hooks`); a merge writes a real merge (or squash) commit onto the base branch.
+"""
 
 from __future__ import annotations
 
 import math
 
+from cloudops.embedded.forge import payloads as p
 from cloudops.embedded.forge.base import (
-    ForgeBase,
     Json,
     Route,
     _Answer,
+    _ApiError,
     _Call,
     _custom,
     _int,
     _invalid,
+    _not_found,
     _now_iso,
     _object,
     _Repo,
     _unprocessable,
 )
+from cloudops.embedded.forge.git import GitIdentity
+from cloudops.embedded.forge.hooks import HookRoutes
 
 __all__ = ["PullRoutes"]
 
+_MERGE_DOC = "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+_WEB_FLOW = GitIdentity("GitHub", "noreply@github.com")  # committer of the commits GitHub writes
 
-class PullRoutes(ForgeBase):
+
+class PullRoutes(HookRoutes):
     """Pull-request handlers."""
 
     def _pull_routes(self) -> list[Route]:
@@ -33,6 +44,8 @@ class PullRoutes(ForgeBase):
             ("POST", r + "/pulls", self._create_pull),
             ("GET", r + r"/pulls/{number:\d+}", self._get_pull),
             ("PATCH", r + r"/pulls/{number:\d+}", self._update_pull),
+            ("GET", r + r"/pulls/{number:\d+}/merge", self._check_merged),
+            ("PUT", r + r"/pulls/{number:\d+}/merge", self._merge_pull),
             ("POST", r + r"/pulls/{number:\d+}/requested_reviewers", self._request_reviewers),
         ]
 
@@ -117,6 +130,7 @@ class PullRoutes(ForgeBase):
         repo.state["pulls"][str(number)] = record
         repo.save()
         payload = self._pull_payload(repo, record)
+        self._emit_pull_request(repo, call, "opened", record)
         return _Answer(201, payload, {"Location": payload["url"]})
 
     def _get_pull(self, repo: _Repo, call: _Call) -> _Answer:
@@ -144,6 +158,8 @@ class PullRoutes(ForgeBase):
             changes["state"] = body["state"]
         new_state = changes.get("state", record["state"])
         if new_state == "open" and record["state"] == "closed":
+            if record.get("merged_at"):
+                raise _custom("PullRequest", "state cannot be changed. The pull request has been merged.")
             if repo.git.read_ref(f"refs/heads/{record['head']}") is None:
                 raise _custom("PullRequest", "state cannot be changed. The head branch was deleted.")
             base = changes.get("base", record["base"])
@@ -165,7 +181,61 @@ class PullRoutes(ForgeBase):
             record.update(changed)
             record["updated_at"] = _now_iso()
             repo.save()
+            if "state" in changed:
+                self._emit_pull_request(repo, call, "closed" if changed["state"] == "closed" else "reopened", record)
         return _Answer(200, self._pull_payload(repo, record))
+
+    def _check_merged(self, repo: _Repo, call: _Call) -> _Answer:
+        """204 if the pull request was merged, 404 if not (GitHub's "check if a pull request has been merged")."""
+        if not repo.pull(call.params["number"]).get("merged_at"):
+            raise _not_found("https://docs.github.com/rest/pulls/pulls#check-if-a-pull-request-has-been-merged")
+        return _Answer(204, None)
+
+    def _merge_pull(self, repo: _Repo, call: _Call) -> _Answer:
+        """Merge the head into the base branch: a merge commit (``merge``) or one commit (``squash``).
+
+        405 "Pull Request is not mergeable" when it is closed or conflicts, 409 when ``sha`` is not
+        the head; ``rebase`` is refused (422): the forge writes no rebased commits."""
+        record = repo.pull(call.params["number"])
+        body = _object(call.body)
+        method = body.get("merge_method", "merge")
+        if method not in ("merge", "squash", "rebase"):
+            raise _invalid("PullRequest", "merge_method")
+        if method == "rebase":
+            raise _unprocessable("Merge method rebase is not supported by the local forge", _MERGE_DOC)
+        for key in ("commit_title", "commit_message", "sha"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise _invalid("PullRequest", key)
+        not_mergeable = _ApiError(405, p.basic_error("Pull Request is not mergeable", 405, _MERGE_DOC))
+        if record["state"] != "open":
+            raise not_mergeable
+        stats = self._stats(repo, record)  # records the head and base it is merged at
+        if body.get("sha") and body["sha"] != stats.head_sha:
+            raise _ApiError(
+                409, p.basic_error("Head branch was modified. Review and try the merge again.", 409, _MERGE_DOC)
+            )
+        tree = repo.git.merge_tree(stats.base_sha, stats.head_sha)
+        if tree is None:
+            raise not_mergeable
+        number = int(record["number"])
+        if method == "squash":
+            title = body.get("commit_title") or f"{record['title']} (#{number})"
+            parents = [stats.base_sha]
+        else:
+            title = body.get("commit_title") or f"Merge pull request #{number} from {repo.owner}/{record['head']}"
+            parents = [stats.base_sha, stats.head_sha]
+        detail = body.get("commit_message") if body.get("commit_message") is not None else record["title"]
+        message = f"{title}\n\n{detail}\n" if detail else f"{title}\n"
+        author = GitIdentity(call.actor, self._email(call.actor))
+        sha = repo.git.commit_tree(tree, parents, message, author=author, committer=_WEB_FLOW)
+        repo.git.update_ref(f"refs/heads/{record['base']}", sha, old=stats.base_sha)
+        now = _now_iso()
+        record.update(
+            state="closed", closed_at=now, updated_at=now, merged_at=now, merge_commit_sha=sha, merged_by=call.actor
+        )
+        self._touch(repo)
+        self._emit_pull_request(repo, call, "closed", record)
+        return _Answer(200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
     def _request_reviewers(self, repo: _Repo, call: _Call) -> _Answer:
         """Any well-formed login is a collaborator here, except the pull request's author (422, as on GitHub)."""

@@ -21,9 +21,13 @@ Contracts:
   tokens come from ``POST /app/installations/{id}/access_tokens`` with a JWT signed by the
   App's private key (:meth:`LocalForge.register_app`, :meth:`LocalForge.install_app`; see
   :mod:`.apps`).
-* The routes live in :mod:`.repos` (repository, git database, contents), :mod:`.pulls`,
-  :mod:`.issues` (issues, labels, comments, assignees) and :mod:`.apps`; this module is the
-  server: lifecycle, authentication, faults, the request log.
+* The routes live in :mod:`.repos` (repository, git database, contents), :mod:`.pulls`
+  (including merges), :mod:`.issues` (issues, labels, comments, assignees), :mod:`.hooks`
+  (repository webhooks, their deliveries) and :mod:`.apps`; this module is the server:
+  lifecycle, authentication, faults, the request log.
+* Webhook deliveries a request caused (a PR opened, closed, merged; a hook pinged) are POSTed
+  to the hooks after its handler ran and before it is answered (:meth:`LocalForge.hook_deliveries`
+  lists them with the status code each hook answered).
 * Requests are handled one at a time (a lock around each handler), so git refs and the
   state file never see concurrent writers.
 * :meth:`LocalForge.inject_fault` makes the next N matching requests fail the way
@@ -82,6 +86,7 @@ from cloudops.embedded.forge.git import (
     GitError,
     GitIdentity,
 )
+from cloudops.embedded.forge.hooks import HookRoutes
 from cloudops.embedded.forge.issues import IssueRoutes
 from cloudops.embedded.forge.pulls import PullRoutes
 from cloudops.embedded.forge.repos import RepoRoutes
@@ -91,7 +96,7 @@ __all__ = ["FaultKind", "LocalForge", "PullDiff", "RecordedRequest"]
 _log = logging.getLogger(__name__)
 
 
-class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, AppRoutes):
+class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, HookRoutes, AppRoutes):
     """GitHub-compatible REST API for the bare repositories under ``root``, on 127.0.0.1.
 
     ``token`` is the only accepted credential; it authenticates as ``user`` (a login).
@@ -331,7 +336,7 @@ class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, AppRoutes):
 
     def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=100 << 20)
-        routes = [*self._repo_routes(), *self._pull_routes(), *self._issue_routes()]
+        routes = [*self._repo_routes(), *self._pull_routes(), *self._issue_routes(), *self._hook_routes()]
         for method, path, fn in routes:
             app.router.add_route(method, path, self._bind(fn))
         for method, path, handler in self._app_routes():
@@ -447,6 +452,8 @@ class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, AppRoutes):
             call = await _parse(request)
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(None, self._dispatch, fn, call)
+            if call.outbox and answer.status < 400:  # webhooks of what the request changed
+                await self._deliver(call.outbox)
             return _json(answer.status, answer.body, answer.headers)
 
         return handle
@@ -493,19 +500,6 @@ class LocalForge(RepoRoutes, PullRoutes, IssueRoutes, AppRoutes):
     async def _admin_clear_faults(self, request: web.Request) -> web.StreamResponse:
         self.clear_faults()
         return web.Response(status=204)
-
-    def _find(self, owner: str, name: str) -> _Repo | None:
-        name = name.removesuffix(".git")
-        key = (owner, name)
-        repo = self._repos.get(key)
-        if repo is None:
-            if not (_OWNER_RE.fullmatch(owner) and _REPO_RE.fullmatch(name)):
-                return None
-            candidate = _Repo(self.root, owner, name)
-            if not candidate.git.exists():
-                return None
-            self._repos[key] = repo = candidate
-        return repo
 
     def _get_user(self, call: _Call) -> _Answer:
         if call.principal.repositories is not None:  # an installation token is no user
