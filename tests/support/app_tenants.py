@@ -75,9 +75,11 @@ def make_app_tenants(
     monkeypatch: pytest.MonkeyPatch,
     *,
     github: dict[str, Any] | None = None,
+    **sections: Any,
 ) -> AppTenants:
     """Register two Apps, install one on each repository, create tenants ``<tenant_id>a`` / ``b``
-    with one target each. ``github``: more ``github.*`` settings (e.g. ``webhook_secret``)."""
+    with one target each. ``github``: more ``github.*`` settings (e.g. ``webhook_secret``);
+    ``sections``: more settings sections (e.g. ``kafka={...}``, ``clickhouse={...}``)."""
     a_private, a_public = key_pair()
     shared_private, shared_public = key_pair()
     a_app = forge.register_app(a_public, slug="acme-finops")
@@ -101,6 +103,7 @@ def make_app_tenants(
             **(github or {}),
         },
         terraform={"state": state},
+        **sections,
     )
     a, b = f"{tenant_id}a", f"{tenant_id}b"
     for t in (a, b):

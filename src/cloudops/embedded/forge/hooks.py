@@ -96,14 +96,16 @@ class HookRoutes(AppRoutes):
 
     # -- queueing (handlers, lock held) ------------------------------------------------------------
 
+    @staticmethod
+    def _subscribed(repo: _Repo, event: str) -> list[Json]:
+        """The active hooks of ``repo`` that want ``event``."""
+        hooks = repo.state.get("hooks", {}).values()
+        return [h for h in hooks if h["active"] and (event in h["events"] or "*" in h["events"])]
+
     def _emit(self, repo: _Repo, call: _Call, event: str, payload: Json) -> None:
         """Queue ``event`` with ``payload`` (``repository``, ``sender`` and ``installation`` added) for
         every active hook of ``repo`` subscribed to it."""
-        hooks = [
-            h
-            for h in repo.state.get("hooks", {}).values()
-            if h["active"] and (event in h["events"] or "*" in h["events"])
-        ]
+        hooks = self._subscribed(repo, event)
         if not hooks:
             return
         body = dict(payload)
@@ -117,6 +119,8 @@ class HookRoutes(AppRoutes):
 
     def _emit_pull_request(self, repo: _Repo, call: _Call, action: str, record: Json) -> None:
         """Queue a ``pull_request`` event (``opened``, ``closed``, ``reopened``) for ``record``."""
+        if not self._subscribed(repo, "pull_request"):
+            return  # building the payload costs git calls: only for a repository with hooks
         payload = {"action": action, "number": int(record["number"]), "pull_request": self._pull_payload(repo, record)}
         self._emit(repo, call, "pull_request", payload)
 
