@@ -5,6 +5,7 @@ or dismissed."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,13 @@ async def test_two_tenants_two_repositories_merged_and_dismissed(
     other = _deliver(settings, _payload("acme/infra", 8, merged=True), "d-3")
     assert other.status == 202
     assert other.moved == []
+    # GitHub's default content type, form: the JSON is the url-encoded `payload` field.
+    form = b"payload=" + urllib.parse.quote_plus(_payload("acme/infra", 8, merged=True)).encode()
+    as_form = _deliver(settings, form, "d-4")
+    assert as_form.status == 202
+    assert as_form.moved == []
+    with pytest.raises(Forbidden):  # the signature is over the body as sent
+        _deliver(settings, form, "d-5", signature=signature_for(SECRET, _payload("acme/infra", 8, merged=True)))
     trail = read_trail(postgres_db, b)
     assert trail[0].action == "recommendation.dismissed"
     assert trail[0].request_id == "d-2"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,16 @@ def _apply(
     return None
 
 
+def _payload_text(body: bytes) -> bytes | str:
+    """The JSON of a delivery: the body itself (content type ``json``) or its ``payload`` field
+    (``form``, GitHub's default content type: ``payload=<url-encoded JSON>``). The signature is
+    checked over the body as sent, before this."""
+    if body.startswith(b"payload="):
+        fields = urllib.parse.parse_qs(body.decode("ascii", "replace"), max_num_fields=1)
+        return fields.get("payload", [""])[0]
+    return body
+
+
 def handle_github_webhook(
     settings: Settings, *, event: str, delivery_id: str, signature: str | None, body: bytes
 ) -> WebhookOutcome:
@@ -101,7 +112,7 @@ def handle_github_webhook(
     if event == "ping":
         return WebhookOutcome(200, "pong")
     try:
-        doc = json.loads(body)
+        doc = json.loads(_payload_text(body))
         repository = str(doc["repository"]["full_name"])
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInput(f"not a GitHub webhook payload: {exc!r}") from None
