@@ -63,7 +63,7 @@ integration: $(STAMP) services gateway web azurite
 	$(BIN)/pytest tests/integration -q
 
 test: $(STAMP) services gateway web azurite lint web-lint typecheck ## lint, type-check, then every test (unit + integration)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 IMAGE_TEST_TAG ?= localhost/cloudops:image-test
 
