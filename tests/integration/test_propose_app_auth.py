@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from tests.support.app_tenants import make_app_tenants, seeded_forge
 from tests.support.tenancy import make_recommendation
 
 from cloudops.app import create_app
-from cloudops.embedded import terraform_sample_repo, terraform_sample_state
 from cloudops.embedded.forge import LocalForge
 from cloudops.errors import ConfigError
 from cloudops.ingest.propose import Proposer
@@ -35,28 +33,11 @@ from cloudops.sinks.postgres.tenants import register_tenant
 pytestmark = pytest.mark.integration
 TOKEN = "forge-token-app-auth"
 VOLUME = "vol-0a1b2c3d4e5f60001"  # a gp2 volume of the sample state, set literally in main.tf
-REPOS = (("acme", "infra"), ("beta", "terraform"))
-
-
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
 
 
 @pytest.fixture
 def forge(tmp_path: Path) -> Iterator[LocalForge]:
-    f = LocalForge(tmp_path / "forge", token=TOKEN)
-    for owner, name in REPOS:
-        f.create_repository(owner, name, seed_dir=terraform_sample_repo())
-    f.start()
+    f = seeded_forge(tmp_path / "forge", TOKEN)
     try:
         yield f
     finally:
@@ -66,49 +47,10 @@ def forge(tmp_path: Path) -> Iterator[LocalForge]:
 async def test_two_tenants_two_app_installations_two_repositories(
     forge: LocalForge, postgres_db: str, tmp_path: Path, tenant_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a_private, a_public = _key_pair()
-    shared_private, shared_public = _key_pair()
-    a_app = forge.register_app(a_public, slug="acme-finops")
-    deployment_app = forge.register_app(shared_public, slug="cloudops")
-    a_installation = forge.install_app(a_app, "acme/infra")
-    b_installation = forge.install_app(deployment_app, "beta/terraform")
-    monkeypatch.setenv("CLOUDOPS_TEST_ACME_APP_KEY", a_private)
-    key_file = tmp_path / "secrets" / "app.pem"
-    key_file.parent.mkdir()
-    key_file.write_text(shared_private)
-
-    state = str(terraform_sample_state())
-    settings = Settings(
-        app={"id": f"app-{tenant_id}", "tenant": tenant_id, "work_dir": tmp_path / "work"},
-        postgres={"dsn": postgres_db},
-        github={
-            "base_url": forge.base_url,
-            "backoff_base_s": 0.05,
-            "app_id": deployment_app,
-            "app_private_key_ref": f"file:{key_file}",
-        },
-        terraform={"state": state},
-    )
-    a, b = f"{tenant_id}a", f"{tenant_id}b"
-    for t in (a, b):
-        migrate(postgres_db, t)
-        register_tenant(postgres_db, t)
-    targets_svc.set_target(
-        Caller(actor="test:ops", tenant=a, settings=settings),
-        "infra",
-        repository="acme/infra",
-        app_installation_id=a_installation,
-        app_id=a_app,
-        app_key_ref="env:CLOUDOPS_TEST_ACME_APP_KEY",
-        state_refs=[state],
-    )
-    stored_b = targets_svc.set_target(
-        Caller(actor="test:ops", tenant=b, settings=settings),
-        "infra",
-        repository="beta/terraform",
-        app_installation_id=b_installation,
-        state_refs=[state],
-    )
+    world = make_app_tenants(forge, postgres_db, tmp_path, tenant_id, monkeypatch)
+    settings, a, b = world.settings, world.a, world.b
+    a_app, a_installation, b_installation = world.a_app, world.a_installation, world.b_installation
+    stored_b = targets_svc.get_target(Caller(actor="test:ops", tenant=b, settings=settings), "infra")
     assert (stored_b.app_id, stored_b.app_key_ref, stored_b.token_ref) == (None, None, None)
 
     route = targets_svc.routes_for(Caller(actor="agent:propose", tenant=a, settings=settings))[0]
