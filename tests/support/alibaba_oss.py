@@ -31,11 +31,11 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from xml.sax.saxutils import escape
 
-from cloudops.embedded.net import free_port
+from tests.support.http_fake import LoopbackFake
 
 __all__ = ["FakeOss"]
 
@@ -56,22 +56,18 @@ def _quote(text: str, safe: str = "-_.~") -> str:
     return urllib.parse.quote(text, safe=safe)
 
 
-class FakeOss:
+class FakeOss(LoopbackFake):
     """The fake server (a thread of the test process) and its state."""
+
+    thread_name = "fake-oss"
 
     def __init__(self, region: str = "cn-hangzhou") -> None:
         self.region = region
-        self.port = 0
         self.requests: list[tuple[str, str]] = []
         self._secrets: dict[str, str] = {}
         self._buckets: dict[str, dict[str, _Object]] = {}
         self._owners: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def add_access_key(self, access_key_id: str, secret: str) -> None:
         self._secrets[access_key_id] = secret
@@ -88,23 +84,8 @@ class FakeOss:
             self._buckets[bucket][key] = _Object(data, etag, datetime.now(UTC))
         return etag
 
-    def start(self) -> Self:
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        threading.Thread(target=self._server.serve_forever, name="fake-oss", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def verify(self, method: str, path: str, query: str, headers: Any, bucket: str) -> tuple[str | None, str]:
         """(access key id, "") when the V4 signature is right, else (None, error code)."""

@@ -38,15 +38,14 @@ import urllib.parse
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import jwt
 import pyarrow as pa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-from cloudops.embedded.net import free_port
+from tests.support.http_fake import LoopbackFake
 
 __all__ = ["FakeBigQuery", "service_account_key"]
 
@@ -154,22 +153,18 @@ def service_account_key(email: str, token_uri: str, project: str = "billing-admi
     return json.dumps(doc), public.decode()
 
 
-class FakeBigQuery:
+class FakeBigQuery(LoopbackFake):
     """The fake server (a thread of the test process) and its tables (``project.dataset.table``)."""
 
+    thread_name = "fake-bigquery"
+
     def __init__(self) -> None:
-        self.port = 0
         self.queries: list[str] = []
         self._tables: dict[str, tuple[pa.Schema, list[dict[str, Any]]]] = {}
         self._readers: dict[str, set[str]] = {}  # table -> service accounts that may query it (unset: anyone)
         self._keys: dict[str, str] = {}  # service account -> public key PEM
         self._tokens: dict[str, str] = {}  # access token -> service account
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def token_uri(self) -> str:
@@ -226,23 +221,8 @@ class FakeBigQuery:
         with self._lock:
             self._tables[table][1].extend(rows)
 
-    def start(self) -> Self:
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        threading.Thread(target=self._server.serve_forever, name="fake-bigquery", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     def run(self, body: dict[str, Any], principal: str = "anonymous") -> tuple[int, dict[str, Any]]:
         """Answer one jobs.query request of ``principal``: (HTTP status, JSON body)."""

@@ -48,8 +48,8 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import jwt
 from cryptography import x509
@@ -58,8 +58,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
-
-from cloudops.embedded.net import free_port
+from tests.support.http_fake import LoopbackFake
 
 __all__ = ["ApiKey", "FakeOciObjectStorage", "InstanceIdentity", "new_api_key", "new_instance_identity"]
 
@@ -205,11 +204,12 @@ class _Object:
     created: datetime
 
 
-class FakeOciObjectStorage:
+class FakeOciObjectStorage(LoopbackFake):
     """The fake server (a thread of the test process) and its state."""
 
+    thread_name = "fake-oci"
+
     def __init__(self) -> None:
-        self.port = 0
         self.requests: list[tuple[str, str]] = []  # (method, path?query), for assertions
         self._keys: dict[str, ApiKey] = {}
         self._buckets: dict[tuple[str, str], dict[str, _Object]] = {}
@@ -219,11 +219,6 @@ class FakeOciObjectStorage:
         self._token_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.tokens_issued = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def metadata_base_url(self) -> str:
@@ -259,23 +254,8 @@ class FakeOciObjectStorage:
             self._buckets[(namespace, bucket)][name] = _Object(data, etag, md5, datetime.now(UTC))
         return etag
 
-    def start(self) -> Self:
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
-        threading.Thread(target=self._server.serve_forever, name="fake-oci", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     # -- request handling (called from the handler thread) ------------------------------------
 
