@@ -316,6 +316,7 @@ def convert(
 
     from cloudops.focus.columns import FOCUS_VERSIONS, focus_arrow_schema, version_key
     from cloudops.focus.datasets import dataset, dataset_schema
+    from cloudops.focus.rules import load_all_rules
     from cloudops.sinks.parquet import FocusParquetWriter
     from cloudops.sources.converter import open_conversion
 
@@ -353,6 +354,8 @@ def convert(
             writers[dataset_id] = stack.enter_context(FocusParquetWriter(target, schema))
         return writers[dataset_id]
 
+    load_all_rules()  # what conversion keeps for the whole run, loaded before the heap is frozen (once)
+    _freeze_heap()
     failed = False
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=err
@@ -364,7 +367,6 @@ def convert(
             conv = open_conversion(
                 path, source=str(path), file_id=_file_identity(path), block_size=get_settings().ingest.block_bytes
             )
-            _freeze_heap()  # (the rules are loaded now)
             if provider != "auto" and conv.rules.provider != provider:
                 raise CloudopsError(f"{path}: detected {conv.rules.id} ({conv.rules.provider}), not {provider}")
             writer = writer_for(conv.rules.dataset, path, stack)
